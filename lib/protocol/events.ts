@@ -1,0 +1,155 @@
+// The Socket.IO protocol: every event, both directions, as zod schemas.
+// This file is the single source of truth; docs/protocol.md is written from it.
+import { z } from 'zod';
+import {
+  MAX_RENDER_SIDE,
+  MAX_SNAPSHOT_BYTES,
+  MAX_YJS_MESSAGE_BYTES,
+  MIN_RENDER_SIDE,
+  ROOM_ID_PATTERN,
+} from './limits';
+
+/** Binary payloads arrive as Buffer in Node and as ArrayBuffer in the browser. */
+const bytes = (maxBytes: number) =>
+  z
+    .custom<Uint8Array | ArrayBuffer>(
+      (v) => v instanceof Uint8Array || v instanceof ArrayBuffer,
+      { message: 'expected binary data' },
+    )
+    .transform((v) => (v instanceof Uint8Array ? v : new Uint8Array(v)))
+    .refine((v) => v.byteLength > 0, { message: 'empty binary payload' })
+    .refine((v) => v.byteLength <= maxBytes, {
+      message: `binary payload larger than ${maxBytes} bytes`,
+    });
+
+export const RoomId = z.string().regex(ROOM_ID_PATTERN, 'room id must be 10-64 url-safe characters');
+
+export const UserInfo = z.object({
+  name: z.string().trim().min(1).max(40),
+  color: z.string().regex(/^#[0-9a-fA-F]{6}$/),
+});
+export type UserInfo = z.infer<typeof UserInfo>;
+
+// ───────────── client → server ─────────────
+
+/** Join a room. The ack answers `{ok:true}` or `{ok:false, error}`; the server then starts the
+ * Yjs sync (sync step 1 from the server) and sends engine status and the latest renders. */
+export const RoomJoin = z.object({ roomId: RoomId, user: UserInfo.optional() });
+export const RoomLeave = z.object({ roomId: RoomId });
+
+/** A y-protocols sync message (step 1, step 2 or update), unchanged bytes. Both directions. */
+export const YSync = z.object({ roomId: RoomId, data: bytes(MAX_YJS_MESSAGE_BYTES) });
+/** A y-protocols awareness update. Both directions. */
+export const YAwareness = z.object({ roomId: RoomId, data: bytes(MAX_YJS_MESSAGE_BYTES) });
+
+export const SnapshotMime = z.enum(['image/jpeg', 'image/webp', 'image/png']);
+
+/** The content of a live frame, captured by the client that changed it. */
+export const FrameSnapshot = z.object({
+  roomId: RoomId,
+  frameId: z.string().min(1).max(200),
+  /** per-frame, strictly increasing for one client */
+  seq: z.number().int().nonnegative(),
+  /** hash of the frame's shapes and settings; equal hash = same render input */
+  hash: z.string().min(1).max(128),
+  mime: SnapshotMime,
+  image: bytes(MAX_SNAPSHOT_BYTES),
+  /** client clock when captured (ms since epoch), echoed back for latency measurement */
+  sentAt: z.number().nonnegative().optional(),
+});
+
+/** Put a render of a frame into the room's asset store so it can be pinned onto the canvas. */
+export const FramePin = z.object({
+  roomId: RoomId,
+  frameId: z.string().min(1).max(200),
+  seq: z.number().int().nonnegative(),
+});
+
+// ───────────── server → client ─────────────
+
+export const RenderTimings = z.object({
+  queueMs: z.number(),
+  inferenceMs: z.number(),
+  totalMs: z.number(),
+});
+
+/** A finished render, encoded once and sent to every participant of the room. */
+export const RenderResult = z.object({
+  roomId: RoomId,
+  frameId: z.string(),
+  seq: z.number().int(),
+  /** the client that sent the snapshot and its sentAt, for latency measurement */
+  sourceClient: z.string().optional(),
+  sentAt: z.number().optional(),
+  mime: z.literal('image/jpeg'),
+  image: bytes(16 * 1024 * 1024),
+  width: z.number().int(),
+  height: z.number().int(),
+  seed: z.number().int(),
+  model: z.string(),
+  timings: RenderTimings,
+  renderedAt: z.number(),
+});
+
+export const FrameState = z.enum(['idle', 'queued', 'rendering', 'error', 'no-model']);
+export const FrameStatus = z.object({
+  roomId: RoomId,
+  frameId: z.string(),
+  state: FrameState,
+  message: z.string().optional(),
+});
+
+export const EngineState = z.enum(['loading', 'ready', 'no-model', 'error']);
+export const EngineStatus = z.object({
+  state: EngineState,
+  model: z.string().optional(),
+  executionProvider: z.string().optional(),
+  loadMs: z.number().optional(),
+  message: z.string().optional(),
+  sizes: z.array(z.number().int().min(MIN_RENDER_SIDE).max(MAX_RENDER_SIDE)).optional(),
+});
+
+export const ErrorCode = z.enum([
+  'invalid-message',
+  'invalid-room',
+  'not-joined',
+  'too-large',
+  'rate-limited',
+  'malformed-update',
+  'unknown-frame',
+  'bad-image',
+  'server-error',
+]);
+export const ErrorEvent = z.object({
+  code: ErrorCode,
+  message: z.string(),
+  /** the event that caused it */
+  event: z.string().optional(),
+  roomId: z.string().optional(),
+  frameId: z.string().optional(),
+});
+
+/** Event names, in one place. */
+export const EV = {
+  roomJoin: 'room:join',
+  roomLeave: 'room:leave',
+  ySync: 'y:sync',
+  yAwareness: 'y:awareness',
+  snapshot: 'frame:snapshot',
+  pin: 'frame:pin',
+  render: 'render',
+  frameStatus: 'frame:status',
+  engineStatus: 'engine:status',
+  error: 'lc:error',
+} as const;
+
+export type RoomJoin = z.infer<typeof RoomJoin>;
+export type YSync = z.infer<typeof YSync>;
+export type YAwareness = z.infer<typeof YAwareness>;
+export type FrameSnapshot = z.infer<typeof FrameSnapshot>;
+export type FramePin = z.infer<typeof FramePin>;
+export type RenderResult = z.infer<typeof RenderResult>;
+export type FrameStatus = z.infer<typeof FrameStatus>;
+export type EngineStatus = z.infer<typeof EngineStatus>;
+export type ErrorEvent = z.infer<typeof ErrorEvent>;
+export type ErrorCode = z.infer<typeof ErrorCode>;

@@ -1,0 +1,41 @@
+// Every limit the server enforces, in one place, so the client can respect the same numbers
+// (and the docs can quote them) instead of learning them from error events.
+
+/** Room ids are unguessable capability links: url-safe, at least 10 random chars. */
+export const ROOM_ID_PATTERN = /^[A-Za-z0-9_-]{10,64}$/;
+export const ROOM_ID_LENGTH = 16;
+
+/** A single Yjs sync/awareness message larger than this is refused (and never applied). */
+export const MAX_YJS_MESSAGE_BYTES = 2 * 1024 * 1024;
+
+/** Snapshot images: encoded size and decoded dimensions. */
+export const MAX_SNAPSHOT_BYTES = 2 * 1024 * 1024;
+export const MAX_SNAPSHOT_SIDE = 2048;
+
+/** Per-socket token bucket over all incoming events. Drawing produces ~60 Yjs messages/s plus
+ * awareness and at most 20 snapshots/s per frame, so this leaves ample head-room for people
+ * while cutting off scripts that flood. */
+export const RATE_LIMIT = {
+  /** tokens refilled per second */
+  perSecond: 300,
+  /** bucket size (burst) */
+  burst: 600,
+};
+
+/** After this many rejected messages within VIOLATION_WINDOW_MS the socket is disconnected. */
+export const MAX_VIOLATIONS = 20;
+export const VIOLATION_WINDOW_MS = 10_000;
+
+/** Client side snapshot pacing: at most one snapshot per frame per this interval while drawing. */
+export const SNAPSHOT_MIN_INTERVAL_MS = 50;
+
+/** Output sizes accepted by exported UNets: multiples of 64. */
+export const MIN_RENDER_SIDE = 128;
+export const MAX_RENDER_SIDE = 1024;
+
+/** Renders kept per frame for stepping back through history. */
+export const RENDER_HISTORY_LENGTH = 20;
+
+/** Awareness entries of a disconnected client are removed at once by the server; clients also
+ * time out silent peers (y-protocols' default is 30 s, we want cursors gone within 5 s). */
+export const PRESENCE_TIMEOUT_MS = 4_000;
