@@ -1,0 +1,228 @@
+// Runs the diffusion engine off the main thread: one worker thread per concurrent render, each
+// with its own Img2ImgPipeline, because onnxruntime's inference would otherwise stall Socket.IO.
+// The host tracks the engine state (loading/ready/no-model/error) and reports every change.
+import { Worker } from 'node:worker_threads';
+import type { EngineStatus } from '../../lib/protocol';
+import type { EngineInfo, EngineReply, EngineRequest, RenderParams, RenderTimingsMs } from './messages';
+import { resolveModel } from './resolveModel';
+
+export interface EngineConfig {
+  /** MODEL: preset name or folder; '' = default preset */
+  model: string;
+  /** MODELS_DIR */
+  modelsDir: string;
+  /** ENGINE_EP, e.g. 'cpu', 'cuda', 'webgpu'; a failing accelerator falls back to cpu in the worker */
+  executionProvider: string;
+  /** ENGINE_THREADS: onnxruntime intra-op threads per worker, 0 = default */
+  threads: number;
+  /** ENGINE_WARMUP_SIZES */
+  warmupSizes: number[];
+  /** RENDER_CONCURRENCY: workers, each rendering one job at a time */
+  workers: number;
+  /** JPEG quality of renders */
+  jpegQuality: number;
+}
+
+export interface EngineRenderOutput {
+  jpeg: Uint8Array;
+  width: number;
+  height: number;
+  params: RenderParams;
+  timings: RenderTimingsMs;
+}
+
+/** An engine failure with the code the worker gave it (e.g. INVALID_IMAGE for undecodable input). */
+export class EngineRenderError extends Error {
+  constructor(
+    message: string,
+    readonly code?: string,
+  ) {
+    super(message);
+    this.name = 'EngineRenderError';
+  }
+}
+
+interface WorkerSlot {
+  worker: Worker;
+  busy: boolean;
+  pending?: { id: number; resolve: (o: EngineRenderOutput) => void; reject: (e: Error) => void };
+}
+
+// tsx does not hook `.ts` entry points of worker threads on Node 20 (execArgv `--import tsx` is
+// inherited but the entry still fails with "Unknown file extension"), so a plain .mjs bootstrap
+// registers tsx inside the thread and then imports the TypeScript worker.
+const BOOT_URL = new URL('./engineWorkerBoot.mjs', import.meta.url);
+const WORKER_URL = new URL('./engineWorker.ts', import.meta.url);
+
+export class EngineHost {
+  private slots: WorkerSlot[] = [];
+  private waiting: (() => void)[] = [];
+  private nextId = 1;
+  private statusNow: EngineStatus = { state: 'loading' };
+  private listeners = new Set<(s: EngineStatus) => void>();
+  private info?: EngineInfo;
+  private stopped = false;
+
+  constructor(readonly config: EngineConfig) {}
+
+  get status(): EngineStatus {
+    return this.statusNow;
+  }
+
+  get engineInfo(): EngineInfo | undefined {
+    return this.info;
+  }
+
+  onStatus(fn: (s: EngineStatus) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  /** Resolves the model and loads it in every worker; never throws — failures become the status. */
+  async start(): Promise<EngineStatus> {
+    const model = resolveModel(this.config.model, this.config.modelsDir);
+    if (!model.ok) {
+      this.setStatus({ state: 'no-model', message: model.message });
+      return this.statusNow;
+    }
+    this.setStatus({ state: 'loading', model: model.name, executionProvider: this.config.executionProvider });
+    const t0 = performance.now();
+    try {
+      const infos = await Promise.all(
+        Array.from({ length: Math.max(1, this.config.workers) }, () => this.spawn(model.dir)),
+      );
+      if (this.stopped) return this.statusNow;
+      this.info = { ...infos[0], model: model.name };
+      this.setStatus({
+        state: 'ready',
+        model: model.name,
+        executionProvider: this.info.executionProvider,
+        loadMs: Math.round(performance.now() - t0),
+        sizes: this.config.warmupSizes,
+      });
+    } catch (err) {
+      await this.terminateAll();
+      this.setStatus({
+        state: 'error',
+        model: model.name,
+        message: `model '${model.name}' failed to load: ${(err as Error).message}`,
+      });
+    }
+    return this.statusNow;
+  }
+
+  /** Renders one snapshot on the next free worker. */
+  async render(image: Uint8Array, params: RenderParams): Promise<EngineRenderOutput> {
+    if (this.statusNow.state !== 'ready') {
+      throw new EngineRenderError(this.statusNow.message ?? `engine is ${this.statusNow.state}`, 'ENGINE_NOT_READY');
+    }
+    let slot = this.slots.find((s) => !s.busy);
+    while (!slot) {
+      await new Promise<void>((r) => this.waiting.push(r));
+      if (this.statusNow.state !== 'ready') throw new EngineRenderError(`engine is ${this.statusNow.state}`, 'ENGINE_NOT_READY');
+      slot = this.slots.find((s) => !s.busy);
+    }
+    slot.busy = true;
+    const id = this.nextId++;
+    // Copy into a buffer of our own: the socket's Buffer may be a view into a shared pool, which
+    // must not be transferred (detached) away from the main thread.
+    const copy = new Uint8Array(image.byteLength);
+    copy.set(image);
+    const request: EngineRequest = { type: 'render', id, image: copy.buffer, params, quality: this.config.jpegQuality };
+    const s = slot;
+    return new Promise<EngineRenderOutput>((resolve, reject) => {
+      s.pending = { id, resolve, reject };
+      s.worker.postMessage(request, [copy.buffer]);
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.terminateAll();
+  }
+
+  // ───────────── internals ─────────────
+
+  private setStatus(s: EngineStatus) {
+    this.statusNow = s;
+    for (const fn of this.listeners) fn(s);
+  }
+
+  private spawn(modelDir: string): Promise<EngineInfo> {
+    const worker = new Worker(BOOT_URL, { workerData: { entry: WORKER_URL.href } });
+    const slot: WorkerSlot = { worker, busy: true };
+    this.slots.push(slot);
+    return new Promise<EngineInfo>((resolve, reject) => {
+      let loaded = false;
+      worker.on('message', (msg: EngineReply) => {
+        switch (msg.type) {
+          case 'loaded':
+            loaded = true;
+            slot.busy = false;
+            resolve(msg.info);
+            break;
+          case 'load-error':
+            reject(new Error(msg.message));
+            break;
+          case 'result':
+          case 'render-error':
+            this.settle(slot, msg);
+            break;
+        }
+      });
+      worker.on('error', (err) => {
+        if (!loaded) reject(err);
+        else this.crashed(slot, err);
+      });
+      worker.on('exit', (code) => {
+        if (!loaded) reject(new Error(`engine worker exited with code ${code} while loading`));
+        else if (!this.stopped) this.crashed(slot, new Error(`engine worker exited with code ${code}`));
+      });
+      const load: EngineRequest = {
+        type: 'load',
+        modelDir,
+        executionProvider: this.config.executionProvider,
+        threads: this.config.threads,
+        warmupSizes: this.config.warmupSizes,
+      };
+      worker.postMessage(load);
+    });
+  }
+
+  private settle(slot: WorkerSlot, msg: Extract<EngineReply, { type: 'result' | 'render-error' }>) {
+    const p = slot.pending;
+    if (!p || p.id !== msg.id) return;
+    slot.pending = undefined;
+    slot.busy = false;
+    if (msg.type === 'result') {
+      p.resolve({
+        jpeg: new Uint8Array(msg.jpeg),
+        width: msg.width,
+        height: msg.height,
+        params: msg.params,
+        timings: msg.timings,
+      });
+    } else {
+      p.reject(new EngineRenderError(msg.message, msg.code));
+    }
+    this.waiting.shift()?.();
+  }
+
+  private crashed(slot: WorkerSlot, err: Error) {
+    if (this.stopped || !this.slots.includes(slot)) return;
+    slot.pending?.reject(new EngineRenderError(`engine crashed: ${err.message}`, 'ENGINE_CRASHED'));
+    slot.pending = undefined;
+    this.slots = this.slots.filter((s) => s !== slot);
+    void slot.worker.terminate();
+    this.setStatus({ ...this.statusNow, state: 'error', message: `engine crashed: ${err.message} — restart the server` });
+    for (const w of this.waiting.splice(0)) w();
+  }
+
+  private async terminateAll() {
+    const slots = this.slots;
+    this.slots = [];
+    for (const s of slots) s.pending?.reject(new EngineRenderError('engine stopped', 'ENGINE_STOPPED'));
+    await Promise.all(slots.map((s) => s.worker.terminate()));
+    for (const w of this.waiting.splice(0)) w();
+  }
+}

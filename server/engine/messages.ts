@@ -1,0 +1,70 @@
+// Messages between the engine host (main thread) and an engine worker. Image bytes travel as
+// transferred ArrayBuffers, so nothing is copied between threads.
+
+export interface EngineLoadRequest {
+  type: 'load';
+  /** folder of the model (diffusers/Optimum ONNX layout) */
+  modelDir: string;
+  executionProvider: string;
+  /** onnxruntime intra-op threads; 0 = onnxruntime's default */
+  threads: number;
+  /** output sides to run once at load so the first real render is not slow */
+  warmupSizes: number[];
+}
+
+export interface RenderParams {
+  prompt: string;
+  strength: number;
+  steps: number;
+  seed: number;
+  guidance: number;
+  width: number;
+  height: number;
+}
+
+export interface EngineRenderRequest {
+  type: 'render';
+  id: number;
+  /** encoded snapshot (PNG/JPEG/WebP) */
+  image: ArrayBuffer;
+  params: RenderParams;
+  /** JPEG quality of the result */
+  quality: number;
+}
+
+export type EngineRequest = EngineLoadRequest | EngineRenderRequest;
+
+export interface EngineInfo {
+  /** preset/folder name shown to users */
+  model: string;
+  executionProvider: string;
+  /** which sampler family the model uses: decides how strength and steps must relate */
+  scheduler?: string;
+  [key: string]: unknown;
+}
+
+export interface RenderTimingsMs {
+  /** decode + resize of the snapshot */
+  decodeMs: number;
+  /** the diffusion pipeline (text encoder, VAE, UNet steps) */
+  inferenceMs: number;
+  /** JPEG encode of the result */
+  encodeMs: number;
+  /** the pipeline's own breakdown, when it reports one */
+  pipeline?: Record<string, number>;
+}
+
+export type EngineReply =
+  | { type: 'loaded'; info: EngineInfo; loadMs: number; warmupMs: number }
+  | { type: 'load-error'; message: string; code?: string }
+  | {
+      type: 'result';
+      id: number;
+      jpeg: ArrayBuffer;
+      width: number;
+      height: number;
+      /** the parameters actually used, after the engine's own adjustments */
+      params: RenderParams;
+      timings: RenderTimingsMs;
+    }
+  | { type: 'render-error'; id: number; message: string; code?: string };

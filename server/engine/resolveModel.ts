@@ -1,0 +1,54 @@
+// Which model folder the engine loads. `MODEL` (env or --model) is a preset name (a folder under
+// MODELS_DIR) or a path; empty means the default preset of models/presets.json, used only once it
+// has been downloaded. Nothing found is not a crash: the server runs with engine state 'no-model'
+// and tells people the command that fixes it.
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, isAbsolute, join, resolve } from 'node:path';
+
+export type ModelResolution =
+  | { ok: true; name: string; dir: string }
+  | { ok: false; message: string };
+
+const PRESETS_FILE = resolve(import.meta.dirname, '..', '..', 'models', 'presets.json');
+
+const isModelFolder = (dir: string) => existsSync(join(dir, 'model_index.json'));
+
+/** The preset marked `default: true` in models/presets.json (array of presets, `{presets: [...]}`
+ * or an object keyed by name), or undefined when the manifest is missing or marks none. */
+export function defaultPresetName(presetsFile = PRESETS_FILE): string | undefined {
+  if (!existsSync(presetsFile)) return undefined;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(presetsFile, 'utf8'));
+  } catch {
+    return undefined;
+  }
+  const container = raw && typeof raw === 'object' && 'presets' in raw ? (raw as { presets: unknown }).presets : raw;
+  const entries: [string, unknown][] = Array.isArray(container)
+    ? container.map((p) => [String((p as { name?: unknown; id?: unknown })?.name ?? (p as { id?: unknown })?.id ?? ''), p])
+    : container && typeof container === 'object'
+      ? Object.entries(container)
+      : [];
+  const found = entries.find(([, p]) => p && typeof p === 'object' && (p as { default?: unknown }).default === true);
+  return found?.[0] || undefined;
+}
+
+const downloadHint = (preset: string) => `run \`npm run models:download -- ${preset}\``;
+
+export function resolveModel(model: string, modelsDir: string, presetsFile = PRESETS_FILE): ModelResolution {
+  const wanted = model.trim();
+  if (wanted) {
+    const looksLikePath = isAbsolute(wanted) || wanted.startsWith('.') || wanted.includes('/') || wanted.includes('\\');
+    const dir = looksLikePath ? resolve(wanted) : join(modelsDir, wanted);
+    if (isModelFolder(dir)) return { ok: true, name: looksLikePath ? basename(dir) : wanted, dir };
+    return {
+      ok: false,
+      message: looksLikePath
+        ? `model folder ${dir} has no model_index.json — point MODEL at a diffusers ONNX folder`
+        : `model '${wanted}' is not installed in ${modelsDir} — ${downloadHint(wanted)}`,
+    };
+  }
+  const preset = defaultPresetName(presetsFile);
+  if (preset && isModelFolder(join(modelsDir, preset))) return { ok: true, name: preset, dir: join(modelsDir, preset) };
+  return { ok: false, message: `no model installed — ${downloadHint(preset ?? '<preset>')}` };
+}
