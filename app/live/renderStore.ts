@@ -1,0 +1,161 @@
+// Renders and engine state as UI state: one tldraw atom per frame, so shape components and the
+// HUD re-render when a render for their frame arrives. Never written to the shared document.
+import { atom, type Atom } from 'tldraw';
+import type { EngineStatus, FrameStatus, RenderResult } from '../../lib/protocol/events';
+import { RENDER_HISTORY_LENGTH } from '../../lib/protocol/limits';
+
+export interface RenderEntry {
+  frameId: string;
+  seq: number;
+  /** object URL of the JPEG; revoked when the entry leaves the history */
+  url: string;
+  width: number;
+  height: number;
+  seed: number;
+  model: string;
+  /** server clock: the order of renders of one frame, whoever sent the snapshot */
+  renderedAt: number;
+  receivedAt: number;
+  /** snapshot → render on screen for our own snapshots; the server's total for others' */
+  latencyMs: number;
+  latencySource: 'own' | 'server';
+  inferenceMs: number;
+}
+
+export interface FrameRenders {
+  /** oldest first, at most `historyLength` */
+  history: readonly RenderEntry[];
+  /** the history entry on screen; null follows the newest */
+  viewIndex: number | null;
+  status: Pick<FrameStatus, 'state' | 'message'> | null;
+  /** receive times of recent renders, for renders/s */
+  arrivals: readonly number[];
+}
+
+const EMPTY: FrameRenders = { history: [], viewIndex: null, status: null, arrivals: [] };
+
+export const FPS_WINDOW_MS = 3000;
+
+export interface RenderStoreOptions {
+  historyLength?: number;
+  now?: () => number;
+  createUrl?: (blob: Blob) => string;
+  revokeUrl?: (url: string) => void;
+}
+
+/** A render is newer if the server finished it later; seq breaks ties between equal clocks. */
+export function isNewerRender(
+  candidate: Pick<RenderEntry, 'renderedAt' | 'seq'>,
+  shown: Pick<RenderEntry, 'renderedAt' | 'seq'> | undefined,
+): boolean {
+  if (!shown) return true;
+  if (candidate.renderedAt !== shown.renderedAt) return candidate.renderedAt > shown.renderedAt;
+  return candidate.seq > shown.seq;
+}
+
+export class LiveRenderStore {
+  readonly engine = atom<EngineStatus | null>('live engine status', null);
+  private readonly frames = new Map<string, Atom<FrameRenders>>();
+  private readonly historyLength: number;
+  private readonly now: () => number;
+  private readonly createUrl: (blob: Blob) => string;
+  private readonly revokeUrl: (url: string) => void;
+
+  constructor(opts: RenderStoreOptions = {}) {
+    this.historyLength = opts.historyLength ?? RENDER_HISTORY_LENGTH;
+    this.now = opts.now ?? Date.now;
+    this.createUrl = opts.createUrl ?? ((b) => URL.createObjectURL(b));
+    this.revokeUrl = opts.revokeUrl ?? ((u) => URL.revokeObjectURL(u));
+  }
+
+  /** The frame's render state (reactive when read inside a tldraw component or `useValue`). */
+  get(frameId: string): FrameRenders {
+    return this.atomFor(frameId).get();
+  }
+
+  /** The render on screen for a frame: the viewed history entry, or the newest. */
+  shown(frameId: string): RenderEntry | null {
+    const f = this.get(frameId);
+    if (f.history.length === 0) return null;
+    return f.history[f.viewIndex ?? f.history.length - 1] ?? null;
+  }
+
+  /** Takes a render from the server. Returns false (and keeps nothing) when it is not newer than
+   * the newest one held for its frame: a late render must never replace a fresher picture. */
+  addRender(r: RenderResult, ownClientId?: string): boolean {
+    const a = this.atomFor(r.frameId);
+    const cur = a.get();
+    if (!isNewerRender(r, cur.history[cur.history.length - 1])) return false;
+    const receivedAt = this.now();
+    const own = ownClientId !== undefined && r.sourceClient === ownClientId && r.sentAt !== undefined;
+    const bytes = r.image instanceof Uint8Array ? r.image : new Uint8Array(r.image);
+    const entry: RenderEntry = {
+      frameId: r.frameId,
+      seq: r.seq,
+      url: this.createUrl(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: r.mime })),
+      width: r.width,
+      height: r.height,
+      seed: r.seed,
+      model: r.model,
+      renderedAt: r.renderedAt,
+      receivedAt,
+      latencyMs: own ? Math.max(0, receivedAt - r.sentAt!) : r.timings.totalMs,
+      latencySource: own ? 'own' : 'server',
+      inferenceMs: r.timings.inferenceMs,
+    };
+    let history = [...cur.history, entry];
+    let viewIndex = cur.viewIndex;
+    const overflow = history.length - this.historyLength;
+    if (overflow > 0) {
+      for (const old of history.slice(0, overflow)) this.revokeUrl(old.url);
+      history = history.slice(overflow);
+      if (viewIndex !== null) viewIndex = Math.max(0, viewIndex - overflow);
+    }
+    const arrivals = [...cur.arrivals.filter((t) => t > receivedAt - FPS_WINDOW_MS), receivedAt];
+    a.set({ ...cur, history, viewIndex, arrivals });
+    return true;
+  }
+
+  setStatus(s: Pick<FrameStatus, 'frameId' | 'state' | 'message'>): void {
+    const a = this.atomFor(s.frameId);
+    a.set({ ...a.get(), status: { state: s.state, message: s.message } });
+  }
+
+  /** Moves through the history; stepping past the newest follows new renders again. */
+  step(frameId: string, delta: number): void {
+    const a = this.atomFor(frameId);
+    const cur = a.get();
+    const n = cur.history.length;
+    if (n === 0) return;
+    const from = cur.viewIndex ?? n - 1;
+    const to = Math.min(n - 1, Math.max(0, from + delta));
+    a.set({ ...cur, viewIndex: to === n - 1 ? null : to });
+  }
+
+  /** Renders per second over the last few seconds. */
+  fps(frameId: string, now = this.now()): number {
+    const recent = this.get(frameId).arrivals.filter((t) => t > now - FPS_WINDOW_MS);
+    return recent.length / (FPS_WINDOW_MS / 1000);
+  }
+
+  deleteFrame(frameId: string): void {
+    const a = this.frames.get(frameId);
+    if (!a) return;
+    for (const e of a.get().history) this.revokeUrl(e.url);
+    a.set(EMPTY);
+    this.frames.delete(frameId);
+  }
+
+  dispose(): void {
+    for (const id of [...this.frames.keys()]) this.deleteFrame(id);
+  }
+
+  private atomFor(frameId: string): Atom<FrameRenders> {
+    let a = this.frames.get(frameId);
+    if (!a) {
+      a = atom<FrameRenders>(`live renders ${frameId}`, EMPTY);
+      this.frames.set(frameId, a);
+    }
+    return a;
+  }
+}

@@ -1,0 +1,124 @@
+import { describe, expect, it } from 'vitest';
+import { react } from 'tldraw';
+import { LiveRenderStore, isNewerRender } from '../../app/live/renderStore';
+import type { RenderResult } from '../../lib/protocol/events';
+
+const JPEG = new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3, 0xff, 0xd9]);
+
+function render(seq: number, renderedAt: number, extra: Partial<RenderResult> = {}): RenderResult {
+  return {
+    roomId: 'room-abcdefghij',
+    frameId: 'shape:f1',
+    seq,
+    mime: 'image/jpeg',
+    image: JPEG,
+    width: 256,
+    height: 256,
+    seed: 7,
+    model: 'tiny-lcm',
+    timings: { queueMs: 5, inferenceMs: 100, totalMs: 120 },
+    renderedAt,
+    ...extra,
+  };
+}
+
+function makeStore(historyLength = 20) {
+  let t = 10_000;
+  const revoked: string[] = [];
+  let n = 0;
+  const store = new LiveRenderStore({
+    historyLength,
+    now: () => t,
+    createUrl: () => `blob:test/${++n}`,
+    revokeUrl: (u) => revoked.push(u),
+  });
+  return { store, revoked, setNow: (v: number) => (t = v) };
+}
+
+describe('LiveRenderStore', () => {
+  it('shows the newest render and drops renders older than the one on screen', () => {
+    const { store } = makeStore();
+    expect(store.shown('shape:f1')).toBeNull();
+    expect(store.addRender(render(5, 1000))).toBe(true);
+    expect(store.addRender(render(9, 1100))).toBe(true);
+    // finished earlier on the server (e.g. another client's older snapshot): dropped
+    expect(store.addRender(render(12, 1050))).toBe(false);
+    // same server time, lower seq: dropped
+    expect(store.addRender(render(8, 1100))).toBe(false);
+    expect(store.shown('shape:f1')?.seq).toBe(9);
+    expect(store.get('shape:f1').history.map((e) => e.seq)).toEqual([5, 9]);
+  });
+
+  it('keeps a real blob: URL of the JPEG by default', async () => {
+    const store = new LiveRenderStore();
+    store.addRender(render(1, 1));
+    const url = store.shown('shape:f1')!.url;
+    expect(url.startsWith('blob:')).toBe(true);
+    store.dispose();
+  });
+
+  it('measures latency from our own sentAt, and uses the server total for others', () => {
+    const { store, setNow } = makeStore();
+    setNow(5000);
+    store.addRender(render(1, 1, { sourceClient: 'me', sentAt: 4700 }), 'me');
+    expect(store.shown('shape:f1')).toMatchObject({ latencyMs: 300, latencySource: 'own' });
+    store.addRender(render(2, 2, { sourceClient: 'other', sentAt: 1 }), 'me');
+    expect(store.shown('shape:f1')).toMatchObject({ latencyMs: 120, latencySource: 'server' });
+  });
+
+  it('keeps the last N renders, revoking the URLs it drops', () => {
+    const { store, revoked } = makeStore(3);
+    for (let i = 1; i <= 5; i++) store.addRender(render(i, i));
+    expect(store.get('shape:f1').history.map((e) => e.seq)).toEqual([3, 4, 5]);
+    expect(revoked).toEqual(['blob:test/1', 'blob:test/2']);
+  });
+
+  it('steps back and forth through history and follows new renders again at the end', () => {
+    const { store } = makeStore(3);
+    for (let i = 1; i <= 3; i++) store.addRender(render(i, i));
+    store.step('shape:f1', -1);
+    expect(store.shown('shape:f1')?.seq).toBe(2);
+    store.step('shape:f1', -5);
+    expect(store.shown('shape:f1')?.seq).toBe(1);
+    // a new render while looking back: the view stays on the same picture as history shifts
+    store.addRender(render(4, 4));
+    expect(store.shown('shape:f1')?.seq).toBe(2);
+    store.step('shape:f1', 1);
+    expect(store.shown('shape:f1')?.seq).toBe(3);
+    store.step('shape:f1', 1);
+    expect(store.get('shape:f1').viewIndex).toBeNull();
+    store.addRender(render(5, 5));
+    expect(store.shown('shape:f1')?.seq).toBe(5);
+  });
+
+  it('counts renders per second over the last 3 s', () => {
+    const { store, setNow } = makeStore();
+    for (let i = 0; i < 6; i++) {
+      setNow(10_000 + i * 500);
+      store.addRender(render(i + 1, i + 1));
+    }
+    expect(store.fps('shape:f1', 12_600)).toBeCloseTo(2, 5); // arrivals at 10.0–12.5 s
+    expect(store.fps('shape:f1', 20_000)).toBe(0);
+  });
+
+  it('is reactive: a tldraw reactor sees new renders and status changes', () => {
+    const { store } = makeStore();
+    const seen: (number | undefined)[] = [];
+    const states: (string | undefined)[] = [];
+    const stop = react('watch', () => {
+      seen.push(store.shown('shape:f1')?.seq);
+      states.push(store.get('shape:f1').status?.state);
+    });
+    store.addRender(render(3, 3));
+    store.setStatus({ frameId: 'shape:f1', state: 'rendering' });
+    stop();
+    expect(seen).toEqual([undefined, 3, 3]);
+    expect(states).toEqual([undefined, undefined, 'rendering']);
+  });
+
+  it('isNewerRender orders by server time first', () => {
+    expect(isNewerRender({ renderedAt: 2, seq: 1 }, { renderedAt: 1, seq: 100 })).toBe(true);
+    expect(isNewerRender({ renderedAt: 1, seq: 100 }, { renderedAt: 2, seq: 1 })).toBe(false);
+    expect(isNewerRender({ renderedAt: 1, seq: 1 }, undefined)).toBe(true);
+  });
+});
