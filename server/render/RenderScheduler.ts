@@ -171,6 +171,10 @@ export class RenderScheduler<TJob extends RenderJob<unknown, unknown>, TResult =
     return c ? { ...c } : undefined;
   }
 
+  frameIds(roomId: string): string[] {
+    return [...(this.rooms.get(roomId)?.frames.keys() ?? [])];
+  }
+
   frameState(roomId: string, frameId: string): SchedulerFrameState {
     return this.rooms.get(roomId)?.frames.get(frameId)?.state ?? 'idle';
   }

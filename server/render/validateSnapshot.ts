@@ -1,7 +1,7 @@
 // Checks a snapshot image before it may reach the engine: size in bytes, the image header (sharp
 // reads only the header here, in libuv's pool, so the event loop stays free) and its dimensions.
 // Full pixel decoding happens once, in the engine worker; a failure there is reported as bad-image too.
-import sharp from 'sharp';
+import sharp, { type Metadata } from 'sharp';
 import { MAX_SNAPSHOT_BYTES, MAX_SNAPSHOT_SIDE } from '../../lib/protocol';
 
 export type SnapshotMime = 'image/jpeg' | 'image/webp' | 'image/png';
@@ -24,7 +24,7 @@ export async function validateSnapshot(image: Uint8Array, mime: SnapshotMime): P
       message: `snapshot is ${image.byteLength} bytes, the limit is ${MAX_SNAPSHOT_BYTES}: send a smaller or more compressed image`,
     };
   }
-  let meta: sharp.Metadata;
+  let meta: Metadata;
   try {
     meta = await sharp(image, { limitInputPixels: MAX_SNAPSHOT_SIDE * MAX_SNAPSHOT_SIDE }).metadata();
   } catch (err) {

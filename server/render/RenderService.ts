@@ -1,0 +1,299 @@
+// The live render loop, server side: snapshots in (validated, settings read from the room's doc),
+// RenderScheduler in the middle, the engine worker(s) behind it, renders out to the whole room.
+// It owns the engine status broadcast, the per-frame render history, pinning, and the HTTP routes
+// for history, pinned assets and render stats. It knows nothing about how rooms are stored or
+// synced: the server hands it a `RenderHost` (docs/architecture.md "Server extension points").
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Server as IOServer, Socket } from 'socket.io';
+import type * as Y from 'yjs';
+import {
+  EV,
+  type EngineStatus,
+  type ErrorCode,
+  type ErrorEvent,
+  type FramePin,
+  type FrameSnapshot,
+  type FrameStatus,
+  type RenderResult,
+} from '../../lib/protocol';
+import type { Logger } from '../logger';
+import { EngineRenderError, type EngineHost, type EngineRenderOutput } from '../engine/EngineHost';
+import type { RenderParams } from '../engine/messages';
+import type { AssetStore } from './AssetStore';
+import { readFrame, renderParamsFor } from './frameSettings';
+import { RenderHistory, type StoredRender } from './RenderHistory';
+import { errorMessage, RenderScheduler, type RenderJob, type SubmitOutcome } from './RenderScheduler';
+import { validateSnapshot } from './validateSnapshot';
+
+/** What the render loop needs from the collaborative server. */
+export interface RenderHost {
+  io: IOServer;
+  /** the Socket.IO room that holds the participants of a room */
+  channel(roomId: string): string;
+  /** the room's live document, if the room is loaded */
+  getDoc(roomId: string): Y.Doc | undefined;
+}
+
+export type RenderJobData = RenderJob<Uint8Array, RenderParams>;
+
+export type SnapshotAck =
+  | { ok: true; outcome: SubmitOutcome; lastSeq: number }
+  | { ok: false; error: { code: ErrorCode; message: string } };
+
+export type PinAck =
+  | { ok: true; assetId: string; url: string; width: number; height: number; mime: 'image/jpeg'; seed: number }
+  | { ok: false; error: { code: ErrorCode; message: string } };
+
+export class RenderService {
+  readonly scheduler: RenderScheduler<RenderJobData, EngineRenderOutput>;
+  readonly history = new RenderHistory();
+
+  constructor(
+    private readonly host: RenderHost,
+    readonly engine: EngineHost,
+    private readonly assets: AssetStore,
+    private readonly log: Logger,
+    concurrency: number,
+  ) {
+    this.scheduler = new RenderScheduler<RenderJobData, EngineRenderOutput>({
+      concurrency,
+      runJob: (job) => engine.render(job.image, job.settings),
+      onState: (roomId, frameId, state, message) =>
+        this.emitRoom(roomId, EV.frameStatus, { roomId, frameId, state, ...(message && { message }) } satisfies FrameStatus),
+      onResult: (job, out, timing) => this.delivered(job, out, timing.queueMs),
+      onError: (job, err) => this.failed(job, err),
+      onListenerError: (err) => log.error({ err }, 'render listener failed'),
+    });
+    engine.onStatus((s) => {
+      log.info({ engine: s }, 'engine status');
+      host.io.emit(EV.engineStatus, s);
+    });
+  }
+
+  // ───────────── socket events ─────────────
+
+  /** Sends what a newcomer to a room needs: the engine status and the latest render of every frame. */
+  joined(socket: Socket, roomId: string): void {
+    socket.emit(EV.engineStatus, this.engine.status);
+    for (const r of this.history.latest(roomId)) socket.emit(EV.render, this.payload(r));
+  }
+
+  async snapshot(socket: Socket, msg: FrameSnapshot): Promise<SnapshotAck> {
+    const { roomId, frameId, seq } = msg;
+    const doc = this.host.getDoc(roomId);
+    if (!doc) return this.refuse(socket, 'not-joined', `room ${roomId} is not open: join it first`, msg);
+    const frame = readFrame(doc, frameId);
+    if (!frame.ok) return this.refuse(socket, 'unknown-frame', `${frame.message}: snapshot ignored`, msg);
+    const engine = this.engine.status;
+    if (engine.state !== 'ready') {
+      const state = engine.state === 'no-model' ? 'no-model' : 'error';
+      const message = engine.message ?? `the engine is ${engine.state}, try again in a moment`;
+      socket.emit(EV.frameStatus, { roomId, frameId, state, message } satisfies FrameStatus);
+      return { ok: false, error: { code: 'server-error', message } };
+    }
+    const check = await validateSnapshot(msg.image, msg.mime);
+    if (!check.ok) return this.refuse(socket, check.code, check.message, msg);
+    const outcome = this.scheduler.submit({
+      roomId,
+      frameId,
+      seq,
+      image: msg.image,
+      settings: renderParamsFor(frame.props, seq),
+      receivedAt: Date.now(),
+      sourceClient: socket.id,
+      sentAt: msg.sentAt,
+    });
+    return { ok: true, outcome, lastSeq: this.scheduler.counters(roomId, frameId)?.lastAcceptedSeq ?? seq };
+  }
+
+  /** Stores a render as an asset. The client then places an image shape with the returned URL and,
+   * in the same document change, gives the frame a new seed (see docs/protocol.md "Pinning"). */
+  pin(socket: Socket, msg: FramePin): PinAck {
+    const r = this.history.get(msg.roomId, msg.frameId, msg.seq);
+    if (!r) {
+      const have = this.history.list(msg.roomId, msg.frameId).map((x) => x.seq);
+      const message = have.length
+        ? `render ${msg.seq} of frame ${msg.frameId} is no longer kept (kept: ${have[0]}…${have[have.length - 1]})`
+        : `frame ${msg.frameId} has no renders yet`;
+      return this.refuse(socket, 'unknown-frame', message, { ...msg, event: EV.pin });
+    }
+    const assetId = this.assets.put({
+      roomId: r.roomId,
+      frameId: r.frameId,
+      seq: r.seq,
+      width: r.width,
+      height: r.height,
+      seed: r.seed,
+      model: r.model,
+      jpeg: r.jpeg,
+    });
+    return {
+      ok: true,
+      assetId,
+      url: `/api/assets/${r.roomId}/${assetId}.jpg`,
+      width: r.width,
+      height: r.height,
+      mime: 'image/jpeg',
+      seed: r.seed,
+    };
+  }
+
+  /** The room was unloaded (nobody left): pending snapshots go, the history too. */
+  roomClosed(roomId: string): void {
+    this.scheduler.removeRoom(roomId);
+    this.history.dropRoom(roomId);
+  }
+
+  // ───────────── HTTP ─────────────
+
+  /** Handles /api/assets/… and /api/renders/…; returns false for any other path. */
+  handleHttp(req: IncomingMessage, res: ServerResponse): boolean {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+    if (parts[0] !== 'api' || (parts[1] !== 'assets' && parts[1] !== 'renders')) return false;
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      sendJson(res, 405, { error: 'only GET' });
+      return true;
+    }
+    if (parts[1] === 'assets' && parts.length === 4 && parts[3].endsWith('.jpg')) {
+      const jpeg = this.assets.jpeg(parts[2], parts[3].slice(0, -4));
+      if (!jpeg) sendJson(res, 404, { error: 'no such asset' });
+      else sendJpeg(res, jpeg, 'public, max-age=31536000, immutable');
+      return true;
+    }
+    if (parts[1] === 'renders' && parts.length === 3) {
+      sendJson(res, 200, this.roomStats(parts[2]));
+      return true;
+    }
+    if (parts[1] === 'renders' && parts.length === 4) {
+      const [, , roomId, frameId] = parts;
+      const renders = this.history.list(roomId, frameId).map((r) => ({
+        seq: r.seq,
+        url: `/api/renders/${encodeURIComponent(roomId)}/${encodeURIComponent(frameId)}/${r.seq}.jpg`,
+        width: r.width,
+        height: r.height,
+        seed: r.seed,
+        model: r.model,
+        renderedAt: r.renderedAt,
+      }));
+      sendJson(res, 200, { roomId, frameId, renders });
+      return true;
+    }
+    if (parts[1] === 'renders' && parts.length === 5 && /^\d+\.jpg$/.test(parts[4])) {
+      const r = this.history.get(parts[2], parts[3], Number(parts[4].slice(0, -4)));
+      if (!r) sendJson(res, 404, { error: 'render not kept (only the last 20 of a frame are)' });
+      else sendJpeg(res, r.jpeg, 'private, max-age=3600');
+      return true;
+    }
+    sendJson(res, 404, { error: 'unknown render route' });
+    return true;
+  }
+
+  /** Per-frame scheduler counters of a room, for tests, the bench and debugging. */
+  roomStats(roomId: string) {
+    const frames: Record<string, unknown> = {};
+    const ids = new Set([...this.history.frameIds(roomId), ...this.scheduler.frameIds(roomId)]);
+    for (const frameId of ids) {
+      frames[frameId] = {
+        state: this.scheduler.frameState(roomId, frameId),
+        ...this.scheduler.counters(roomId, frameId),
+        kept: this.history.list(roomId, frameId).length,
+      };
+    }
+    return { roomId, engine: this.engine.status, frames };
+  }
+
+  // ───────────── internals ─────────────
+
+  private delivered(job: RenderJobData, out: EngineRenderOutput, queueMs: number) {
+    const renderedAt = Date.now();
+    const stored: StoredRender = {
+      roomId: job.roomId,
+      frameId: job.frameId,
+      seq: job.seq,
+      jpeg: out.jpeg,
+      width: out.width,
+      height: out.height,
+      seed: out.params.seed,
+      model: this.engine.status.model ?? '',
+      timings: {
+        queueMs: Math.round(queueMs),
+        inferenceMs: Math.round(out.timings.inferenceMs),
+        totalMs: renderedAt - job.receivedAt,
+      },
+      renderedAt,
+      sourceClient: job.sourceClient,
+      sentAt: job.sentAt,
+    };
+    this.history.add(stored);
+    this.emitRoom(job.roomId, EV.render, this.payload(stored));
+  }
+
+  private failed(job: RenderJobData, err: unknown) {
+    const code = err instanceof EngineRenderError ? err.code : undefined;
+    const message = errorMessage(err);
+    if (code === 'INVALID_IMAGE') {
+      // the sender's image, not the engine, is at fault: tell the sender
+      this.host.io.to(job.sourceClient ?? '').emit(EV.error, {
+        code: 'bad-image',
+        message,
+        event: EV.snapshot,
+        roomId: job.roomId,
+        frameId: job.frameId,
+      } satisfies ErrorEvent);
+    } else {
+      this.log.warn({ roomId: job.roomId, frameId: job.frameId, seq: job.seq, code, err: message }, 'render failed');
+    }
+  }
+
+  private payload(r: StoredRender): RenderResult {
+    return {
+      roomId: r.roomId,
+      frameId: r.frameId,
+      seq: r.seq,
+      ...(r.sourceClient !== undefined && { sourceClient: r.sourceClient }),
+      ...(r.sentAt !== undefined && { sentAt: r.sentAt }),
+      mime: 'image/jpeg',
+      image: r.jpeg,
+      width: r.width,
+      height: r.height,
+      seed: r.seed,
+      model: r.model,
+      timings: r.timings,
+      renderedAt: r.renderedAt,
+    };
+  }
+
+  private emitRoom(roomId: string, event: string, payload: unknown) {
+    this.host.io.to(this.host.channel(roomId)).emit(event, payload);
+  }
+
+  private refuse(
+    socket: Socket,
+    code: ErrorCode,
+    message: string,
+    ctx: { roomId?: string; frameId?: string; event?: string },
+  ): { ok: false; error: { code: ErrorCode; message: string } } {
+    socket.emit(EV.error, {
+      code,
+      message,
+      event: ctx.event ?? EV.snapshot,
+      roomId: ctx.roomId,
+      frameId: ctx.frameId,
+    } satisfies ErrorEvent);
+    return { ok: false, error: { code, message } };
+  }
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown) {
+  const data = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+  res.end(data);
+}
+
+function sendJpeg(res: ServerResponse, jpeg: Uint8Array, cacheControl: string) {
+  res.writeHead(200, { 'content-type': 'image/jpeg', 'content-length': jpeg.byteLength, 'cache-control': cacheControl });
+  res.end(jpeg);
+}
+
+export type { EngineStatus };

@@ -1,0 +1,55 @@
+// Settings of the live render loop, from environment variables (validated once at start).
+import { z } from 'zod';
+import { MAX_RENDER_SIDE, MIN_RENDER_SIDE } from '../../lib/protocol/limits';
+
+export interface RenderConfig {
+  /** RENDER_CONCURRENCY: renders in flight at once (one engine worker each); default 1 */
+  concurrency: number;
+  /** ENGINE_EP: onnxruntime execution provider; default cpu */
+  executionProvider: string;
+  /** ENGINE_THREADS: onnxruntime intra-op threads per worker; 0 = onnxruntime's default */
+  threads: number;
+  /** ENGINE_WARMUP_SIZES: comma-separated output sides rendered once at start; default 256 */
+  warmupSizes: number[];
+  /** RENDER_JPEG_QUALITY: quality of broadcast renders; default 85 */
+  jpegQuality: number;
+}
+
+const sizes = z
+  .string()
+  .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean).map(Number))
+  .pipe(
+    z.array(
+      z
+        .number()
+        .int()
+        .min(MIN_RENDER_SIDE)
+        .max(MAX_RENDER_SIDE)
+        .refine((n) => n % 64 === 0, 'must be a multiple of 64'),
+    ),
+  );
+
+const Env = z.object({
+  RENDER_CONCURRENCY: z.coerce.number().int().min(1).max(16).default(1),
+  ENGINE_EP: z.string().min(1).default('cpu'),
+  ENGINE_THREADS: z.coerce.number().int().min(0).max(256).default(0),
+  ENGINE_WARMUP_SIZES: sizes.default([256]),
+  RENDER_JPEG_QUALITY: z.coerce.number().int().min(30).max(100).default(85),
+});
+
+export function loadRenderConfig(env: NodeJS.ProcessEnv = process.env): RenderConfig {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== ''));
+  const r = Env.safeParse(cleaned);
+  if (!r.success) {
+    const problems = r.error.issues.map((i) => `${String(i.path[0])}=${JSON.stringify(env[String(i.path[0])])} ${i.message}`);
+    throw new Error(`invalid render configuration: ${problems.join('; ')}`);
+  }
+  const e = r.data;
+  return {
+    concurrency: e.RENDER_CONCURRENCY,
+    executionProvider: e.ENGINE_EP,
+    threads: e.ENGINE_THREADS,
+    warmupSizes: e.ENGINE_WARMUP_SIZES,
+    jpegQuality: e.RENDER_JPEG_QUALITY,
+  };
+}
