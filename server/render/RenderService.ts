@@ -9,7 +9,6 @@ import type * as Y from 'yjs';
 import {
   EV,
   type EngineStatus,
-  type ErrorCode,
   type ErrorEvent,
   type FramePin,
   type FrameSnapshot,
@@ -17,6 +16,7 @@ import {
   type RenderResult,
 } from '../../lib/protocol';
 import type { Logger } from '../logger';
+import { ClientError } from '../socket/ClientError';
 import { EngineRenderError, type EngineHost, type EngineRenderOutput } from '../engine/EngineHost';
 import type { RenderParams } from '../engine/messages';
 import type { AssetStore } from './AssetStore';
@@ -25,24 +25,29 @@ import { RenderHistory, type StoredRender } from './RenderHistory';
 import { errorMessage, RenderScheduler, type RenderJob, type SubmitOutcome } from './RenderScheduler';
 import { validateSnapshot } from './validateSnapshot';
 
-/** What the render loop needs from the collaborative server. */
+/** What the render loop needs to reach people. */
 export interface RenderHost {
   io: IOServer;
   /** the Socket.IO room that holds the participants of a room */
   channel(roomId: string): string;
-  /** the room's live document, if the room is loaded */
-  getDoc(roomId: string): Y.Doc | undefined;
 }
 
 export type RenderJobData = RenderJob<Uint8Array, RenderParams>;
 
+/** Extra fields of the `frame:snapshot` ack (the gateway adds `ok: true`). */
 export type SnapshotAck =
-  | { ok: true; outcome: SubmitOutcome; lastSeq: number }
-  | { ok: false; error: { code: ErrorCode; message: string } };
+  | { outcome: SubmitOutcome; lastSeq: number }
+  | { outcome: 'not-rendered'; engine: EngineStatus['state']; message: string };
 
-export type PinAck =
-  | { ok: true; assetId: string; url: string; width: number; height: number; mime: 'image/jpeg'; seed: number }
-  | { ok: false; error: { code: ErrorCode; message: string } };
+/** Extra fields of the `frame:pin` ack. */
+export interface PinAck {
+  assetId: string;
+  url: string;
+  width: number;
+  height: number;
+  mime: 'image/jpeg';
+  seed: number;
+}
 
 export class RenderService {
   readonly scheduler: RenderScheduler<RenderJobData, EngineRenderOutput>;
@@ -78,21 +83,22 @@ export class RenderService {
     for (const r of this.history.latest(roomId)) socket.emit(EV.render, this.payload(r));
   }
 
-  async snapshot(socket: Socket, msg: FrameSnapshot): Promise<SnapshotAck> {
+  /** A validated `frame:snapshot` from a socket that joined the room whose document is `doc`.
+   * Throws ClientError for refused snapshots (the gateway turns it into `lc:error` and a failed ack). */
+  async snapshot(socket: Socket, doc: Y.Doc, msg: FrameSnapshot): Promise<SnapshotAck> {
     const { roomId, frameId, seq } = msg;
-    const doc = this.host.getDoc(roomId);
-    if (!doc) return this.refuse(socket, 'not-joined', `room ${roomId} is not open: join it first`, msg);
     const frame = readFrame(doc, frameId);
-    if (!frame.ok) return this.refuse(socket, 'unknown-frame', `${frame.message}: snapshot ignored`, msg);
+    if (!frame.ok) throw new ClientError('unknown-frame', `${EV.snapshot}: ${frame.message}; snapshot ignored`);
     const engine = this.engine.status;
     if (engine.state !== 'ready') {
+      // Not the client's fault and not worth an error per snapshot: the frame shows why.
       const state = engine.state === 'no-model' ? 'no-model' : 'error';
-      const message = engine.message ?? `the engine is ${engine.state}, try again in a moment`;
+      const message = engine.message ?? `the engine is ${engine.state}; renders start when it is ready`;
       socket.emit(EV.frameStatus, { roomId, frameId, state, message } satisfies FrameStatus);
-      return { ok: false, error: { code: 'server-error', message } };
+      return { outcome: 'not-rendered', engine: engine.state, message };
     }
     const check = await validateSnapshot(msg.image, msg.mime);
-    if (!check.ok) return this.refuse(socket, check.code, check.message, msg);
+    if (!check.ok) throw new ClientError(check.code, `${EV.snapshot}: ${check.message}`);
     const outcome = this.scheduler.submit({
       roomId,
       frameId,
@@ -103,19 +109,21 @@ export class RenderService {
       sourceClient: socket.id,
       sentAt: msg.sentAt,
     });
-    return { ok: true, outcome, lastSeq: this.scheduler.counters(roomId, frameId)?.lastAcceptedSeq ?? seq };
+    return { outcome, lastSeq: this.scheduler.counters(roomId, frameId)?.lastAcceptedSeq ?? seq };
   }
 
   /** Stores a render as an asset. The client then places an image shape with the returned URL and,
    * in the same document change, gives the frame a new seed (see docs/protocol.md "Pinning"). */
-  pin(socket: Socket, msg: FramePin): PinAck {
+  pin(msg: FramePin): PinAck {
     const r = this.history.get(msg.roomId, msg.frameId, msg.seq);
     if (!r) {
       const have = this.history.list(msg.roomId, msg.frameId).map((x) => x.seq);
-      const message = have.length
-        ? `render ${msg.seq} of frame ${msg.frameId} is no longer kept (kept: ${have[0]}…${have[have.length - 1]})`
-        : `frame ${msg.frameId} has no renders yet`;
-      return this.refuse(socket, 'unknown-frame', message, { ...msg, event: EV.pin });
+      throw new ClientError(
+        'unknown-frame',
+        have.length
+          ? `${EV.pin}: render ${msg.seq} of frame ${msg.frameId} is no longer kept (kept: ${have[0]}…${have[have.length - 1]})`
+          : `${EV.pin}: frame ${msg.frameId} has no renders yet`,
+      );
     }
     const assetId = this.assets.put({
       roomId: r.roomId,
@@ -128,7 +136,6 @@ export class RenderService {
       jpeg: r.jpeg,
     });
     return {
-      ok: true,
       assetId,
       url: `/api/assets/${r.roomId}/${assetId}.jpg`,
       width: r.width,
@@ -267,22 +274,6 @@ export class RenderService {
   private emitRoom(roomId: string, event: string, payload: unknown) {
     this.host.io.to(this.host.channel(roomId)).emit(event, payload);
   }
-
-  private refuse(
-    socket: Socket,
-    code: ErrorCode,
-    message: string,
-    ctx: { roomId?: string; frameId?: string; event?: string },
-  ): { ok: false; error: { code: ErrorCode; message: string } } {
-    socket.emit(EV.error, {
-      code,
-      message,
-      event: ctx.event ?? EV.snapshot,
-      roomId: ctx.roomId,
-      frameId: ctx.frameId,
-    } satisfies ErrorEvent);
-    return { ok: false, error: { code, message } };
-  }
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown) {
@@ -296,4 +287,3 @@ function sendJpeg(res: ServerResponse, jpeg: Uint8Array, cacheControl: string) {
   res.end(jpeg);
 }
 
-export type { EngineStatus };

@@ -1,0 +1,59 @@
+// Attaches the live render loop to the Livecanvas server in one call (server/index.ts):
+// socket events frame:snapshot and frame:pin, engine status on join / on change / in /healthz,
+// the latest renders for late joiners, and the HTTP routes /api/assets/… and /api/renders/….
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { EV, FramePin, FrameSnapshot } from '../../lib/protocol';
+import { EngineHost } from '../engine/EngineHost';
+import type { LivecanvasServer } from '../index';
+import { AssetStore } from './AssetStore';
+import { loadRenderConfig } from './renderConfig';
+import { RenderService } from './RenderService';
+import { roomChannel } from '../rooms/RoomManager';
+
+const ROUTE_PREFIXES = ['/api/assets/', '/api/renders/'];
+
+export async function attachRender(server: LivecanvasServer, env: NodeJS.ProcessEnv = process.env): Promise<RenderService> {
+  const { config, io, rooms, sockets, health, store, httpServer } = server;
+  const log = server.logger.child({ module: 'render' });
+  const rc = loadRenderConfig(env);
+  const engine = new EngineHost({
+    model: config.model,
+    modelsDir: config.modelsDir,
+    executionProvider: rc.executionProvider,
+    threads: rc.threads,
+    warmupSizes: rc.warmupSizes,
+    workers: rc.concurrency,
+    jpegQuality: rc.jpegQuality,
+  });
+  const service = new RenderService({ io, channel: roomChannel }, engine, new AssetStore(store.db), log, rc.concurrency);
+
+  sockets.registerRoomEvent(EV.snapshot, FrameSnapshot, ({ socket, room, payload }) =>
+    service.snapshot(socket, room.doc, payload),
+  );
+  sockets.registerRoomEvent(EV.pin, FramePin, ({ payload }) => service.pin(payload));
+  // after the join ack and the server's sync step 1, which the gateway sends right after this event
+  rooms.on('client-joined', (room, socket) => setImmediate(() => socket.connected && service.joined(socket, room.id)));
+  rooms.on('room-unloaded', (room) => service.roomClosed(room.id));
+  health.register('engine', () => engine.status);
+  health.register('cpu', () => {
+    const u = process.cpuUsage();
+    return { userMs: Math.round(u.user / 1000), systemMs: Math.round(u.system / 1000) };
+  });
+  server.onClose(() => engine.stop());
+
+  // The server has no route registry: put our routes in front of its request listeners.
+  const others = httpServer.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
+  httpServer.removeAllListeners('request');
+  httpServer.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const url = req.url ?? '/';
+    if (ROUTE_PREFIXES.some((p) => url.startsWith(p)) && service.handleHttp(req, res)) return;
+    for (const l of others) l.call(httpServer, req, res);
+  });
+
+  // Loading takes seconds to minutes; the server serves rooms meanwhile (engine state 'loading').
+  void engine.start().then((s) => {
+    if (s.state === 'ready') log.info({ model: s.model, loadMs: s.loadMs, sizes: s.sizes }, 'engine ready');
+    else log.warn({ state: s.state, message: s.message }, 'engine not available');
+  });
+  return service;
+}
