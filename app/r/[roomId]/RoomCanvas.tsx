@@ -1,0 +1,182 @@
+'use client';
+// The room: a full-screen tldraw editor whose document is the room's shared Y.Doc, with live
+// cursors, the room panel, and whatever features `roomExtensions` plug in.
+import { getAssetUrls } from '@tldraw/assets/selfHosted';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import {
+  atom,
+  createTLStore,
+  defaultBindingUtils,
+  defaultShapeUtils,
+  Tldraw,
+  type Editor,
+  type TLComponents,
+  type TLUiOverrides,
+} from 'tldraw';
+import 'tldraw/tldraw.css';
+import { bindPresence } from '../../../lib/canvas/presence';
+import { bindTldrawStoreToYjs } from '../../../lib/canvas/tldrawYjsBinding';
+import type { RoomExtension } from '../../room/extension';
+import { roomExtensions } from '../../room/extensions';
+import type { Participant } from '../../room/participant';
+import { ConnectionBadge, RoomPanel } from '../../room/RoomPanel';
+import { RoomContext, type RoomContextValue } from '../../room/RoomContext';
+import { createTldrawParticipant } from '../../room/tldrawUser';
+import { useParticipant } from '../../room/useParticipant';
+import { useRoomConnection, type RoomConnection } from '../../room/useRoomConnection';
+
+declare global {
+  interface Window {
+    /** the room's tldraw editor, for tests and the console */
+    editor?: Editor;
+  }
+}
+
+// Computed once: tldraw re-creates its UI when these change identity.
+const assetUrls = getAssetUrls({ baseUrl: '/tldraw-assets' });
+
+export default function RoomCanvas({
+  roomId,
+  extensions = roomExtensions,
+}: {
+  roomId: string;
+  extensions?: readonly RoomExtension[];
+}) {
+  const [participant] = useParticipant();
+  const conn = useRoomConnection(roomId, participant);
+  if (!participant || !conn || !conn.synced) {
+    return <RoomLoading status={conn?.status ?? 'connecting'} error={conn?.error ?? null} />;
+  }
+  return <RoomEditor roomId={roomId} conn={conn} participant={participant} extensions={extensions} />;
+}
+
+function RoomLoading({ status, error }: { status: RoomConnection['status']; error: string | null }) {
+  return (
+    <main className="lc-center" data-testid="room-loading">
+      <div className="lc-card">
+        <h1>Joining the room…</h1>
+        <ConnectionBadge status={status} />
+        {error && <p className="lc-field-error">{error}</p>}
+      </div>
+    </main>
+  );
+}
+
+function mergeExtensions(extensions: readonly RoomExtension[]) {
+  const fronts = extensions.flatMap((e) => (e.InFrontOfTheCanvas ? [e.InFrontOfTheCanvas] : []));
+  const components: TLComponents = {};
+  for (const e of extensions) {
+    for (const [slot, component] of Object.entries(e.components ?? {})) {
+      if (slot in components) {
+        console.warn(`[livecanvas] ${e.name} replaces the ${slot} another room extension set`);
+      }
+      (components as Record<string, unknown>)[slot] = component;
+    }
+  }
+  components.SharePanel = RoomPanel;
+  if (fronts.length) {
+    components.InFrontOfTheCanvas = function InFrontOfTheCanvas() {
+      return fronts.map((Front, i) => <Front key={i} />);
+    };
+  }
+  return {
+    shapeUtils: extensions.flatMap((e) => e.shapeUtils ?? []),
+    bindingUtils: extensions.flatMap((e) => e.bindingUtils ?? []),
+    tools: extensions.flatMap((e) => e.tools ?? []),
+    overrides: extensions.flatMap((e): TLUiOverrides[] => (e.overrides ? [e.overrides] : [])),
+    onMounts: extensions.flatMap((e) => (e.onMount ? [e.onMount] : [])),
+    components,
+  };
+}
+
+function RoomEditor({
+  roomId,
+  conn,
+  participant,
+  extensions,
+}: {
+  roomId: string;
+  conn: RoomConnection;
+  participant: Participant;
+  extensions: readonly RoomExtension[];
+}) {
+  // Everything tldraw holds on to is created once per room page.
+  const [merged] = useState(() => mergeExtensions(extensions));
+  const [tlUser] = useState(() => createTldrawParticipant(participant));
+  const [$collaboration] = useState(() => atom<'online' | 'offline'>('room connection', 'online'));
+  const [store] = useState(() =>
+    createTLStore({
+      shapeUtils: [...defaultShapeUtils, ...merged.shapeUtils],
+      bindingUtils: [...defaultBindingUtils, ...merged.bindingUtils],
+      users: { currentUser: tlUser.$user },
+      collaboration: { status: $collaboration },
+    }),
+  );
+  const [incompatible, setIncompatible] = useState<string | null>(null);
+
+  useEffect(() => {
+    tlUser.update(participant);
+  }, [tlUser, participant]);
+  useEffect(() => {
+    $collaboration.set(conn.status === 'offline' ? 'offline' : 'online');
+  }, [$collaboration, conn.status]);
+
+  const room = useMemo<RoomContextValue>(
+    () => ({
+      roomId,
+      socket: conn.socket,
+      provider: conn.provider,
+      doc: conn.doc,
+      user: participant,
+      status: conn.status,
+    }),
+    [roomId, conn.socket, conn.provider, conn.doc, participant, conn.status],
+  );
+  const roomRef = useRef(room);
+  roomRef.current = room;
+
+  const onMount = useCallback(
+    (editor: Editor) => {
+      const binding = bindTldrawStoreToYjs(store, conn.doc, { onIncompatible: setIncompatible });
+      const presence = bindPresence(store, conn.provider.awareness, tlUser.$user);
+      const cleanups = merged.onMounts.map((fn) => fn(editor, roomRef.current));
+      window.editor = editor;
+      return () => {
+        for (const c of cleanups) if (typeof c === 'function') c();
+        presence.dispose();
+        binding.dispose();
+        if (window.editor === editor) delete window.editor;
+      };
+    },
+    [store, conn.doc, conn.provider, tlUser, merged],
+  );
+
+  return (
+    <RoomContext.Provider value={room}>
+      <div className="lc-room" data-testid="room">
+        <Tldraw
+          store={store}
+          user={tlUser.currentUser}
+          shapeUtils={merged.shapeUtils}
+          bindingUtils={merged.bindingUtils}
+          tools={merged.tools}
+          overrides={merged.overrides}
+          components={merged.components}
+          assetUrls={assetUrls}
+          licenseKey={process.env.NEXT_PUBLIC_TLDRAW_LICENSE_KEY}
+          onMount={onMount}
+        />
+        {incompatible && (
+          <div className="lc-blocker" role="alertdialog" aria-live="assertive" data-testid="reload-required">
+            <div className="lc-card">
+              <p>{incompatible}</p>
+              <button type="button" className="lc-button" onClick={() => window.location.reload()}>
+                Reload
+              </button>
+            </div>
+          </div>
+        )}
+      </div>
+    </RoomContext.Provider>
+  );
+}

@@ -1,0 +1,4 @@
+// Features plugged into every room canvas. Add one import and one entry per feature.
+import type { RoomExtension } from './extension';
+
+export const roomExtensions: readonly RoomExtension[] = [];
