@@ -1,0 +1,128 @@
+// Server configuration from environment variables and command-line flags, validated once at
+// start so a typo fails with a message naming the variable instead of a crash later on.
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { MAX_VIOLATIONS, RATE_LIMIT, VIOLATION_WINDOW_MS } from '../lib/protocol/limits';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const intFrom = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce
+    .number({ message: 'must be a number' })
+    .int({ message: 'must be a whole number' })
+    .min(min, { message: `must be at least ${min}` })
+    .max(max, { message: `must be at most ${max}` });
+
+const boolFlag = z
+  .enum(['0', '1', 'true', 'false', 'yes', 'no'], { message: 'must be 0 or 1' })
+  .transform((v) => v === '1' || v === 'true' || v === 'yes');
+
+const EnvSchema = z.object({
+  PORT: intFrom(0, 65535).default(3000),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  DATA_DIR: z.string().min(1).default('./data'),
+  MODELS_DIR: z.string().min(1).default('./models/local'),
+  /** preset name or model folder; '' = the render module picks its default / none */
+  MODEL: z.string().default(''),
+  LOG_LEVEL: z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+  /** serve the Next.js app; 0 = only /healthz and sockets (integration tests, headless use) */
+  LC_WEB: boolFlag.default(true),
+  /** compact a room (snapshot + drop its update log) after this many stored updates… */
+  COMPACT_EVERY: intFrom(1).default(500),
+  /** …or when it has uncompacted updates older than this many seconds */
+  COMPACT_INTERVAL_S: intFrom(1).default(60),
+  /** SQLite `synchronous`: FULL also survives power loss; NORMAL survives a killed process only */
+  SQLITE_SYNC: z.enum(['FULL', 'NORMAL'], { message: 'must be FULL or NORMAL' }).default('FULL'),
+  RATE_PER_SECOND: intFrom(1).default(RATE_LIMIT.perSecond),
+  RATE_BURST: intFrom(1).default(RATE_LIMIT.burst),
+  MAX_VIOLATIONS: intFrom(1).default(MAX_VIOLATIONS),
+  VIOLATION_WINDOW_MS: intFrom(1).default(VIOLATION_WINDOW_MS),
+  NODE_ENV: z.string().default('development'),
+});
+
+export interface ServerConfig {
+  port: number;
+  host: string;
+  dataDir: string;
+  modelsDir: string;
+  model: string;
+  logLevel: (typeof LOG_LEVELS)[number];
+  /** serve the Next.js app from this process */
+  web: boolean;
+  /** Next.js dev mode (hot reload) */
+  dev: boolean;
+  /** project root: where Next finds `app/` and `.next/` */
+  root: string;
+  compactEvery: number;
+  compactIntervalMs: number;
+  sqliteSync: 'FULL' | 'NORMAL';
+  rateLimit: { perSecond: number; burst: number };
+  violations: { max: number; windowMs: number };
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const ROOT = resolve(import.meta.dirname, '..');
+
+/** Flags win over environment variables. */
+export function loadConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  argv: string[] = process.argv.slice(2),
+): ServerConfig {
+  let flags;
+  try {
+    flags = parseArgs({
+      args: argv,
+      options: {
+        dev: { type: 'boolean' },
+        port: { type: 'string' },
+        host: { type: 'string' },
+        'data-dir': { type: 'string' },
+        'models-dir': { type: 'string' },
+        model: { type: 'string' },
+        'log-level': { type: 'string' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (e) {
+    throw new ConfigError(`${(e as Error).message} (flags: --dev --port --host --data-dir --models-dir --model --log-level)`);
+  }
+  const merged: Record<string, string | undefined> = {
+    ...env,
+    ...(flags.port !== undefined && { PORT: flags.port }),
+    ...(flags.host !== undefined && { HOST: flags.host }),
+    ...(flags['data-dir'] !== undefined && { DATA_DIR: flags['data-dir'] }),
+    ...(flags['models-dir'] !== undefined && { MODELS_DIR: flags['models-dir'] }),
+    ...(flags.model !== undefined && { MODEL: flags.model }),
+    ...(flags['log-level'] !== undefined && { LOG_LEVEL: flags['log-level'] }),
+  };
+  // An empty variable (`PORT=`) means "not set", except MODEL where '' is meaningful.
+  for (const [k, v] of Object.entries(merged)) if (v === '' && k !== 'MODEL') delete merged[k];
+
+  const parsed = EnvSchema.safeParse(merged);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}=${JSON.stringify(merged[String(i.path[0])])} ${i.message}`);
+    throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+  }
+  const e = parsed.data;
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    dataDir: resolve(ROOT, e.DATA_DIR),
+    modelsDir: resolve(ROOT, e.MODELS_DIR),
+    model: e.MODEL,
+    logLevel: e.LOG_LEVEL,
+    web: e.LC_WEB,
+    dev: flags.dev === true || e.NODE_ENV !== 'production',
+    root: ROOT,
+    compactEvery: e.COMPACT_EVERY,
+    compactIntervalMs: e.COMPACT_INTERVAL_S * 1000,
+    sqliteSync: e.SQLITE_SYNC,
+    rateLimit: { perSecond: e.RATE_PER_SECOND, burst: e.RATE_BURST },
+    violations: { max: e.MAX_VIOLATIONS, windowMs: e.VIOLATION_WINDOW_MS },
+  };
+}

@@ -1,0 +1,174 @@
+// The one Livecanvas process: Next.js (app router) and Socket.IO on the same HTTP server, rooms
+// with Yjs sync persisted in SQLite, /healthz. Features (the render loop) attach to the object
+// `createLivecanvasServer` returns; see docs/architecture.md, "Server extension points".
+import { realpathSync } from 'node:fs';
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Server as SocketServer } from 'socket.io';
+import { MAX_SNAPSHOT_BYTES, MAX_YJS_MESSAGE_BYTES } from '../lib/protocol/limits';
+import { ConfigError, loadConfig, type ServerConfig } from './config';
+import { HealthRegistry } from './http/health';
+import { createRequestHandler, type NextHandler } from './http/requestHandler';
+import { createLogger, type Logger } from './logger';
+import { RoomManager } from './rooms/RoomManager';
+import { SocketGateway } from './socket/SocketGateway';
+import { RoomStore } from './store/RoomStore';
+
+/** Engine.io drops a connection whose single message exceeds this. It is twice the largest
+ * message the protocol allows, so an oversized Yjs message or snapshot still reaches our
+ * validator and gets an `lc:error` (too-large) instead of a silent disconnect. */
+export const MAX_SOCKET_MESSAGE_BYTES = 2 * Math.max(MAX_YJS_MESSAGE_BYTES, MAX_SNAPSHOT_BYTES);
+
+/** Socket.IO heartbeat: a client that vanished without closing its connection (network loss) is
+ * dropped — and its cursor removed — after at most PING_INTERVAL + PING_TIMEOUT. */
+const PING_INTERVAL_MS = 5_000;
+const PING_TIMEOUT_MS = 5_000;
+
+export interface LivecanvasServer {
+  config: ServerConfig;
+  logger: Logger;
+  httpServer: HttpServer;
+  io: SocketServer;
+  store: RoomStore;
+  rooms: RoomManager;
+  /** registerRoomEvent(name, schema, handler): validated, rate-limited, joined-room-only events */
+  sockets: SocketGateway;
+  /** health.register(name, provider): extra /healthz fields */
+  health: HealthRegistry;
+  /** run `fn` during close(), before rooms are flushed and the database is closed */
+  onClose(fn: () => unknown): void;
+  listen(): Promise<AddressInfo>;
+  /** Stop accepting clients, disconnect them, compact and unload every room, close the db. */
+  close(): Promise<void>;
+}
+
+export async function createLivecanvasServer(config: ServerConfig, logger = createLogger(config.logLevel)): Promise<LivecanvasServer> {
+  let nextHandler: NextHandler | null = null;
+  let closeNext: (() => Promise<void>) | null = null;
+  if (config.web) {
+    const { default: next } = await import('next');
+    const app = next({ dev: config.dev, dir: config.root, hostname: config.host, port: config.port });
+    try {
+      await app.prepare();
+    } catch (e) {
+      throw new Error(
+        config.dev
+          ? `Next.js failed to start: ${(e as Error).message}`
+          : `Next.js failed to start (${(e as Error).message}); run \`npm run build\` first or use \`npm start\`, which builds when needed`,
+      );
+    }
+    nextHandler = app.getRequestHandler() as NextHandler;
+    closeNext = () => app.close();
+  }
+
+  const store = new RoomStore(config.dataDir, { synchronous: config.sqliteSync });
+  const httpServer = createServer();
+  const io = new SocketServer(httpServer, {
+    maxHttpBufferSize: MAX_SOCKET_MESSAGE_BYTES,
+    pingInterval: PING_INTERVAL_MS,
+    pingTimeout: PING_TIMEOUT_MS,
+    // Next.js handles its own upgrades (HMR in dev); don't let engine.io close them.
+    destroyUpgrade: !config.web,
+  });
+  const rooms = new RoomManager({
+    store,
+    io,
+    logger,
+    compactEvery: config.compactEvery,
+    compactIntervalMs: config.compactIntervalMs,
+  });
+  const sockets = new SocketGateway({ io, rooms, logger, rateLimit: config.rateLimit, violations: config.violations });
+  const health = new HealthRegistry(config.root, () => ({ rooms: rooms.size, clients: io.of('/').sockets.size }));
+  httpServer.on('request', createRequestHandler(health, nextHandler, logger));
+
+  const closeHooks: Array<() => unknown> = [];
+  let closing: Promise<void> | null = null;
+  const close = () =>
+    (closing ??= (async () => {
+      for (const fn of closeHooks) {
+        try {
+          await fn();
+        } catch (err) {
+          logger.error({ err }, 'close hook failed');
+        }
+      }
+      // Disconnecting the sockets unloads (and compacts) their rooms; closeAll catches the rest.
+      await new Promise<void>((resolve) => io.close(() => resolve()));
+      rooms.closeAll();
+      store.close();
+      if (closeNext) await closeNext().catch((err) => logger.warn({ err }, 'Next.js did not close cleanly'));
+      if (httpServer.listening) await new Promise<void>((resolve) => httpServer.close(() => resolve()));
+    })());
+
+  const listen = () =>
+    new Promise<AddressInfo>((resolve, reject) => {
+      httpServer.once('error', reject);
+      httpServer.listen(config.port, config.host, () => {
+        httpServer.off('error', reject);
+        resolve(httpServer.address() as AddressInfo);
+      });
+    });
+
+  return { config, logger, httpServer, io, store, rooms, sockets, health, onClose: (fn) => closeHooks.push(fn), listen, close };
+}
+
+async function main(): Promise<void> {
+  let config: ServerConfig;
+  try {
+    config = loadConfig();
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      console.error(`livecanvas: ${e.message}`);
+      process.exit(2);
+    }
+    throw e;
+  }
+  const logger = createLogger(config.logLevel);
+  // A bug in one handler must not take every room down: log it and keep serving.
+  process.on('uncaughtException', (err) => logger.error({ err }, 'uncaught exception'));
+  process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled promise rejection'));
+
+  const server = await createLivecanvasServer(config, logger);
+  // Features, one line each:
+  // (the render loop attaches here, e.g. `await attachRender(server);`)
+
+  const shutdown = (signal: string) => {
+    logger.info({ signal }, 'shutting down: flushing rooms');
+    const force = setTimeout(() => {
+      logger.error('shutdown took longer than 10 s; exiting anyway');
+      process.exit(1);
+    }, 10_000);
+    force.unref();
+    server.close().then(
+      () => process.exit(0),
+      (err) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+
+  let addr: AddressInfo;
+  try {
+    addr = await server.listen();
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const hint = err.code === 'EADDRINUSE' ? `port ${config.port} is in use; set PORT to another port` : err.message;
+    logger.fatal({ err }, `cannot listen on ${config.host}:${config.port}: ${hint}`);
+    await server.close().catch(() => {});
+    process.exit(1);
+  }
+  logger.info(
+    { url: `http://${addr.address}:${addr.port}`, web: config.web, dev: config.dev, dataDir: config.dataDir },
+    'livecanvas listening',
+  );
+}
+
+if (process.argv[1] && import.meta.filename === realpathSync(process.argv[1])) {
+  main().catch((err) => {
+    console.error(`livecanvas: failed to start: ${(err as Error).message}`);
+    process.exit(1);
+  });
+}

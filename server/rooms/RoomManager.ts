@@ -1,0 +1,140 @@
+// Loads rooms lazily on the first join, unloads them (after compaction) when the last client
+// leaves, and tells server features about it through typed events — the extension point the
+// render module hooks into (see docs/architecture.md, "Server extension points").
+import { EventEmitter } from 'node:events';
+import type { Server, Socket } from 'socket.io';
+import type { Logger } from '../logger';
+import type { RoomStore } from '../store/RoomStore';
+import { Room } from './Room';
+
+export interface RoomManagerEvents {
+  'room-loaded': [room: Room];
+  /** after compaction, just before the room's doc is destroyed */
+  'room-unloaded': [room: Room];
+  'client-joined': [room: Room, socket: Socket];
+  'client-left': [room: Room, socket: Socket];
+}
+
+export interface RoomManagerOptions {
+  store: RoomStore;
+  io: Server;
+  logger: Logger;
+  compactEvery: number;
+  compactIntervalMs: number;
+}
+
+/** The Socket.IO room a livecanvas room broadcasts to. Prefixed so a room id can never equal a
+ * socket id (every socket is alone in a Socket.IO room named after its id). */
+export const roomChannel = (roomId: string) => `room:${roomId}`;
+
+export class RoomManager extends EventEmitter<RoomManagerEvents> {
+  private readonly loaded = new Map<string, Room>();
+  private readonly log: Logger;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly opts: RoomManagerOptions) {
+    super();
+    this.log = opts.logger.child({ module: 'rooms' });
+    this.timer = setInterval(() => this.compactDue(), Math.min(opts.compactIntervalMs, 5_000));
+    this.timer.unref();
+  }
+
+  get size(): number {
+    return this.loaded.size;
+  }
+
+  get(roomId: string): Room | undefined {
+    return this.loaded.get(roomId);
+  }
+
+  all(): IterableIterator<Room> {
+    return this.loaded.values();
+  }
+
+  /** Add the socket to the room, loading the room first if nobody is in it. Idempotent. */
+  join(roomId: string, socket: Socket): Room {
+    let room = this.loaded.get(roomId);
+    if (!room) {
+      const started = performance.now();
+      room = Room.load(roomId, {
+        store: this.opts.store,
+        logger: this.opts.logger,
+        compactEvery: this.opts.compactEvery,
+        compactIntervalMs: this.opts.compactIntervalMs,
+        broadcast: (event, payload, except) => {
+          const to = this.opts.io.to(roomChannel(roomId));
+          (except ? to.except(except) : to).emit(event, payload);
+        },
+      });
+      this.loaded.set(roomId, room);
+      this.log.info({ room: roomId, ms: Math.round(performance.now() - started) }, 'room loaded');
+      this.safeEmit('room-loaded', room);
+    }
+    if (!room.hasClient(socket.id)) {
+      room.addClient(socket);
+      socket.join(roomChannel(roomId));
+      this.safeEmit('client-joined', room, socket);
+    }
+    return room;
+  }
+
+  /** Remove the socket from the room; unload the room when it was the last one. */
+  leave(roomId: string, socket: Socket): void {
+    const room = this.loaded.get(roomId);
+    if (!room || !room.removeClient(socket.id)) return;
+    socket.leave(roomChannel(roomId));
+    this.safeEmit('client-left', room, socket);
+    if (room.clients.size === 0) this.unload(room);
+  }
+
+  /** Every room this socket is in (on disconnect). */
+  leaveAll(socket: Socket): void {
+    for (const room of [...this.loaded.values()]) if (room.hasClient(socket.id)) this.leave(room.id, socket);
+  }
+
+  roomsOf(socketId: string): Room[] {
+    return [...this.loaded.values()].filter((r) => r.hasClient(socketId));
+  }
+
+  /** Compact and unload every room (shutdown). */
+  closeAll(): void {
+    clearInterval(this.timer);
+    for (const room of [...this.loaded.values()]) this.unload(room);
+  }
+
+  private unload(room: Room): void {
+    try {
+      room.compact();
+    } catch (err) {
+      // The update log still holds everything; the next load replays it.
+      this.log.error({ err, room: room.id }, 'compaction on unload failed');
+    }
+    this.loaded.delete(room.id);
+    this.safeEmit('room-unloaded', room);
+    room.destroy();
+    this.log.info({ room: room.id }, 'room unloaded');
+  }
+
+  private compactDue(): void {
+    const now = Date.now();
+    for (const room of this.loaded.values()) {
+      try {
+        room.compactIfDue(now);
+      } catch (err) {
+        this.log.error({ err, room: room.id }, 'periodic compaction failed');
+      }
+    }
+  }
+
+  /** A feature's listener that throws (or rejects) is logged; it never breaks a join or leave. */
+  private safeEmit<K extends keyof RoomManagerEvents>(event: K, ...args: RoomManagerEvents[K]): void {
+    for (const listener of this.rawListeners(event) as Array<(...a: RoomManagerEvents[K]) => unknown>) {
+      try {
+        const r = listener(...args);
+        if (r instanceof Promise) r.catch((err) => this.log.error({ err, event }, 'room event listener failed'));
+      } catch (err) {
+        this.log.error({ err, event }, 'room event listener failed');
+      }
+    }
+  }
+}

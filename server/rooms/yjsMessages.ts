@@ -1,0 +1,111 @@
+// Strict decoding of the y-protocols messages clients send, done BEFORE anything touches a room's
+// document. Yjs is built to accept any update eventually (structs whose dependencies are missing
+// are parked as "pending" and kept — and persisted — forever), so garbage that happens to decode
+// would sit in the room. We therefore refuse an update unless every struct and deletion in it
+// either refers to something the room already has or to something in the same update.
+import * as decoding from 'lib0/decoding';
+import * as syncProtocol from 'y-protocols/sync';
+import * as Y from 'yjs';
+
+export class MalformedMessageError extends Error {
+  override name = 'MalformedMessageError';
+}
+
+export type SyncMessage =
+  | { type: 'step1'; stateVector: Uint8Array }
+  | { type: 'step2' | 'update'; update: Uint8Array };
+
+/** Split a y-protocols sync message into its kind and payload; throws MalformedMessageError. */
+export function parseSyncMessage(data: Uint8Array): SyncMessage {
+  try {
+    const decoder = decoding.createDecoder(data);
+    const kind = decoding.readVarUint(decoder);
+    const payload = decoding.readVarUint8Array(decoder);
+    if (decoding.hasContent(decoder)) throw new MalformedMessageError('trailing bytes after the sync message');
+    switch (kind) {
+      case syncProtocol.messageYjsSyncStep1:
+        Y.decodeStateVector(payload); // throws on garbage
+        return { type: 'step1', stateVector: payload };
+      case syncProtocol.messageYjsSyncStep2:
+        return { type: 'step2', update: payload };
+      case syncProtocol.messageYjsUpdate:
+        return { type: 'update', update: payload };
+      default:
+        throw new MalformedMessageError(`unknown sync message type ${kind}`);
+    }
+  } catch (e) {
+    if (e instanceof MalformedMessageError) throw e;
+    throw new MalformedMessageError(`undecodable sync message (${(e as Error).message})`);
+  }
+}
+
+/**
+ * Decode a Yjs (v1) update completely and check that the document `doc` can integrate all of it
+ * now. Throws MalformedMessageError naming the first problem.
+ */
+export function checkUpdate(doc: Y.Doc, update: Uint8Array): void {
+  let decoded: ReturnType<typeof Y.decodeUpdate>;
+  try {
+    decoded = Y.decodeUpdate(update);
+  } catch (e) {
+    throw new MalformedMessageError(`undecodable Yjs update (${(e as Error).message})`);
+  }
+  // What the room will know per client once this update is in: its own state, extended by this
+  // update's structs where they continue it without a gap.
+  const known = new Map<number, number>();
+  const knownOf = (client: number) => known.get(client) ?? Y.getState(doc.store, client);
+  for (const s of decoded.structs) {
+    const { client, clock } = s.id;
+    if (s instanceof Y.Skip) continue;
+    const have = knownOf(client);
+    if (clock > have) {
+      throw new MalformedMessageError(`update skips changes of client ${client} (has ${clock}, room has ${have})`);
+    }
+    known.set(client, Math.max(have, clock + s.length));
+  }
+  const refersToKnown = (id: Y.ID | null) => id === null || id.clock < knownOf(id.client);
+  for (const s of decoded.structs) {
+    if (!(s instanceof Y.Item)) continue;
+    const parent = s.parent as unknown;
+    if (!refersToKnown(s.origin) || !refersToKnown(s.rightOrigin) || (parent instanceof Y.ID && !refersToKnown(parent))) {
+      throw new MalformedMessageError('update refers to content the room does not have');
+    }
+    if (s.origin === null && s.rightOrigin === null && parent === null) {
+      throw new MalformedMessageError('update contains an item without a parent');
+    }
+  }
+  for (const [client, deletions] of decoded.ds.clients) {
+    const have = knownOf(client);
+    for (const d of deletions) {
+      if (d.clock + d.len > have) throw new MalformedMessageError('update deletes content the room does not have');
+    }
+  }
+}
+
+export interface AwarenessEntry {
+  clientID: number;
+  clock: number;
+  /** null = the client left */
+  state: unknown;
+}
+
+/** Decode a y-protocols awareness update completely (applyAwarenessUpdate would apply the
+ * entries before a broken one and then throw). */
+export function parseAwarenessUpdate(data: Uint8Array): AwarenessEntry[] {
+  try {
+    const decoder = decoding.createDecoder(data);
+    const n = decoding.readVarUint(decoder);
+    const entries: AwarenessEntry[] = [];
+    for (let i = 0; i < n; i++) {
+      const clientID = decoding.readVarUint(decoder);
+      const clock = decoding.readVarUint(decoder);
+      const state: unknown = JSON.parse(decoding.readVarString(decoder));
+      if (state !== null && typeof state !== 'object') throw new Error('state is not an object');
+      entries.push({ clientID, clock, state });
+    }
+    if (decoding.hasContent(decoder)) throw new Error('trailing bytes');
+    return entries;
+  } catch (e) {
+    throw new MalformedMessageError(`undecodable awareness update (${(e as Error).message})`);
+  }
+}

@@ -1,0 +1,217 @@
+// A minimal Livecanvas room client for tests and benchmarks: a Y.Doc + Awareness synced with the
+// server over Socket.IO using the same protocol as the browser (room:join with ack, y:sync and
+// y:awareness carrying raw y-protocols messages). Every update it sends carries an ack callback,
+// so `acked()` tells when the server has stored everything this peer sent.
+import * as decoding from 'lib0/decoding';
+import * as encoding from 'lib0/encoding';
+import { io, type Socket } from 'socket.io-client';
+import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate } from 'y-protocols/awareness';
+import * as syncProtocol from 'y-protocols/sync';
+import * as Y from 'yjs';
+import { EV, type ErrorEvent, type UserInfo } from '../../lib/protocol/events';
+
+export interface PeerOptions {
+  user?: UserInfo;
+  /** wait for the first sync before resolving (default true) */
+  waitSync?: boolean;
+  /** use this doc instead of a fresh one */
+  doc?: Y.Doc;
+}
+
+export interface AckResult {
+  ok: boolean;
+  error?: { code: string; message: string };
+}
+
+export interface Peer {
+  roomId: string;
+  doc: Y.Doc;
+  awareness: Awareness;
+  socket: Socket;
+  /** the tldraw record map */
+  records: Y.Map<unknown>;
+  /** every lc:error received */
+  errors: ErrorEvent[];
+  /** acks that came back with ok:false */
+  nacks: AckResult[];
+  /** resolves once the sync of the latest (re)join completed */
+  synced(): Promise<void>;
+  /** resolves once every update sent so far has been acknowledged by the server */
+  acked(): Promise<void>;
+  /** go offline (the doc keeps working locally) */
+  disconnect(): void;
+  /** come back online, rejoin and resync */
+  reconnect(): Promise<void>;
+  /** leave, disconnect and free the doc */
+  close(): void;
+}
+
+const REMOTE = Symbol('remote');
+
+export async function connectPeer(url: string, roomId: string, opts: PeerOptions = {}): Promise<Peer> {
+  const doc = opts.doc ?? new Y.Doc();
+  const awareness = new Awareness(doc);
+  if (opts.user) awareness.setLocalStateField('user', opts.user);
+  const socket = io(url, { transports: ['websocket'], forceNew: true, reconnection: false });
+  const errors: ErrorEvent[] = [];
+  const nacks: AckResult[] = [];
+  let joined = false;
+  let isSynced = false;
+  let syncWaiters: Array<() => void> = [];
+  let pending = 0;
+  let ackWaiters: Array<() => void> = [];
+
+  const onAck = (res: AckResult) => {
+    if (!res?.ok) nacks.push(res);
+    if (--pending === 0) {
+      const w = ackWaiters;
+      ackWaiters = [];
+      w.forEach((f) => f());
+    }
+  };
+  const sendSync = (data: Uint8Array) => {
+    pending++;
+    socket.emit(EV.ySync, { roomId, data }, onAck);
+  };
+
+  socket.on(EV.error, (e: ErrorEvent) => errors.push(e));
+  socket.on('connect', () => {
+    isSynced = false;
+    socket.emit(EV.roomJoin, { roomId, user: opts.user }, (res: AckResult) => {
+      if (!res?.ok) {
+        nacks.push(res);
+        return;
+      }
+      joined = true;
+      const enc = encoding.createEncoder();
+      syncProtocol.writeSyncStep1(enc, doc);
+      sendSync(encoding.toUint8Array(enc));
+      if (awareness.getLocalState() !== null) {
+        socket.emit(EV.yAwareness, { roomId, data: encodeAwarenessUpdate(awareness, [doc.clientID]) });
+      }
+    });
+  });
+  socket.on('disconnect', () => {
+    joined = false;
+    isSynced = false;
+  });
+  socket.on(EV.ySync, (msg: { roomId: string; data: ArrayBuffer | Uint8Array }) => {
+    if (msg.roomId !== roomId) return;
+    const enc = encoding.createEncoder();
+    const type = syncProtocol.readSyncMessage(decoding.createDecoder(new Uint8Array(msg.data)), enc, doc, REMOTE);
+    if (encoding.length(enc) > 0) sendSync(encoding.toUint8Array(enc));
+    if (type === syncProtocol.messageYjsSyncStep2) {
+      isSynced = true;
+      const w = syncWaiters;
+      syncWaiters = [];
+      w.forEach((f) => f());
+    }
+  });
+  socket.on(EV.yAwareness, (msg: { roomId: string; data: ArrayBuffer | Uint8Array }) => {
+    if (msg.roomId === roomId) applyAwarenessUpdate(awareness, new Uint8Array(msg.data), REMOTE);
+  });
+  doc.on('update', (update: Uint8Array, origin: unknown) => {
+    // Offline edits are not queued: the state-vector exchange on rejoin carries them.
+    if (origin === REMOTE || !joined || !socket.connected) return;
+    const enc = encoding.createEncoder();
+    syncProtocol.writeUpdate(enc, update);
+    sendSync(encoding.toUint8Array(enc));
+  });
+  awareness.on('update', ({ added, updated, removed }: Record<string, number[]>, origin: unknown) => {
+    if (origin === REMOTE || !joined || !socket.connected) return;
+    const changed = [...added!, ...updated!, ...removed!].filter((c) => c === doc.clientID);
+    if (changed.length > 0) socket.emit(EV.yAwareness, { roomId, data: encodeAwarenessUpdate(awareness, changed) });
+  });
+
+  const synced = () => (isSynced ? Promise.resolve() : new Promise<void>((r) => syncWaiters.push(r)));
+  const acked = () => (pending === 0 ? Promise.resolve() : new Promise<void>((r) => ackWaiters.push(r)));
+  const peer: Peer = {
+    roomId,
+    doc,
+    awareness,
+    socket,
+    records: doc.getMap('tl_records'),
+    errors,
+    nacks,
+    synced,
+    acked,
+    disconnect: () => socket.disconnect(),
+    reconnect: () => {
+      socket.connect();
+      return synced();
+    },
+    close: () => {
+      if (socket.connected && joined) socket.emit(EV.roomLeave, { roomId });
+      socket.disconnect();
+      awareness.destroy();
+      doc.destroy();
+    },
+  };
+  if (opts.waitSync !== false) await withTimeout(synced(), 10_000, `peer did not sync room ${roomId}`);
+  return peer;
+}
+
+/** Poll `pred` until it is true; reject with `what` after `timeoutMs`. */
+export async function until(pred: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!pred()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let t: NodeJS.Timeout;
+  return Promise.race([
+    p.finally(() => clearTimeout(t)),
+    new Promise<never>((_, reject) => {
+      t = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
+    }),
+  ]);
+}
+
+/** A random room id matching ROOM_ID_PATTERN. */
+export function randomRoomId(): string {
+  const abc = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-';
+  let s = '';
+  for (let i = 0; i < 16; i++) s += abc[Math.floor(Math.random() * abc.length)];
+  return s;
+}
+
+/** A tldraw 5 freehand draw shape record: `path` is tldraw's delta-encoded base64 (first point as
+ * 3×Float32, then 3×Float16 deltas per point), here filled with deterministic pseudo-data. */
+export function drawShape(i: number, points = 40): Record<string, unknown> {
+  const bytes = Buffer.alloc(12 + 6 * (points - 1));
+  for (let k = 0; k < bytes.length; k++) bytes[k] = (k * 31 + i * 17 + ((k * i) >> 3)) & 0xff;
+  return {
+    id: `shape:draw${i}`,
+    typeName: 'shape',
+    type: 'draw',
+    x: (i % 50) * 60,
+    y: Math.floor(i / 50) * 60,
+    rotation: 0,
+    index: `a${i.toString(36).padStart(4, '0')}`,
+    parentId: 'page:page',
+    isLocked: false,
+    opacity: 1,
+    meta: {},
+    props: {
+      segments: [{ type: 'free', path: bytes.toString('base64') }],
+      color: 'black',
+      fill: 'none',
+      dash: 'draw',
+      size: 'm',
+      isComplete: true,
+      isClosed: false,
+      isPen: false,
+      scale: 1,
+      scaleX: 1,
+      scaleY: 1,
+    },
+  };
+}
+
+/** Compare two record maps key by key (Y.Map key order differs between peers). */
+export function recordsOf(map: Y.Map<unknown>): Record<string, unknown> {
+  return Object.fromEntries([...map.entries()].sort(([a], [b]) => a.localeCompare(b)));
+}

@@ -1,0 +1,117 @@
+// Yjs sync through the real server: convergence of concurrent edits, late joiners, offline edits
+// that reach the others after a reconnect.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startServer, type TestServer } from '../helpers/server';
+import { connectPeer, drawShape, randomRoomId, recordsOf, until, type Peer } from '../helpers/yclient';
+
+let server: TestServer;
+const peers: Peer[] = [];
+const peer = async (roomId: string, name = 'tester') => {
+  const p = await connectPeer(server.url, roomId, { user: { name, color: '#336699' } });
+  peers.push(p);
+  return p;
+};
+
+beforeAll(async () => {
+  server = await startServer();
+});
+afterEach(() => {
+  for (const p of peers.splice(0)) p.close();
+});
+afterAll(async () => {
+  await server?.stop();
+});
+
+const health = async () => (await (await fetch(`${server.url}/healthz`)).json()) as { rooms: number; clients: number };
+async function untilAsync(pred: () => Promise<boolean>, timeoutMs: number, what: string) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await pred())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('room sync', () => {
+  it('two peers converge after concurrent edits; a late joiner gets the whole document', async () => {
+    const roomId = randomRoomId();
+    const a = await peer(roomId, 'a');
+    const b = await peer(roomId, 'b');
+    // Concurrent: both write before either has seen the other's change, including the same key.
+    a.doc.transact(() => {
+      for (let i = 0; i < 20; i++) a.records.set(`shape:a${i}`, { ...drawShape(i), id: `shape:a${i}` });
+      a.records.set('shape:both', { ...drawShape(999), x: 1 });
+    });
+    b.doc.transact(() => {
+      for (let i = 0; i < 20; i++) b.records.set(`shape:b${i}`, { ...drawShape(i), id: `shape:b${i}` });
+      b.records.set('shape:both', { ...drawShape(999), x: 2 });
+    });
+    await until(() => a.records.size === 41 && b.records.size === 41, 2000, 'both peers have 41 records');
+    expect(recordsOf(a.records)).toEqual(recordsOf(b.records));
+    // One of the two concurrent writes of the same key wins, the same one on both sides.
+    expect([1, 2]).toContain((a.records.get('shape:both') as { x: number }).x);
+
+    a.records.delete('shape:a0');
+    await until(() => !b.records.has('shape:a0'), 2000, 'b sees the delete');
+
+    const c = await peer(roomId, 'c');
+    expect(c.records.size).toBe(40);
+    expect(recordsOf(c.records)).toEqual(recordsOf(a.records));
+  });
+
+  it('a peer that edits offline converges on reconnect, nothing lost on either side', async () => {
+    const roomId = randomRoomId();
+    const a = await peer(roomId, 'a');
+    const b = await peer(roomId, 'b');
+    a.records.set('shape:before', drawShape(1));
+    await until(() => b.records.has('shape:before'), 2000, 'b sees shape:before');
+
+    b.disconnect();
+    await until(() => !b.socket.connected, 2000, 'b offline');
+    // Both sides edit while b is offline, including a conflicting edit of the same record.
+    b.records.set('shape:offline-b', drawShape(2));
+    b.records.delete('shape:before');
+    a.records.set('shape:online-a', drawShape(3));
+    await a.acked();
+    expect(b.records.has('shape:online-a')).toBe(false);
+
+    await b.reconnect();
+    await until(
+      () => a.records.has('shape:offline-b') && b.records.has('shape:online-a') && !a.records.has('shape:before'),
+      2000,
+      'offline and online edits meet',
+    );
+    expect(recordsOf(a.records)).toEqual(recordsOf(b.records));
+    expect(Object.keys(recordsOf(a.records))).toEqual(['shape:offline-b', 'shape:online-a']);
+  });
+
+  it('the room outlives its last client: rejoining after everyone left restores it from the store', async () => {
+    const roomId = randomRoomId();
+    const a = await peer(roomId, 'a');
+    for (let i = 0; i < 30; i++) a.records.set(`shape:${i}`, drawShape(i));
+    await a.acked();
+    expect((await health()).rooms).toBe(1);
+    peers.splice(0).forEach((p) => p.close());
+    // The room unloads (after compaction) when its last client leaves.
+    await untilAsync(async () => (await health()).rooms === 0, 2000, 'the room unloads');
+    const b = await peer(roomId, 'b');
+    expect(b.records.size).toBe(30);
+    expect(b.records.get('shape:7')).toEqual(drawShape(7));
+  });
+
+  it('one socket can be in several rooms, and their documents stay apart', async () => {
+    const r1 = randomRoomId();
+    const r2 = randomRoomId();
+    const a1 = await peer(r1);
+    const b2 = await peer(r2);
+    a1.records.set('shape:r1', drawShape(1));
+    b2.records.set('shape:r2', drawShape(2));
+    await Promise.all([a1.acked(), b2.acked()]);
+    // A third client joins both rooms over one connection (the same socket).
+    const both = await connectPeer(server.url, r1);
+    peers.push(both);
+    const ack = await both.socket.emitWithAck('room:join', { roomId: r2 });
+    expect(ack).toEqual({ ok: true });
+    expect(both.records.has('shape:r1')).toBe(true);
+    expect(both.records.has('shape:r2')).toBe(false);
+  });
+});
