@@ -1,0 +1,103 @@
+// onnxruntime sessions for the four model parts: options chosen on purpose, execution-provider
+// fallback to CPU, and load failures turned into messages that name the file.
+import { availableParallelism } from 'node:os';
+import * as ort from 'onnxruntime-node';
+import { EngineError } from './errors';
+import { downloadHint, type ModelFolder, type ModelPart } from './ModelFolder';
+
+export const EXECUTION_PROVIDERS = ['cpu', 'cuda', 'coreml', 'dml', 'webgpu'] as const;
+export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
+
+export interface EngineLogger {
+  warn(msg: string): void;
+  info?(msg: string): void;
+  debug?(msg: string): void;
+}
+
+export interface SessionConfig {
+  executionProvider: ExecutionProvider;
+  /** intra-op threads; default = cores (the engine runs one model at a time) */
+  threads: number;
+  logger?: EngineLogger;
+}
+
+export function defaultThreads(): number {
+  return availableParallelism();
+}
+
+export function sessionOptions(ep: ExecutionProvider, threads: number): ort.InferenceSession.SessionOptions {
+  return {
+    executionProviders: [ep],
+    // constant folding + node fusions + layout transforms; the one-off cost is paid at load
+    graphOptimizationLevel: 'all',
+    intraOpNumThreads: threads,
+    // one model at a time: parallel branches only contend with intra-op threads for the cores
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    // shapes repeat frame after frame, so the arena and memory pattern plans are reused
+    enableCpuMemArena: true,
+    enableMemPattern: true,
+    // errors only: ORT's warnings (e.g. about fp16 Cast insertion) are not actionable by users
+    logSeverityLevel: 3,
+  };
+}
+
+export interface LoadedSessions {
+  sessions: Record<ModelPart, ort.InferenceSession>;
+  /** the provider actually in use (cpu after a fallback) */
+  executionProvider: ExecutionProvider;
+}
+
+/**
+ * Creates the four sessions by file path (so `model.onnx_data` next to a model is found).
+ * A non-CPU provider that cannot start falls back to CPU with one warning: onnxruntime-node throws
+ * for ['cuda','cpu'] instead of falling back itself, so the first part is tried with the requested
+ * provider and retried on CPU.
+ */
+export async function createSessions(folder: ModelFolder, cfg: SessionConfig): Promise<LoadedSessions> {
+  let ep = cfg.executionProvider;
+  const sessions: Partial<Record<ModelPart, ort.InferenceSession>> = {};
+  try {
+    for (const part of ['text_encoder', 'vae_encoder', 'vae_decoder', 'unet'] as const) {
+      try {
+        sessions[part] = await ort.InferenceSession.create(folder.partPath(part), sessionOptions(ep, cfg.threads));
+      } catch (err) {
+        if (ep === 'cpu') throw loadError(folder, part, err);
+        // was it the provider or the file? the CPU answers that
+        try {
+          sessions[part] = await ort.InferenceSession.create(folder.partPath(part), sessionOptions('cpu', cfg.threads));
+        } catch (cpuErr) {
+          throw loadError(folder, part, cpuErr);
+        }
+        const why = firstLine(err);
+        (cfg.logger?.warn.bind(cfg.logger) ?? console.warn)(
+          `execution provider '${ep}' is unavailable here (${why}); running on cpu instead`,
+        );
+        // parts that did load on the provider move to CPU too: tensors then never cross
+        // devices between parts, and the reported provider is the truth for every part
+        for (const done of Object.keys(sessions) as ModelPart[]) {
+          if (done === part) continue;
+          await sessions[done]!.release();
+          sessions[done] = await ort.InferenceSession.create(folder.partPath(done), sessionOptions('cpu', cfg.threads));
+        }
+        ep = 'cpu';
+      }
+    }
+  } catch (err) {
+    await Promise.all(Object.values(sessions).map((s) => s.release().catch(() => undefined)));
+    throw err;
+  }
+  return { sessions: sessions as Record<ModelPart, ort.InferenceSession>, executionProvider: ep };
+}
+
+function loadError(folder: ModelFolder, part: ModelPart, err: unknown): EngineError {
+  const msg = firstLine(err);
+  if (/onnx_data|external data|weights\.pb/i.test(msg) && /no such file|not found|open|exist/i.test(msg)) {
+    return new EngineError('MODEL_MISSING', `${part}/model.onnx refers to external weights that are missing (${msg}); ${downloadHint(folder.name)}`);
+  }
+  return new EngineError('MODEL_CORRUPT', `${folder.partPath(part)} is corrupt or incomplete (onnxruntime: ${msg}); ${downloadHint(folder.name)}`);
+}
+
+export function firstLine(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split('\n')[0].trim();
+}

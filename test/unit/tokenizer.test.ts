@@ -1,0 +1,76 @@
+// CLIP tokenizer against SD's real 49,408-token vocabulary, rebuilt from openai's
+// bpe_simple_vocab_16e6.txt.gz (read from the shared fixtures, never copied into the repo).
+import { existsSync, mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ClipTokenizer } from '../../lib/diffusion/ClipTokenizer';
+
+const BPE = '/work/shared/fixtures/clip/bpe_simple_vocab_16e6.txt.gz';
+
+describe.skipIf(!existsSync(BPE))('ClipTokenizer (real CLIP vocabulary)', () => {
+  let sd1: ClipTokenizer;
+  let turbo: ClipTokenizer;
+  beforeAll(() => {
+    sd1 = ClipTokenizer.fromOpenAiBpe(BPE);
+    turbo = ClipTokenizer.fromOpenAiBpe(BPE, { padToken: '!' });
+  });
+
+  it('reproduces the golden id vectors', () => {
+    const ids = (s: string) => Array.from(sd1.encode(s).subarray(0, sd1.encode(s).indexOf(49407) + 1));
+    // the SD vector quoted in InvokeAI#2378
+    expect(ids('an astronaut riding a horse on mars')).toEqual([49406, 550, 18376, 6765, 320, 4558, 525, 7496, 49407]);
+    expect(ids('Paris with the river in the background')).toEqual([49406, 3445, 593, 518, 2473, 530, 518, 5994, 49407]);
+    expect(ids('A photo of a cat, 4k, highly detailed!!')).toEqual([49406, 320, 1125, 539, 320, 2368, 267, 275, 330, 267, 5302, 12609, 748, 49407]);
+  });
+
+  it('reads bos/eos ids from the vocabulary', () => {
+    expect(sd1.bosId).toBe(49406);
+    expect(sd1.eosId).toBe(49407);
+  });
+
+  it('lower-cases and collapses whitespace like the fast tokenizer', () => {
+    expect(sd1.tokenize('  AN   Astronaut\n\triding ')).toEqual(sd1.tokenize('an astronaut riding'));
+  });
+
+  it('pads SD1.x prompts with eos (49407) and SD2.x/Turbo prompts with "!" (0) to 77', () => {
+    const a = sd1.encode('a cat');
+    expect(a.length).toBe(77);
+    expect(Array.from(a.subarray(0, 4))).toEqual([49406, 320, 2368, 49407]);
+    expect(a.subarray(4).every((v) => v === 49407)).toBe(true);
+    const b = turbo.encode('a cat');
+    expect(turbo.padId).toBe(0);
+    expect(Array.from(b.subarray(0, 4))).toEqual([49406, 320, 2368, 49407]);
+    expect(b.subarray(4).every((v) => v === 0)).toBe(true);
+  });
+
+  it('truncates long prompts to 77 ids and keeps the eos last', () => {
+    const long = Array.from({ length: 100 }, () => 'cat').join(' ');
+    const ids = sd1.encode(long);
+    expect(ids.length).toBe(77);
+    expect(ids[0]).toBe(49406);
+    expect(ids[76]).toBe(49407);
+    expect(ids.subarray(1, 76).every((v) => v === 2368)).toBe(true);
+  });
+
+  it('encodes non-ASCII text through the byte fallback without unknown tokens', () => {
+    const ids = sd1.tokenize('café ✨ 日本');
+    expect(ids.length).toBeGreaterThan(3);
+    expect(ids.every((v) => v >= 0 && v < 49406)).toBe(true);
+  });
+
+  it('loads the same vocabulary from a diffusers tokenizer/ folder and honours its pad token', () => {
+    // write vocab.json + merges.txt the way transformers saves CLIPTokenizer
+    const dir = mkdtempSync(join(tmpdir(), 'lc-tok-'));
+    mkdirSync(join(dir, 'tokenizer'));
+    const vocab: Record<string, number> = {};
+    for (const [tok, id] of (sd1 as unknown as { vocab: Map<string, number> }).vocab) vocab[tok] = id;
+    const merges = [...(sd1 as unknown as { ranks: Map<string, number> }).ranks.keys()];
+    writeFileSync(join(dir, 'tokenizer', 'vocab.json'), JSON.stringify(vocab));
+    writeFileSync(join(dir, 'tokenizer', 'merges.txt'), ['#version: 0.2', ...merges].join('\n') + '\n');
+    writeFileSync(join(dir, 'tokenizer', 'tokenizer_config.json'), JSON.stringify({ model_max_length: 77, pad_token: '!' }));
+    writeFileSync(join(dir, 'tokenizer', 'special_tokens_map.json'), JSON.stringify({ pad_token: { content: '<|endoftext|>' } }));
+    const t = ClipTokenizer.fromFolder(dir);
+    expect(Array.from(t.encode('an astronaut riding a horse on mars').subarray(0, 10))).toEqual([49406, 550, 18376, 6765, 320, 4558, 525, 7496, 49407, 0]);
+  });
+});
