@@ -233,3 +233,10 @@ export function liveFrameContentHash(
     .sort();
   return hashString(stableStringify({ settings: renderSettingsOf(frame.props), content }));
 }
+
+/** Rough cost of a render relative to the CPU default (256², one step): UNet time grows with the
+ * pixel count times the steps. The HUD uses it to explain the size/steps trade-off on CPU. */
+export function relativeRenderCost(props: Pick<LiveFrameProps, 'w' | 'h' | 'outputSize' | 'steps'>): number {
+  const { width, height } = renderSizeForFrame(props);
+  return ((width * height) / DEFAULT_OUTPUT_SIZE ** 2) * props.steps;
+}

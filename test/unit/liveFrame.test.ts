@@ -7,6 +7,7 @@ import {
   parseLiveFrameProps,
   randomSeed,
   readLiveFrameRecord,
+  relativeRenderCost,
   renderSizeForFrame,
   stableStringify,
   strengthZone,
@@ -144,6 +145,14 @@ describe('render size', () => {
     expect(normalizeOutputSize(200)).toBe(192);
     expect(normalizeOutputSize(96)).toBe(128);
     expect(normalizeOutputSize(2048)).toBe(1024);
+  });
+});
+
+describe('relative render cost', () => {
+  it('is 1 for the CPU default and grows with pixels × steps', () => {
+    expect(relativeRenderCost({ w: 320, h: 320, outputSize: 256, steps: 1 })).toBe(1);
+    expect(relativeRenderCost({ w: 320, h: 320, outputSize: 512, steps: 1 })).toBe(4);
+    expect(relativeRenderCost({ w: 320, h: 320, outputSize: 512, steps: 4 })).toBe(16);
   });
 });
 

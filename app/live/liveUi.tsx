@@ -1,0 +1,44 @@
+'use client';
+// The live frame tool in tldraw's UI: a toolbar button and the keyboard shortcut.
+import {
+  DefaultToolbar,
+  DefaultToolbarContent,
+  TldrawUiMenuItem,
+  useIsToolSelected,
+  useTools,
+  type TLUiOverrides,
+} from 'tldraw';
+import { LIVE_FRAME_KBD, LIVE_FRAME_TOOL_ID } from './LiveFrameTool';
+
+/** A frame with a spark: the toolbar icon of the live frame tool. */
+export const LiveFrameIcon = (
+  <svg width="18" height="18" viewBox="0 0 18 18" fill="none" stroke="currentColor" strokeWidth="1.5" aria-hidden>
+    <rect x="2" y="4" width="14" height="11" rx="1" />
+    <path d="M9 6.5l1 2.5 2.5 1-2.5 1-1 2.5-1-2.5-2.5-1 2.5-1z" fill="currentColor" stroke="none" />
+  </svg>
+);
+
+export const liveUiOverrides: TLUiOverrides = {
+  tools(editor, tools) {
+    tools[LIVE_FRAME_TOOL_ID] = {
+      id: LIVE_FRAME_TOOL_ID,
+      label: 'Live frame',
+      icon: LiveFrameIcon,
+      kbd: LIVE_FRAME_KBD,
+      onSelect: () => editor.setCurrentTool(LIVE_FRAME_TOOL_ID),
+    };
+    return tools;
+  },
+};
+
+/** tldraw's toolbar with the live frame tool first. */
+export function LiveToolbar() {
+  const tools = useTools();
+  const selected = useIsToolSelected(tools[LIVE_FRAME_TOOL_ID]);
+  return (
+    <DefaultToolbar>
+      {tools[LIVE_FRAME_TOOL_ID] && <TldrawUiMenuItem {...tools[LIVE_FRAME_TOOL_ID]} isSelected={selected} />}
+      <DefaultToolbarContent />
+    </DefaultToolbar>
+  );
+}

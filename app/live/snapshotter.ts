@@ -1,0 +1,227 @@
+// Sends `frame:snapshot` when the content or the settings of a live frame change. Only changes
+// made by the local person (store source 'user') count, so of everyone in the room exactly the
+// client that drew sends; remote changes arrive through Yjs with source 'remote'.
+import type { Editor, TLRecord, TLShape, TLShapeId } from 'tldraw';
+import { LIVE_FRAME_TYPE, liveFrameContentHash } from '../../lib/canvas/liveFrame';
+import type { LiveFrameShape } from '../../lib/canvas/liveFrameSchema';
+import type { FrameSnapshot } from '../../lib/protocol/events';
+import { SNAPSHOT_MIN_INTERVAL_MS } from '../../lib/protocol/limits';
+import { captureFrameJpeg, framePageBox, type CapturedFrame } from './captureFrame';
+import { FramePacer, type PacerClock, realClock } from './framePacer';
+
+/** The server's answer to a snapshot, as far as the client cares. */
+export interface SnapshotAckLike {
+  ok: boolean;
+  outcome?: string;
+  lastSeq?: number;
+  error?: { code?: string; message?: string };
+}
+
+export type SnapshotMessage = Omit<FrameSnapshot, 'roomId' | 'image'> & { image: Uint8Array };
+export type SendSnapshot = (snap: SnapshotMessage) => Promise<SnapshotAckLike | undefined>;
+
+export interface FrameContent {
+  /** the shapes handed to the exporter (their descendants come along) */
+  exportIds: TLShapeId[];
+  /** every shape that shows in the frame, descendants included: what the hash covers */
+  memberIds: Set<TLShapeId>;
+  records: TLShape[];
+}
+
+export const isLiveFrame = (s: TLShape | TLRecord | undefined | null): s is LiveFrameShape =>
+  !!s && (s as TLShape).typeName === 'shape' && (s as TLShape).type === LIVE_FRAME_TYPE;
+
+/**
+ * What a live frame shows: everything drawn into it (its descendants) plus the shapes lying over
+ * it on the same level (siblings whose bounds touch the frame), e.g. a sticker dragged onto it
+ * without being reparented. Other live frames never count.
+ */
+export function collectFrameContent(editor: Editor, frame: LiveFrameShape): FrameContent {
+  const box = framePageBox(editor, frame);
+  const exportIds = [...editor.getSortedChildIdsForParent(frame.id)];
+  const memberIds = new Set(editor.getShapeAndDescendantIds(exportIds));
+  for (const id of editor.getSortedChildIdsForParent(frame.parentId)) {
+    if (id === frame.id) continue;
+    const s = editor.getShape(id);
+    if (!s || isLiveFrame(s)) continue;
+    const b = editor.getShapePageBounds(s);
+    if (!b || !b.collides(box)) continue;
+    exportIds.push(id);
+    for (const d of editor.getShapeAndDescendantIds([id])) memberIds.add(d);
+  }
+  const records: TLShape[] = [];
+  for (const id of memberIds) {
+    const s = editor.getShape(id);
+    if (s && !isLiveFrame(s)) records.push(s);
+  }
+  return { exportIds, memberIds, records };
+}
+
+export function frameContentHash(editor: Editor, frame: LiveFrameShape, content: FrameContent): string {
+  const p = editor.getShapePageTransform(frame.id).point();
+  return liveFrameContentHash(
+    { x: p.x, y: p.y, props: frame.props },
+    content.records as unknown as Record<string, unknown>[],
+  );
+}
+
+export interface SnapshotterOptions {
+  minIntervalMs?: number;
+  capture?: (editor: Editor, frame: LiveFrameShape, ids: readonly TLShapeId[]) => Promise<CapturedFrame>;
+  clock?: PacerClock;
+  /** wall clock for seq and sentAt (ms since epoch) */
+  wallClock?: () => number;
+  onError?: (frameId: string, message: string) => void;
+}
+
+export class LiveFrameSnapshotter {
+  private readonly pacer: FramePacer;
+  private readonly lastHash = new Map<string, string>();
+  private readonly lastMembers = new Map<string, Set<TLShapeId>>();
+  private readonly lastSeq = new Map<string, number>();
+  private readonly forced = new Set<string>();
+  /** frames whose last snapshot the server could not take (engine not ready): sent again later */
+  private readonly refused = new Set<string>();
+  private readonly capture: NonNullable<SnapshotterOptions['capture']>;
+  private readonly wallClock: () => number;
+  private stopListening: (() => void) | null = null;
+  /** snapshots sent, for the HUD and tests */
+  sent = 0;
+
+  constructor(
+    private readonly editor: Editor,
+    private readonly send: SendSnapshot,
+    private readonly opts: SnapshotterOptions = {},
+  ) {
+    this.capture = opts.capture ?? captureFrameJpeg;
+    this.wallClock = opts.wallClock ?? Date.now;
+    this.pacer = new FramePacer(
+      (id) => this.snapshot(id),
+      opts.minIntervalMs ?? SNAPSHOT_MIN_INTERVAL_MS,
+      opts.clock ?? realClock,
+    );
+  }
+
+  start(): this {
+    this.stopListening = this.editor.store.listen(
+      ({ changes }) => {
+        for (const rec of Object.values(changes.added)) this.touched(rec, null);
+        for (const [from, to] of Object.values(changes.updated)) this.touched(to, from);
+        for (const rec of Object.values(changes.removed)) this.removed(rec);
+      },
+      { source: 'user', scope: 'document' },
+    );
+    return this;
+  }
+
+  /** Sends a snapshot of the frame even if nothing changed (the "render now" button). */
+  request(frameId: string): void {
+    this.forced.add(frameId);
+    this.pacer.mark(frameId);
+  }
+
+  /** Sends again the frames whose snapshots the server turned away, e.g. once the engine is ready. */
+  retryRefused(): void {
+    for (const id of this.refused) this.request(id);
+    this.refused.clear();
+  }
+
+  dispose(): void {
+    this.stopListening?.();
+    this.stopListening = null;
+    this.pacer.dispose();
+  }
+
+  private touched(rec: TLRecord, prev: TLRecord | null): void {
+    if (rec.typeName !== 'shape') return;
+    if (isLiveFrame(rec)) {
+      this.pacer.mark(rec.id);
+      return;
+    }
+    this.markFramesOf(rec);
+    if (prev && prev.typeName === 'shape') this.markFramesOf(prev);
+    // a sibling lying over a live frame shows in it
+    const bounds = this.editor.getShapePageBounds(rec.id);
+    if (!bounds) return;
+    for (const s of this.editor.getSortedChildIdsForParent(rec.parentId)) {
+      const frame = this.editor.getShape(s);
+      if (isLiveFrame(frame) && bounds.collides(framePageBox(this.editor, frame))) {
+        this.pacer.mark(frame.id);
+      }
+    }
+  }
+
+  private removed(rec: TLRecord): void {
+    if (rec.typeName !== 'shape') return;
+    if (isLiveFrame(rec)) {
+      this.pacer.forget(rec.id);
+      this.lastHash.delete(rec.id);
+      this.lastMembers.delete(rec.id);
+      return;
+    }
+    this.markFramesOf(rec);
+  }
+
+  /** Marks the live frame a shape is drawn into and any frame that showed it last time. */
+  private markFramesOf(rec: TLShape): void {
+    let parentId: string = rec.parentId;
+    while (parentId.startsWith('shape:')) {
+      const parent = this.editor.getShape(parentId as TLShapeId);
+      if (!parent) break;
+      if (isLiveFrame(parent)) this.pacer.mark(parent.id);
+      parentId = parent.parentId;
+    }
+    for (const [frameId, members] of this.lastMembers) {
+      if (members.has(rec.id)) this.pacer.mark(frameId);
+    }
+  }
+
+  private nextSeq(frameId: string): number {
+    // Wall-clock based so that it keeps increasing across reloads and stays comparable with other
+    // clients' snapshots of the same frame (the server ignores seqs not above the last accepted).
+    const seq = Math.max((this.lastSeq.get(frameId) ?? 0) + 1, Math.floor(this.wallClock()));
+    this.lastSeq.set(frameId, seq);
+    return seq;
+  }
+
+  private async snapshot(frameId: string): Promise<void> {
+    const frame = this.editor.getShape(frameId as TLShapeId);
+    if (!isLiveFrame(frame)) return;
+    const content = collectFrameContent(this.editor, frame);
+    const hash = frameContentHash(this.editor, frame, content);
+    this.lastMembers.set(frameId, content.memberIds);
+    const force = this.forced.delete(frameId);
+    if (!force && this.lastHash.get(frameId) === hash) return;
+    this.lastHash.set(frameId, hash);
+
+    let captured: CapturedFrame;
+    try {
+      captured = await this.capture(this.editor, frame, content.exportIds);
+    } catch (e) {
+      this.lastHash.delete(frameId);
+      this.opts.onError?.(frameId, `could not capture the frame: ${(e as Error).message}`);
+      return;
+    }
+    const seq = this.nextSeq(frameId);
+    this.sent++;
+    const ack = await this.send({
+      frameId,
+      seq,
+      hash,
+      mime: captured.mime,
+      image: captured.bytes,
+      sentAt: this.wallClock(),
+    });
+    if (!ack) return; // no answer in time: the render (or an error event) may still come
+    if (ack.ok && ack.outcome === 'stale' && typeof ack.lastSeq === 'number') {
+      // Another client's clock is ahead: continue above their seq and send this content again.
+      this.lastSeq.set(frameId, Math.max(seq, ack.lastSeq));
+      this.lastHash.delete(frameId);
+      this.pacer.mark(frameId);
+    } else if (!ack.ok) {
+      this.lastHash.delete(frameId);
+      // the reason reaches the person through `frame:status` / `lc:error`, sent alongside the ack
+      if (ack.error?.code === 'server-error') this.refused.add(frameId);
+    }
+  }
+}
