@@ -95,7 +95,7 @@ export function LiveFrameHud({ frame }: { frame: LiveFrameShape }) {
         <span className="lc-hud__metric" title="renders per second over the last 3 s">
           {fps.toFixed(1)} r/s
         </span>
-        {shown && (
+        {shown && shown.latencyMs > 0 && (
           <span
             className="lc-hud__metric"
             title={

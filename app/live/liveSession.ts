@@ -22,7 +22,7 @@ import {
   type FramePin,
 } from '../../lib/protocol/events';
 import { captureFrameJpeg } from './captureFrame';
-import { LiveRenderStore } from './renderStore';
+import { isNewerRender, LiveRenderStore } from './renderStore';
 import { isLiveFrame, LiveFrameSnapshotter, type SnapshotAckLike } from './snapshotter';
 
 const SNAPSHOT_ACK_TIMEOUT_MS = 5_000;
@@ -46,6 +46,7 @@ export class LiveSession {
   /** lens frames whose sketch is peeked at (local, per tab) */
   private readonly peeking = atom<ReadonlySet<string>>('live lens peek', new Set());
   private readonly unbind: (() => void)[] = [];
+  private disposed = false;
 
   constructor(
     readonly editor: Editor,
@@ -90,6 +91,48 @@ export class LiveSession {
     );
     this.snapshotter.start();
     sessionAtom(editor).set(this);
+    void this.backfill();
+  }
+
+  /**
+   * The room page joins (and the server sends the engine status and the latest renders) before
+   * the editor exists, so those first messages are gone by now: fetch the same facts over HTTP.
+   */
+  private async backfill(): Promise<void> {
+    const base = `/api/renders/${encodeURIComponent(this.roomId)}`;
+    try {
+      const res = await fetch(base);
+      if (!res.ok) return;
+      const stats = (await res.json()) as { engine?: unknown; frames?: Record<string, { kept?: number }> };
+      const engine = EngineStatus.safeParse(stats.engine);
+      if (engine.success && !this.renders.engine.get()) this.renders.engine.set(engine.data);
+      for (const [frameId, f] of Object.entries(stats.frames ?? {})) {
+        if (!f.kept || this.disposed) continue;
+        const list = (await (await fetch(`${base}/${encodeURIComponent(frameId)}`)).json()) as {
+          renders?: { seq: number; url: string; width: number; height: number; seed: number; model: string; renderedAt: number }[];
+        };
+        const last = list.renders?.[list.renders.length - 1];
+        if (!last || !isNewerRender(last, this.renders.get(frameId).history.at(-1))) continue;
+        const jpeg = await fetch(last.url);
+        if (!jpeg.ok || this.disposed) continue;
+        this.renders.addRender({
+          roomId: this.roomId,
+          frameId,
+          seq: last.seq,
+          mime: 'image/jpeg',
+          image: new Uint8Array(await jpeg.arrayBuffer()),
+          width: last.width,
+          height: last.height,
+          seed: last.seed,
+          model: last.model,
+          // not measured for renders made before this tab was here
+          timings: { queueMs: 0, inferenceMs: 0, totalMs: 0 },
+          renderedAt: last.renderedAt,
+        });
+      }
+    } catch (e) {
+      console.warn('[livecanvas] could not load the latest renders of the room:', (e as Error).message);
+    }
   }
 
   isPeeking(frameId: string): boolean {
@@ -163,6 +206,7 @@ export class LiveSession {
   }
 
   dispose(): void {
+    this.disposed = true;
     for (const off of this.unbind.splice(0)) off();
     this.snapshotter.dispose();
     this.renders.dispose();

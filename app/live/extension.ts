@@ -1,0 +1,24 @@
+// The live frame as a room feature: shape, tool, toolbar button, lens layer, settings panel, and
+// the live session (renders in, snapshots out) started once the editor is bound to the room.
+import type { RoomExtension } from '../room/extension';
+import { LiveFramePanel } from './LiveFramePanel';
+import { LiveFrameShapeUtil } from './LiveFrameShapeUtil';
+import { LiveFrameTool } from './LiveFrameTool';
+import { LiveLensLayer } from './LiveLensLayer';
+import { LiveSession } from './liveSession';
+import { LiveToolbar, liveUiOverrides } from './liveUi';
+import './live.css';
+
+export const liveFrameExtension: RoomExtension = {
+  name: 'live frames',
+  shapeUtils: [LiveFrameShapeUtil],
+  tools: [LiveFrameTool],
+  overrides: liveUiOverrides,
+  // OnTheCanvas draws lens renders above the strokes; the toolbar gets the live frame button.
+  components: { OnTheCanvas: LiveLensLayer, Toolbar: LiveToolbar },
+  InFrontOfTheCanvas: LiveFramePanel,
+  onMount(editor, room) {
+    const session = new LiveSession(editor, room.socket, room.roomId);
+    return () => session.dispose();
+  },
+};
