@@ -10,6 +10,7 @@ import { ConfigError, loadConfig, type ServerConfig } from './config';
 import { HealthRegistry } from './http/health';
 import { createRequestHandler, type NextHandler } from './http/requestHandler';
 import { createLogger, type Logger } from './logger';
+import { attachRender } from './render/attachRender';
 import { RoomManager } from './rooms/RoomManager';
 import { SocketGateway } from './socket/SocketGateway';
 import { RoomStore } from './store/RoomStore';
@@ -130,7 +131,7 @@ async function main(): Promise<void> {
 
   const server = await createLivecanvasServer(config, logger);
   // Features, one line each:
-  // (the render loop attaches here, e.g. `await attachRender(server);`)
+  await attachRender(server);
 
   const shutdown = (signal: string) => {
     logger.info({ signal }, 'shutting down: flushing rooms');

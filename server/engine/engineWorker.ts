@@ -3,8 +3,7 @@
 // so the main thread only routes bytes. Renders run one at a time, in arrival order.
 import { parentPort } from 'node:worker_threads';
 import { Img2ImgPipeline } from '../../lib/diffusion/Img2ImgPipeline';
-import { decodeImage, encodeJpeg, ImageDecodeError } from '../../lib/image';
-import { MAX_SNAPSHOT_SIDE } from '../../lib/protocol/limits';
+import { adjustParams } from './adjustParams';
 import type { EngineInfo, EngineLoadRequest, EngineRenderRequest, EngineReply, EngineRequest } from './messages';
 
 const port = parentPort!;
@@ -22,17 +21,23 @@ async function load(req: EngineLoadRequest) {
   const t0 = performance.now();
   try {
     pipeline = await Img2ImgPipeline.load(req.modelDir, {
-      executionProviders: [req.executionProvider],
-      ...(req.threads > 0 && { intraOpNumThreads: req.threads }),
+      executionProvider: req.executionProvider as never,
+      ...(req.threads > 0 && { threads: req.threads }),
     });
     const loadMs = performance.now() - t0;
-    const t1 = performance.now();
-    for (const side of req.warmupSizes) {
-      const blank = { data: new Uint8Array(side * side * 3).fill(255), width: side, height: side };
-      await pipeline.run(blank, { prompt: '', strength: 0.5, steps: 1, seed: 0, guidance: 1, width: side, height: side });
-    }
-    const info: EngineInfo = { ...pipeline.info, model: req.modelDir, executionProvider: pipeline.info.executionProvider };
-    reply({ type: 'loaded', info, loadMs: Math.round(loadMs), warmupMs: Math.round(performance.now() - t1) });
+    const warmupMs = await pipeline.warmup(pipeline.info.fixedSize ? [pipeline.info.fixedSize] : req.warmupSizes);
+    const i = pipeline.info;
+    const info: EngineInfo = {
+      model: i.name,
+      executionProvider: i.executionProvider,
+      scheduler: i.scheduler,
+      kind: i.kind,
+      vaeKind: i.vaeKind,
+      threads: i.threads,
+      contract: i.contract,
+      ...(i.fixedSize && { fixedSize: i.fixedSize }),
+    };
+    reply({ type: 'loaded', info, loadMs: Math.round(loadMs), warmupMs: Math.round(warmupMs) });
   } catch (err) {
     reply({ type: 'load-error', message: firstLine(err), code: (err as { code?: string }).code });
   }
@@ -41,21 +46,14 @@ async function load(req: EngineLoadRequest) {
 async function render(req: EngineRenderRequest) {
   try {
     if (!pipeline) throw Object.assign(new Error('engine has no model loaded'), { code: 'NOT_LOADED' });
-    const { params } = req;
-    const t0 = performance.now();
-    const input = await decodeImage(new Uint8Array(req.image), {
-      width: params.width,
-      height: params.height,
-      maxInputPixels: MAX_SNAPSHOT_SIDE * MAX_SNAPSHOT_SIDE,
-    });
-    const t1 = performance.now();
-    const out = await pipeline.run(input, params);
-    const t2 = performance.now();
-    const jpeg = await encodeJpeg(out.image, req.quality);
-    const t3 = performance.now();
+    const original = pipeline.folder.schedulerConfig.original_inference_steps;
+    const params = adjustParams(req.params, pipeline.info.scheduler, typeof original === 'number' ? original : 50);
+    // decode + resize, diffusion and JPEG encode all happen here, off the server's event loop
+    const out = await pipeline.runJpeg(new Uint8Array(req.image), params, req.quality);
+    const t = out.timings;
     // a fresh ArrayBuffer of exactly the JPEG's bytes, so it can be transferred
-    const bytes = new Uint8Array(jpeg.byteLength);
-    bytes.set(jpeg);
+    const bytes = new Uint8Array(out.jpeg.byteLength);
+    bytes.set(out.jpeg);
     reply(
       {
         type: 'result',
@@ -63,14 +61,18 @@ async function render(req: EngineRenderRequest) {
         jpeg: bytes.buffer,
         width: out.image.width,
         height: out.image.height,
-        params: { ...params, ...(out.params ?? {}) },
-        timings: { decodeMs: t1 - t0, inferenceMs: t2 - t1, encodeMs: t3 - t2, pipeline: out.timings as Record<string, number> },
+        params: { ...params, seed: out.params.seed, steps: out.params.steps, strength: out.params.strength },
+        timings: {
+          decodeMs: t.decodeMs,
+          inferenceMs: t.totalMs - t.codecMs,
+          encodeMs: t.encodeMs,
+          pipeline: { textEncoderMs: t.textEncoderMs, vaeEncodeMs: t.vaeEncodeMs, unetMs: t.unetMs, vaeDecodeMs: t.vaeDecodeMs },
+        },
       },
       [bytes.buffer],
     );
   } catch (err) {
-    const code = err instanceof ImageDecodeError ? 'INVALID_IMAGE' : (err as { code?: string }).code;
-    reply({ type: 'render-error', id: req.id, message: firstLine(err), code });
+    reply({ type: 'render-error', id: req.id, message: firstLine(err), code: (err as { code?: string }).code });
   }
 }
 
