@@ -2,13 +2,13 @@
 // with Yjs sync persisted in SQLite, /healthz. Features (the render loop) attach to the object
 // `createLivecanvasServer` returns; see docs/architecture.md, "Server extension points".
 import { realpathSync } from 'node:fs';
-import { createServer, type Server as HttpServer } from 'node:http';
+import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server as SocketServer } from 'socket.io';
 import { MAX_SNAPSHOT_BYTES, MAX_YJS_MESSAGE_BYTES } from '../lib/protocol/limits';
 import { ConfigError, loadConfig, type ServerConfig } from './config';
 import { HealthRegistry } from './http/health';
-import { createRequestHandler, type NextHandler } from './http/requestHandler';
+import { HttpRoutes, createRequestHandler, type NextHandler } from './http/requestHandler';
 import { createLogger, type Logger } from './logger';
 import { attachRender } from './render/attachRender';
 import { RoomManager } from './rooms/RoomManager';
@@ -36,6 +36,8 @@ export interface LivecanvasServer {
   sockets: SocketGateway;
   /** health.register(name, provider): extra /healthz fields */
   health: HealthRegistry;
+  /** routes.add(prefix, handler): HTTP routes served before the web app */
+  routes: HttpRoutes;
   /** run `fn` during close(), before rooms are flushed and the database is closed */
   onClose(fn: () => unknown): void;
   listen(): Promise<AddressInfo>;
@@ -63,7 +65,10 @@ export async function createLivecanvasServer(config: ServerConfig, logger = crea
   }
 
   const store = new RoomStore(config.dataDir, { synchronous: config.sqliteSync });
-  const httpServer = createServer();
+  // The request listener must exist before Socket.IO attaches: engine.io wraps the listeners
+  // present at that moment so that /socket.io/ requests never reach them.
+  let onRequest: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) => res.writeHead(503).end();
+  const httpServer = createServer((req, res) => onRequest(req, res));
   const io = new SocketServer(httpServer, {
     maxHttpBufferSize: MAX_SOCKET_MESSAGE_BYTES,
     pingInterval: PING_INTERVAL_MS,
@@ -80,7 +85,8 @@ export async function createLivecanvasServer(config: ServerConfig, logger = crea
   });
   const sockets = new SocketGateway({ io, rooms, logger, rateLimit: config.rateLimit, violations: config.violations });
   const health = new HealthRegistry(config.root, () => ({ rooms: rooms.size, clients: io.of('/').sockets.size }));
-  httpServer.on('request', createRequestHandler(health, nextHandler, logger));
+  const routes = new HttpRoutes();
+  onRequest = createRequestHandler(health, routes, nextHandler, logger);
 
   const closeHooks: Array<() => unknown> = [];
   let closing: Promise<void> | null = null;
@@ -110,7 +116,7 @@ export async function createLivecanvasServer(config: ServerConfig, logger = crea
       });
     });
 
-  return { config, logger, httpServer, io, store, rooms, sockets, health, onClose: (fn) => closeHooks.push(fn), listen, close };
+  return { config, logger, httpServer, io, store, rooms, sockets, health, routes, onClose: (fn) => closeHooks.push(fn), listen, close };
 }
 
 async function main(): Promise<void> {

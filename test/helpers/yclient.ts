@@ -16,6 +16,8 @@ export interface PeerOptions {
   waitSync?: boolean;
   /** use this doc instead of a fresh one */
   doc?: Y.Doc;
+  /** Socket.IO transports (default websocket only; browsers start with polling) */
+  transports?: Array<'polling' | 'websocket'>;
 }
 
 export interface AckResult {
@@ -52,7 +54,7 @@ export async function connectPeer(url: string, roomId: string, opts: PeerOptions
   const doc = opts.doc ?? new Y.Doc();
   const awareness = new Awareness(doc);
   if (opts.user) awareness.setLocalStateField('user', opts.user);
-  const socket = io(url, { transports: ['websocket'], forceNew: true, reconnection: false });
+  const socket = io(url, { transports: opts.transports ?? ['websocket'], forceNew: true, reconnection: false });
   const errors: ErrorEvent[] = [];
   const nacks: AckResult[] = [];
   let joined = false;

@@ -98,6 +98,16 @@ describe('room sync', () => {
     expect(b.records.get('shape:7')).toEqual(drawShape(7));
   });
 
+  it('works over HTTP long-polling too (the transport browsers start with)', async () => {
+    const roomId = randomRoomId();
+    const a = await connectPeer(server.url, roomId, { transports: ['polling'] });
+    const b = await connectPeer(server.url, roomId, { transports: ['polling', 'websocket'] });
+    peers.push(a, b);
+    a.records.set('shape:polled', drawShape(5));
+    await until(() => b.records.has('shape:polled'), 3000, 'b sees the polled edit');
+    expect(a.errors).toEqual([]);
+  });
+
   it('one socket can be in several rooms, and their documents stay apart', async () => {
     const r1 = randomRoomId();
     const r2 = randomRoomId();
