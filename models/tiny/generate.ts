@@ -5,8 +5,8 @@ import { dirname, join } from 'node:path';
 import { buildBpeVocab } from './bpe-vocab';
 import { modelIndex, schedulerConfig, textEncoderConfig, tokenizerFiles, unetConfig, vaeConfig } from './configs';
 import type { GraphBuilder } from './onnx-graph';
-import { seedFor } from './rng';
-import { buildTextEncoder } from './text-encoder';
+import { SeededRandom, seedFor } from './rng';
+import { buildTextEncoder, MAX_POSITIONS, meanHiddenState, textEncoderWeights, type TextEncoderWeights } from './text-encoder';
 import { buildUnet } from './unet';
 import type { TinyVariant } from './variants';
 import { buildVaeDecoder, buildVaeEncoder } from './vae';
@@ -50,13 +50,11 @@ export async function generateTinyModel(variant: TinyVariant, outDir: string): P
     await writeJson(join(work, 'tokenizer', file), content);
   }
 
-  // Seeds depend on the variant's contract-independent identity (hidden size, VAE kind), so
+  // Seeds depend on the variant's contract-independent identity (kind, hidden size), so
   // tiny-turbo and tiny-turbo-fp16 share weights up to float16 rounding.
   const weightsId = `${variant.kind}-${variant.hiddenSize}`;
-  await writeGraph(
-    join(work, 'text_encoder'),
-    buildTextEncoder({ vocabSize, hiddenSize: variant.hiddenSize, idsType: variant.idsType, storage: variant.storage, seed: seedFor(weightsId, 'text_encoder') }),
-  );
+  const text = textEncoderWeights(vocabSize, variant.hiddenSize, seedFor(weightsId, 'text_encoder'));
+  await writeGraph(join(work, 'text_encoder'), buildTextEncoder(text, { idsType: variant.idsType, storage: variant.storage }));
   await writeJson(join(work, 'text_encoder', 'config.json'), textEncoderConfig(vocabSize, variant.hiddenSize, eosId, bosId, padId));
 
   await writeGraph(
@@ -67,6 +65,7 @@ export async function generateTinyModel(variant: TinyVariant, outDir: string): P
       timeCondProjDim: variant.timeCondProjDim,
       storage: variant.storage,
       seed: seedFor(weightsId, 'unet'),
+      textCalibration: calibrateText(text, { bosId, eosId, padId }, seedFor(weightsId, 'calibration')),
     }),
     variant.unetExternalData ? 'model.onnx_data' : undefined,
   );
@@ -83,4 +82,24 @@ export async function generateTinyModel(variant: TinyVariant, outDir: string): P
   await rm(finalDir, { recursive: true, force: true });
   await rename(work, finalDir);
   return finalDir;
+}
+
+/** Mean and spread of the UNet's prompt feature over random prompts of 0–20 tokens, padded the way
+ * the variant's tokenizer pads, so the UNet can centre and scale its prompt response. */
+function calibrateText(w: TextEncoderWeights, ids: { bosId: number; eosId: number; padId: number }, seed: number) {
+  const rng = new SeededRandom(seed);
+  const samples: Float64Array[] = [];
+  for (let n = 0; n < 64; n++) {
+    const length = Math.floor(rng.next() * 21);
+    const prompt = Array.from({ length }, () => Math.floor(rng.next() * ids.bosId));
+    const seq = [ids.bosId, ...prompt, ids.eosId];
+    while (seq.length < MAX_POSITIONS) seq.push(ids.padId);
+    samples.push(meanHiddenState(w, seq));
+  }
+  const D = w.hiddenSize;
+  const mean = new Float64Array(D);
+  for (const s of samples) for (let j = 0; j < D; j++) mean[j] += s[j] / samples.length;
+  let sq = 0;
+  for (const s of samples) for (let j = 0; j < D; j++) sq += (s[j] - mean[j]) ** 2;
+  return { mean, spread: Math.sqrt(sq / (samples.length * D)) };
 }

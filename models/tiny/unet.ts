@@ -1,14 +1,18 @@
 // Tiny UNet: an epsilon predictor built from a toy but principled denoiser, so few-step sampling
 // with the real LCM / Euler math gives sensible pictures instead of noise.
 //
-//   a        = alphas_cumprod[round(t)]                (SD's scaled_linear schedule, table lookup)
-//   x0_hat   = k(t) · blur3x3(sample) + bias           (Wiener-style shrinkage of a spatially
-//              smoothed noisy latent: k(t) = √a·σ²/(a·σ² + (1−a)·ν), ν = the blur's noise gain)
-//   bias     = 0.3·tanh(Lt(sincos(t)) + Lx(mean_seq(encoder_hidden_states)) [+ Lc(timestep_cond)])
-//   eps      = (sample − √a·x0_hat) / √(1−a)           (the ε that makes the scheduler land on x0_hat)
+//   a       = alphas_cumprod[round(t)]               SD's scaled_linear schedule, table lookup
+//   x0_hat  = (1−β(t))·k(t)·blur5x5(sample)          Wiener-style shrinkage of the spatially smoothed
+//             + β(t)·target                          noisy latent, k(t) = √a·σ²/(a·σ² + (1−a)·ν),
+//                                                    ν = the blur's noise gain; β(t) = 0.3·(1−a)
+//   target  = 1.5·tanh(Lx(prompt) + Lc(timestep_cond) + 0.3·Lt(sincos(t)))   a flat latent colour
+//   eps     = (sample − √a·x0_hat) / √(1−a)          the ε that makes the scheduler land on x0_hat
 //
-// Every input really matters: the prompt (through encoder_hidden_states) and, for LCM, the
-// guidance embedding tint the result; the timestep sets the amount of denoising.
+// Every input really matters: the prompt (mean of encoder_hidden_states, centred and scaled with
+// statistics measured on random prompts at generation time) and, for LCM, the guidance embedding
+// pick the colour the picture drifts to; the timestep sets how much it drifts and how much noise is
+// removed. Blending towards the target (instead of adding a bias) keeps the drift bounded however
+// many steps run, and small t (low strength) keeps the output close to the input.
 import { attr, DT, GraphBuilder, type FloatStorage } from './onnx-graph';
 import { SeededRandom } from './rng';
 
@@ -43,13 +47,18 @@ export interface UnetSpec {
   timeCondProjDim: number | null;
   storage: FloatStorage;
   seed: number;
+  /** Mean and RMS spread (over prompts) of mean_seq(last_hidden_state), see meanHiddenState(). */
+  textCalibration: { mean: ArrayLike<number>; spread: number };
 }
 
 const LATENT_CHANNELS = 4;
 const TIME_FREQS = 16;
 /** Assumed per-element variance of UNet-space latents (the denoiser's prior). */
 const PRIOR_VARIANCE = 4;
-const BIAS_SCALE = 0.3;
+/** Largest |latent| of the prompt colour (UNet space; white paper is ≈ (1.6, 1.6, −0.3, −1)). */
+const TARGET_SCALE = 1.5;
+/** Pull towards the prompt colour per step at pure noise (a → 0). */
+const TARGET_PULL = 0.3;
 
 export function buildUnet(spec: UnetSpec): GraphBuilder {
   const rng = new SeededRandom(spec.seed);
@@ -92,12 +101,14 @@ export function buildUnet(spec: UnetSpec): GraphBuilder {
   );
 
   const acp = alphasCumprod();
-  const shrink = new Float32Array(TRAIN_TIMESTEPS);
+  const keep = new Float32Array(TRAIN_TIMESTEPS);
+  const pull = new Float32Array(TRAIN_TIMESTEPS);
   const invSigma = new Float32Array(TRAIN_TIMESTEPS);
   const alphaOverSigma = new Float32Array(TRAIN_TIMESTEPS);
   for (let i = 0; i < TRAIN_TIMESTEPS; i++) {
     const a = acp[i];
-    shrink[i] = (Math.sqrt(a) * PRIOR_VARIANCE) / (a * PRIOR_VARIANCE + (1 - a) * blurNoiseGain);
+    pull[i] = TARGET_PULL * (1 - a);
+    keep[i] = ((1 - pull[i]) * Math.sqrt(a) * PRIOR_VARIANCE) / (a * PRIOR_VARIANCE + (1 - a) * blurNoiseGain);
     invSigma[i] = 1 / Math.sqrt(1 - a);
     alphaOverSigma[i] = Math.sqrt(a) / Math.sqrt(1 - a);
   }
@@ -105,25 +116,33 @@ export function buildUnet(spec: UnetSpec): GraphBuilder {
   const lookup = (name: string, table: Float32Array) =>
     g.op('Reshape', [g.op('Gather', [g.weight(name, table, [TRAIN_TIMESTEPS]), tIndex], { axis: attr.int(0) }), perSample]);
 
+  // Prompt: (mean_seq(h) − μ)/spread · W with W ~ N(0, 1/D): about N(0, 1) per channel across prompts.
+  const { mean: mu, spread } = spec.textCalibration;
+  const textW = rng.normals(D * C, 1 / Math.sqrt(D)).map((v) => v / spread);
+  const textB = new Float32Array(C);
+  for (let c = 0; c < C; c++) for (let j = 0; j < D; j++) textB[c] -= mu[j] * textW[j * C + c];
+  const text = g.op('ReduceMean', [hidden], { axes: attr.ints([1]), keepdims: attr.int(0) }); // [b,D]
+  let logits = g.op('Add', [
+    g.op('MatMul', [text, g.weight('text_projection.weight', textW, [D, C])]),
+    g.weight('text_projection.bias', textB, [C]),
+  ]); // [b,C]
+
   // Timestep embedding: sin/cos(t · f_j) with f_j = 10000^(-j/F), as in diffusers' Timesteps.
   const freqs = Float32Array.from({ length: TIME_FREQS }, (_, j) => Math.exp((-Math.log(10000) * j) / TIME_FREQS));
   const tf = g.op('Mul', [t, g.floats('time_freqs', [...freqs])]); // [n,F]
   const temb = g.op('Concat', [g.op('Sin', [tf]), g.op('Cos', [tf])], { axis: attr.int(1) }); // [n,2F]
-  let bias = g.op('MatMul', [temb, g.weight('time_embedding.linear.weight', rng.normals(2 * TIME_FREQS * C, 0.5 / Math.sqrt(2 * TIME_FREQS)), [2 * TIME_FREQS, C])]);
+  const timeW = rng.normals(2 * TIME_FREQS * C, 0.3 / Math.sqrt(TIME_FREQS));
+  logits = g.op('Add', [logits, g.op('MatMul', [temb, g.weight('time_embedding.linear.weight', timeW, [2 * TIME_FREQS, C])])]);
 
-  const text = g.op('ReduceMean', [hidden], { axes: attr.ints([1]), keepdims: attr.int(0) }); // [b,D]
-  const textBias = g.op('Add', [
-    g.op('MatMul', [text, g.weight('text_projection.weight', rng.normals(D * C, 3 / Math.sqrt(D)), [D, C])]),
-    g.weight('text_projection.bias', rng.normals(C, 0.1), [C]),
-  ]);
-  bias = g.op('Add', [bias, textBias]);
   if (cond && spec.timeCondProjDim) {
+    // LCM's w_emb is sin/cos of w·1000·freqs: entries ≈ ±0.7, so W ~ N(0, 1/P) gives ≈ N(0, 0.5).
     const P = spec.timeCondProjDim;
-    bias = g.op('Add', [bias, g.op('MatMul', [cond, g.weight('time_embedding.cond_proj.weight', rng.normals(P * C, 1 / Math.sqrt(P)), [P, C])])]);
+    const condW = rng.normals(P * C, 1 / Math.sqrt(P));
+    logits = g.op('Add', [logits, g.op('MatMul', [cond, g.weight('time_embedding.cond_proj.weight', condW, [P, C])])]);
   }
-  const channelBias = g.op('Reshape', [g.op('Mul', [g.op('Tanh', [bias]), g.scalar('bias_scale', BIAS_SCALE)]), g.int64('shape_nc11', [-1, C, 1, 1])]);
+  const target = g.op('Reshape', [g.op('Mul', [g.op('Tanh', [logits]), g.scalar('target_scale', TARGET_SCALE)]), g.int64('shape_nc11', [-1, C, 1, 1])]);
 
-  const x0 = g.op('Add', [g.op('Mul', [lookup('schedule.shrink', shrink), blurred]), channelBias]);
+  const x0 = g.op('Add', [g.op('Mul', [lookup('schedule.keep', keep), blurred]), g.op('Mul', [lookup('schedule.pull', pull), target])]);
   const eps = g.op('Sub', [
     g.op('Mul', [lookup('schedule.inv_sigma', invSigma), sample]),
     g.op('Mul', [lookup('schedule.alpha_over_sigma', alphaOverSigma), x0]),

@@ -53,6 +53,15 @@ export interface VaeSpec {
   seed: number;
 }
 
+/** TAESD's decoder starts with tanh(x/3)·3, which bends |x| > 1.5; halving the tiny TAESD
+ * latents keeps that clamp nearly linear so the round trip stays a blur, not a colour shift. */
+const TAESD_LATENT_GAIN = 0.5;
+
+/** UNet-space latent per unit of M·rgb: the factor between the shared colour map and this VAE. */
+function latentGain(spec: VaeSpec): number {
+  return spec.kind === 'taesd' ? TAESD_LATENT_GAIN : 1;
+}
+
 const IMAGE_DIMS = ['batch_size', 'num_channels', 'height', 'width'];
 const LATENT_DIMS = ['batch_size', 'num_channels_latent', 'height_latent', 'width_latent'];
 
@@ -67,7 +76,7 @@ export function buildVaeEncoder(spec: VaeSpec): GraphBuilder {
   const w = new Float32Array(4 * 3 * 9);
   for (let o = 0; o < 4; o++) {
     for (let c = 0; c < 3; c++) {
-      const m = M[o][c] / spec.scalingFactor;
+      const m = (M[o][c] * latentGain(spec)) / spec.scalingFactor;
       for (let k = 0; k < 9; k++) w[(o * 3 + c) * 9 + k] = k === 4 ? m : rng.normal() * 0.01 * Math.abs(m);
     }
   }
@@ -98,7 +107,7 @@ export function buildVaeDecoder(spec: VaeSpec): GraphBuilder {
   }
   // Decoder input is latent/scaling_factor; multiply back, then apply Cᵀ (the left inverse of M).
   const w = new Float32Array(3 * 4);
-  for (let c = 0; c < 3; c++) for (let l = 0; l < 4; l++) w[c * 4 + l] = LATENT_TO_RGB[l][c] * spec.scalingFactor;
+  for (let c = 0; c < 3; c++) for (let l = 0; l < 4; l++) w[c * 4 + l] = (LATENT_TO_RGB[l][c] * spec.scalingFactor) / latentGain(spec);
   const rgb = g.op('Conv', [latent, g.weight('decoder.conv.weight', w, [3, 4, 1, 1]), g.weight('decoder.conv.bias', new Float32Array(3), [3])]);
   // Clamp before upsampling: bilinear interpolation is a convex combination, so the result stays
   // in [-1, 1], and clamping 64× fewer values keeps the decoder at ~2.5 ms for 512² on 2 cores.
