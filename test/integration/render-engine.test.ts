@@ -1,0 +1,140 @@
+// EngineHost with the real tiny models in worker threads: load + warm-up, renders as JPEG with the
+// parameters actually used, bad input as INVALID_IMAGE, and a main thread that stays free.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { afterAll, describe, expect, it } from 'vitest';
+import { EngineHost, EngineRenderError, type EngineConfig } from '../../server/engine/EngineHost';
+import { adjustParams } from '../../server/engine/adjustParams';
+import { resolveModel } from '../../server/engine/resolveModel';
+import { TINY_MODELS_DIR } from '../helpers/server';
+
+const config = (model: string, extra: Partial<EngineConfig> = {}): EngineConfig => ({
+  model,
+  modelsDir: TINY_MODELS_DIR,
+  executionProvider: 'cpu',
+  threads: 1,
+  warmupSizes: [128],
+  workers: 1,
+  jpegQuality: 85,
+  ...extra,
+});
+
+const sketch = (side: number) =>
+  sharp({ create: { width: side, height: side, channels: 3, background: '#ffffff' } })
+    .composite([{ input: Buffer.from(`<svg width="${side}" height="${side}"><circle cx="50%" cy="50%" r="30%" stroke="black" stroke-width="5" fill="none"/></svg>`) }])
+    .png()
+    .toBuffer();
+
+const hosts: EngineHost[] = [];
+afterAll(async () => {
+  await Promise.all(hosts.map((h) => h.stop()));
+});
+
+describe('EngineHost', () => {
+  it('loads tiny-lcm in a worker, reports ready with load time, and renders JPEG', async () => {
+    const host = new EngineHost(config('tiny-lcm'));
+    hosts.push(host);
+    const seen: string[] = [];
+    host.onStatus((s) => seen.push(s.state));
+    const status = await host.start();
+    expect(status).toMatchObject({ state: 'ready', model: 'tiny-lcm', executionProvider: 'cpu', sizes: [128] });
+    expect(status.loadMs).toBeGreaterThan(0);
+    expect(seen).toEqual(['loading', 'ready']);
+    const out = await host.render(new Uint8Array(await sketch(200)), {
+      prompt: 'a cat',
+      strength: 0.5,
+      steps: 2,
+      seed: 7,
+      guidance: 8,
+      width: 192,
+      height: 128,
+    });
+    expect(out).toMatchObject({ width: 192, height: 128, params: { seed: 7, steps: 2 } });
+    const meta = await sharp(Buffer.from(out.jpeg)).metadata();
+    expect(meta).toMatchObject({ format: 'jpeg', width: 192, height: 128 });
+    expect(out.timings.inferenceMs).toBeGreaterThan(0);
+  });
+
+  it('keeps the main thread free while the worker renders', async () => {
+    const host = new EngineHost(config('tiny-turbo', { warmupSizes: [512] }));
+    hosts.push(host);
+    expect((await host.start()).state).toBe('ready');
+    const img = new Uint8Array(await sketch(512));
+    let last = performance.now();
+    let worstGap = 0;
+    const ticker = setInterval(() => {
+      const now = performance.now();
+      worstGap = Math.max(worstGap, now - last);
+      last = now;
+    }, 5);
+    const t0 = performance.now();
+    let renders = 0;
+    while (performance.now() - t0 < 1500) {
+      await host.render(img, { prompt: 'x', strength: 0.6, steps: 2, seed: renders, guidance: 0, width: 512, height: 512 });
+      renders++;
+    }
+    clearInterval(ticker);
+    expect(renders).toBeGreaterThan(0);
+    // generous: a 5 ms timer must never wait for a whole render
+    expect(worstGap).toBeLessThan(250);
+  });
+
+  it('answers an undecodable image with INVALID_IMAGE and keeps working', async () => {
+    const host = hosts[0];
+    const params = { prompt: '', strength: 0.5, steps: 1, seed: 1, guidance: 8, width: 128, height: 128 };
+    const err = await host.render(new TextEncoder().encode('definitely not a picture'), params).catch((e) => e);
+    expect(err).toBeInstanceOf(EngineRenderError);
+    expect((err as EngineRenderError).code).toBe('INVALID_IMAGE');
+    const ok = await host.render(new Uint8Array(await sketch(128)), params);
+    expect(ok.width).toBe(128);
+  });
+
+  it('applies the sampler rules instead of failing: LCM steps fit the strength', () => {
+    const base = { prompt: '', seed: 0, guidance: 8, width: 128, height: 128 };
+    expect(adjustParams({ ...base, strength: 0.06, steps: 4 }, 'lcm')).toMatchObject({ strength: 0.06, steps: 3 });
+    expect(adjustParams({ ...base, strength: 0, steps: 4 }, 'lcm')).toMatchObject({ strength: 0.02, steps: 1 });
+    expect(adjustParams({ ...base, strength: 0.5, steps: 4 }, 'lcm')).toMatchObject({ strength: 0.5, steps: 4 });
+    expect(adjustParams({ ...base, strength: 0, steps: 1 }, 'euler-ancestral')).toMatchObject({ strength: 0.001, steps: 1 });
+  });
+
+  it('renders with strength 0 on a real LCM model after adjustment', async () => {
+    const out = await hosts[0].render(new Uint8Array(await sketch(128)), {
+      prompt: '',
+      strength: 0,
+      steps: 4,
+      seed: 3,
+      guidance: 8,
+      width: 128,
+      height: 128,
+    });
+    expect(out.params).toMatchObject({ strength: 0.02, steps: 1 });
+  });
+
+  it('reports no-model with the download command when nothing is installed', async () => {
+    const host = new EngineHost(config('', { modelsDir: '/nonexistent-models' }));
+    const s = await host.start();
+    expect(s.state).toBe('no-model');
+    expect(s.message).toMatch(/^no model installed — run `npm run models:download -- .+`$/);
+    expect(resolveModel('not-a-preset', TINY_MODELS_DIR)).toMatchObject({
+      ok: false,
+      message: expect.stringContaining('npm run models:download -- not-a-preset'),
+    });
+    expect(resolveModel('tiny-taesd', TINY_MODELS_DIR)).toMatchObject({ ok: true, name: 'tiny-taesd' });
+    await expect(host.render(new Uint8Array(4), { prompt: '', strength: 1, steps: 1, seed: 0, guidance: 0, width: 128, height: 128 })).rejects.toThrow(/no model installed/);
+  });
+
+  it('reports a path that is not a model folder as no-model, and a broken model as error', async () => {
+    const notModel = await new EngineHost(config(TINY_MODELS_DIR)).start(); // a folder of models
+    expect(notModel.state).toBe('no-model');
+    expect(notModel.message).toMatch(/has no model_index.json/);
+    const broken = mkdtempSync(join(tmpdir(), 'lc-broken-model-'));
+    writeFileSync(join(broken, 'model_index.json'), '{"_class_name": "LatentConsistencyModelImg2ImgPipeline"}');
+    const host = new EngineHost(config(broken));
+    const s = await host.start();
+    expect(s.state).toBe('error');
+    expect(s.message).toMatch(/^model '.+' failed to load: /);
+    await host.stop();
+  });
+});
