@@ -1,0 +1,201 @@
+// Issue 3, acceptance 2: two people in one room, a live frame, the tiny LCM model on the server.
+// Everything goes through real chromium pages with real mouse and keyboard input.
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServer, type TestServer } from '../helpers/server';
+import { launchBrowser, openRoom, waitInPage, type RoomPage } from './browser';
+
+const OUTPUT_SIZE = 256; // the live frame's default outputSize
+const RENDER_DEADLINE_MS = 30_000;
+
+let server: TestServer;
+let browser: Browser;
+let A: RoomPage;
+let B: RoomPage;
+let frameId = '';
+/** socket.io events each page's WebSocket sent, by name */
+const sentEvents = new Map<Page, string[]>();
+
+function recordSentEvents(page: Page) {
+  const names: string[] = [];
+  sentEvents.set(page, names);
+  page.on('websocket', (ws) =>
+    ws.on('framesent', (f) => {
+      // engine.io message '4', socket.io EVENT '2' or BINARY_EVENT '5<attachments>-', ack id, args
+      const m = typeof f.payload === 'string' ? /^4[25](?:\d+-)?\d*\["([^"]+)"/.exec(f.payload) : null;
+      if (m) names.push(m[1]);
+    }),
+  );
+}
+
+/** The blob: render shown inside the frame's own DOM, with its decoded width. */
+async function renderInFrame(page: Page, id: string) {
+  return page.evaluate((fid) => {
+    const img = document.querySelector<HTMLImageElement>(`[data-live-frame-id="${fid}"] img[data-testid="live-render"]`);
+    return img ? { src: img.src, naturalWidth: img.naturalWidth, complete: img.complete } : null;
+  }, id);
+}
+
+async function waitForBlobRender(page: Page, id: string, what: string) {
+  await waitInPage(
+    page,
+    new Function(
+      `const img = document.querySelector('[data-live-frame-id="${id}"] img[data-testid="live-render"]');
+       return !!img && img.src.startsWith('blob:') && img.complete && img.naturalWidth > 0;`,
+    ) as () => boolean,
+    RENDER_DEADLINE_MS,
+    what,
+  );
+  return renderInFrame(page, id);
+}
+
+/** Screen point of a page point in this tab (both tabs start with the same camera). */
+async function toScreen(page: Page, x: number, y: number) {
+  return page.evaluate(([px, py]) => window.editor!.pageToScreen({ x: px, y: py }), [x, y] as const);
+}
+
+describe('live frame across two browsers', () => {
+  beforeAll(async () => {
+    server = await startServer({ web: true, model: 'tiny-lcm' });
+    browser = await launchBrowser();
+    const roomId = `live-e2e-${Math.random().toString(36).slice(2, 12)}`;
+    A = await openRoom(browser, server.url, roomId, { participant: { id: 'ann-1', name: 'Ann', color: '#e03131' } });
+    B = await openRoom(browser, server.url, roomId, { participant: { id: 'bob-1', name: 'Bob', color: '#1971c2' } });
+    // only now: the join handshake is not what we are counting
+    recordSentEvents(A.page);
+    recordSentEvents(B.page);
+    await A.page.reload();
+    await B.page.reload();
+    await A.page.waitForFunction(() => Boolean(window.editor));
+    await B.page.waitForFunction(() => Boolean(window.editor));
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  it('drawing in a live frame in A shows its render on that frame in A and in B', async () => {
+    const a = A.page;
+    // create the frame with the tool: shortcut, then drag out 320×320 on the canvas
+    await a.mouse.click(900, 600);
+    await a.keyboard.press('i');
+    expect(await a.evaluate(() => window.editor!.getCurrentToolId())).toBe('live-frame');
+    await a.mouse.move(400, 200);
+    await a.mouse.down();
+    await a.mouse.move(560, 360, { steps: 5 });
+    await a.mouse.move(720, 520, { steps: 5 });
+    await a.mouse.up();
+    frameId = await a.evaluate(
+      () => window.editor!.getCurrentPageShapes().find((s) => s.type === 'live-frame')?.id ?? '',
+    );
+    expect(frameId).toMatch(/^shape:/);
+
+    // draw a stroke inside it with the draw tool
+    await a.keyboard.press('d');
+    await a.mouse.move(450, 250);
+    await a.mouse.down();
+    for (let i = 0; i <= 30; i++) await a.mouse.move(450 + i * 7, 250 + Math.sin(i / 3) * 60 + i * 5);
+    await a.mouse.up();
+    const strokeParent = await a.evaluate(
+      () => window.editor!.getCurrentPageShapes().find((s) => s.type === 'draw')?.parentId,
+    );
+    expect(strokeParent).toBe(frameId); // drawn into the frame, not onto the page
+
+    const inA = await waitForBlobRender(a, frameId, 'a render on the frame in A');
+    const inB = await waitForBlobRender(B.page, frameId, 'a render on the frame in B');
+    expect(inA!.naturalWidth).toBe(OUTPUT_SIZE);
+    expect(inB!.naturalWidth).toBe(OUTPUT_SIZE);
+
+    // B only watched: it sent no snapshot; A did
+    expect(sentEvents.get(A.page)).toContain('frame:snapshot');
+    expect(sentEvents.get(B.page)).not.toContain('frame:snapshot');
+  });
+
+  it("changing the prompt in A shows in B's settings panel", async () => {
+    const a = A.page;
+    const b = B.page;
+    // select the frame by its header in both tabs (select tool, real clicks)
+    const frame = await a.evaluate((id) => window.editor!.getShape(id as any)!, frameId);
+    const headerPoint = await toScreen(a, frame.x + 40, frame.y - 10);
+    for (const p of [a, b]) {
+      await p.keyboard.press('Escape');
+      await p.keyboard.press('v');
+      await p.mouse.click(headerPoint.x, headerPoint.y);
+      await p.waitForSelector(`[data-testid="live-panel"][data-frame-id="${frameId}"]`, { timeout: 5000 });
+    }
+    const prompt = 'a castle on a hill, watercolor';
+    await a.locator('[data-testid="live-prompt"]').click();
+    await a.keyboard.type(prompt, { delay: 5 });
+    await waitInPage(
+      b,
+      new Function(
+        `return document.querySelector('[data-testid="live-prompt"]')?.value === ${JSON.stringify(prompt)};`,
+      ) as () => boolean,
+      10_000,
+      "A's prompt in B's panel",
+    );
+    // and on the frame's header in B
+    await expect
+      .poll(() => b.locator(`[data-live-frame-id="${frameId}"] .lc-live-frame__prompt`).textContent(), { timeout: 5000 })
+      .toBe(prompt);
+  });
+
+  it("pinning in A puts the render on B's canvas as an image whose asset is a JPEG", async () => {
+    const a = A.page;
+    const seedBefore = await a.evaluate((id) => (window.editor!.getShape(id as any)!.props as any).seed, frameId);
+    await a.locator(`[data-live-frame-id="${frameId}"] [data-testid="live-pin"]`).click();
+
+    const pinned = await waitInPage(
+      B.page,
+      () => {
+        const ed = window.editor!;
+        const img = ed.getCurrentPageShapes().find((s) => s.type === 'image') as any;
+        if (!img?.props.assetId) return null;
+        const asset = ed.getAsset(img.props.assetId) as any;
+        return asset?.props.src ? { src: asset.props.src as string, w: asset.props.w, h: asset.props.h, mime: asset.props.mimeType } : null;
+      },
+      15_000,
+      "the pinned image on B's canvas",
+    );
+    expect(pinned!.w).toBe(OUTPUT_SIZE);
+    expect(pinned!.mime).toBe('image/jpeg');
+    const res = await fetch(new URL(pinned!.src, server.url));
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('image/jpeg');
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    expect([bytes[0], bytes[1], bytes[2]]).toEqual([0xff, 0xd8, 0xff]);
+
+    // the frame got a new seed, and B sees it
+    await expect
+      .poll(() => B.page.evaluate((id) => (window.editor!.getShape(id as any)!.props as any).seed, frameId), { timeout: 5000 })
+      .not.toBe(seedBefore);
+  });
+
+  it('the lens view covers the frame with the render in the other tab too', async () => {
+    await A.page.locator('[data-testid="live-panel"] button', { hasText: 'Lens' }).click();
+    await waitInPage(
+      B.page,
+      new Function(
+        `const img = document.querySelector('img[data-testid="live-lens"][data-live-frame-id="${frameId}"]');
+         return !!img && img.src.startsWith('blob:') && img.naturalWidth > 0;`,
+      ) as () => boolean,
+      10_000,
+      'the lens render in B',
+    );
+    // the render sits above the stroke: the topmost element at the frame's centre is the lens
+    const center = await toScreen(B.page, ...(await B.page.evaluate((id) => {
+      const s = window.editor!.getShape(id as any)! as any;
+      return [s.x + s.props.w / 2, s.y + s.props.h / 2] as [number, number];
+    }, frameId)));
+    const lensOnTop = await B.page.evaluate(({ x, y }) => {
+      const lens = document.querySelector('img[data-testid="live-lens"]') as HTMLElement;
+      lens.style.pointerEvents = 'auto'; // elementFromPoint skips pointer-events:none
+      const top = document.elementFromPoint(x, y);
+      lens.style.pointerEvents = 'none';
+      return top === lens;
+    }, center);
+    expect(lensOnTop).toBe(true);
+    expect([...A.errors, ...B.errors].filter((e) => !/favicon/.test(e))).toEqual([]);
+  });
+});
