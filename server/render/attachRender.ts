@@ -1,7 +1,6 @@
 // Attaches the live render loop to the Livecanvas server in one call (server/index.ts):
 // socket events frame:snapshot and frame:pin, engine status on join / on change / in /healthz,
 // the latest renders for late joiners, and the HTTP routes /api/assets/… and /api/renders/….
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { EV, FramePin, FrameSnapshot } from '../../lib/protocol';
 import { EngineHost } from '../engine/EngineHost';
 import type { LivecanvasServer } from '../index';
@@ -10,10 +9,8 @@ import { loadRenderConfig } from './renderConfig';
 import { RenderService } from './RenderService';
 import { roomChannel } from '../rooms/RoomManager';
 
-const ROUTE_PREFIXES = ['/api/assets/', '/api/renders/'];
-
 export async function attachRender(server: LivecanvasServer, env: NodeJS.ProcessEnv = process.env): Promise<RenderService> {
-  const { config, io, rooms, sockets, health, store, httpServer } = server;
+  const { config, io, rooms, sockets, health, store } = server;
   const log = server.logger.child({ module: 'render' });
   const rc = loadRenderConfig(env);
   const engine = new EngineHost({
@@ -41,14 +38,7 @@ export async function attachRender(server: LivecanvasServer, env: NodeJS.Process
   });
   server.onClose(() => engine.stop());
 
-  // The server has no route registry: put our routes in front of its request listeners.
-  const others = httpServer.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
-  httpServer.removeAllListeners('request');
-  httpServer.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    const url = req.url ?? '/';
-    if (ROUTE_PREFIXES.some((p) => url.startsWith(p)) && service.handleHttp(req, res)) return;
-    for (const l of others) l.call(httpServer, req, res);
-  });
+  for (const prefix of ['/api/assets/', '/api/renders/']) server.routes.add(prefix, (req, res) => service.handleHttp(req, res));
 
   // Loading takes seconds to minutes; the server serves rooms meanwhile (engine state 'loading').
   void engine.start().then((s) => {
