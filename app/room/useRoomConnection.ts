@@ -27,7 +27,9 @@ export function useRoomConnection(roomId: string, user: UserInfo | null): RoomCo
 
   useEffect(() => {
     if (!ready) return;
-    const socket = io({ autoConnect: false });
+    // WebSocket only: no long-polling phase, so no sticky sessions behind a load balancer and
+    // no HTTP polling requests competing with the web app's routes.
+    const socket = io({ autoConnect: false, transports: ['websocket'] });
     const doc = new Y.Doc();
     const provider = new SocketIoProvider(socket, roomId, doc, { user: user ?? undefined });
     const unsubs = [

@@ -10,7 +10,7 @@ import type { Socket } from 'socket.io-client';
 import * as awarenessProtocol from 'y-protocols/awareness';
 import * as syncProtocol from 'y-protocols/sync';
 import * as Y from 'yjs';
-import { EV, type ErrorEvent, type UserInfo } from '../protocol/events';
+import { ErrorCode, EV, type ErrorEvent, type UserInfo } from '../protocol/events';
 import { PRESENCE_TIMEOUT_MS } from '../protocol/limits';
 
 /** connecting: never reached the server yet; syncing: (re)joined, waiting for the server's state;
@@ -197,7 +197,13 @@ export class SocketIoProvider {
             const message = timeoutErr
               ? `the server did not answer room:join within ${this.joinTimeoutMs / 1000} s, retrying`
               : `the server refused to join the room: ${describe(ack?.error)}`;
-            this.emitError({ code: timeoutErr ? 'server-error' : 'invalid-room', message, event: EV.roomJoin, roomId: this.roomId });
+            const refused = ErrorCode.safeParse((ack?.error as { code?: unknown } | undefined)?.code);
+            this.emitError({
+              code: timeoutErr ? 'server-error' : refused.success ? refused.data : 'invalid-room',
+              message,
+              event: EV.roomJoin,
+              roomId: this.roomId,
+            });
             if (timeoutErr) this.join();
             else this.setStatus('offline');
             return;
