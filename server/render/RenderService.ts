@@ -20,6 +20,7 @@ import { ClientError } from '../socket/ClientError';
 import { EngineRenderError, type EngineHost, type EngineRenderOutput } from '../engine/EngineHost';
 import type { RenderParams } from '../engine/messages';
 import type { AssetStore } from './AssetStore';
+import { getRecordsMap } from '../../lib/canvas/docLayout';
 import { readFrame, renderParamsFor } from './frameSettings';
 import { RenderHistory, type StoredRender } from './RenderHistory';
 import { errorMessage, RenderScheduler, type RenderJob, type SubmitOutcome } from './RenderScheduler';
@@ -52,6 +53,9 @@ export interface PinAck {
 export class RenderService {
   readonly scheduler: RenderScheduler<RenderJobData, EngineRenderOutput>;
   readonly history = new RenderHistory();
+  /** renders of unloaded rooms are kept this long (RENDER_KEEP_CLOSED_ROOM_S) */
+  keepClosedRoomMs = 10 * 60_000;
+  private readonly closedRooms = new Map<string, NodeJS.Timeout>();
 
   constructor(
     private readonly host: RenderHost,
@@ -145,10 +149,33 @@ export class RenderService {
     };
   }
 
-  /** The room was unloaded (nobody left): pending snapshots go, the history too. */
+  /** The room was loaded: forget renders of frames deleted from its document from now on, and
+   * keep the renders it had before it was last unloaded. */
+  roomOpened(roomId: string, doc: Y.Doc): void {
+    const expiry = this.closedRooms.get(roomId);
+    if (expiry) clearTimeout(expiry);
+    this.closedRooms.delete(roomId);
+    const records = getRecordsMap(doc);
+    records.observe((event) => {
+      for (const [key, change] of event.changes.keys) {
+        if (change.action === 'delete' && !records.has(key)) {
+          this.scheduler.removeFrame(roomId, key);
+          this.history.dropFrame(roomId, key);
+        }
+      }
+    });
+  }
+
+  /** The room was unloaded (nobody left): pending snapshots go at once; its renders stay for
+   * `keepClosedRoomMs` so that someone who reloads the page still sees them. */
   roomClosed(roomId: string): void {
     this.scheduler.removeRoom(roomId);
-    this.history.dropRoom(roomId);
+    const t = setTimeout(() => {
+      this.closedRooms.delete(roomId);
+      this.history.dropRoom(roomId);
+    }, this.keepClosedRoomMs);
+    t.unref();
+    this.closedRooms.set(roomId, t);
   }
 
   // ───────────── HTTP ─────────────

@@ -30,7 +30,9 @@ export async function attachRender(server: LivecanvasServer, env: NodeJS.Process
   sockets.registerRoomEvent(EV.pin, FramePin, ({ payload }) => service.pin(payload));
   // after the join ack and the server's sync step 1, which the gateway sends right after this event
   rooms.on('client-joined', (room, socket) => setImmediate(() => socket.connected && service.joined(socket, room.id)));
+  rooms.on('room-loaded', (room) => service.roomOpened(room.id, room.doc));
   rooms.on('room-unloaded', (room) => service.roomClosed(room.id));
+  service.keepClosedRoomMs = rc.keepClosedRoomS * 1000;
   health.register('engine', () => engine.status);
   health.register('cpu', () => {
     const u = process.cpuUsage();

@@ -13,6 +13,8 @@ export interface RenderConfig {
   warmupSizes: number[];
   /** RENDER_JPEG_QUALITY: quality of broadcast renders; default 85 */
   jpegQuality: number;
+  /** RENDER_KEEP_CLOSED_ROOM_S: how long the renders of a room nobody is in are kept; default 600 */
+  keepClosedRoomS: number;
 }
 
 const sizes = z
@@ -35,6 +37,7 @@ const Env = z.object({
   ENGINE_THREADS: z.coerce.number().int().min(0).max(256).default(0),
   ENGINE_WARMUP_SIZES: sizes.default([256]),
   RENDER_JPEG_QUALITY: z.coerce.number().int().min(30).max(100).default(85),
+  RENDER_KEEP_CLOSED_ROOM_S: z.coerce.number().int().min(0).default(600),
 });
 
 export function loadRenderConfig(env: NodeJS.ProcessEnv = process.env): RenderConfig {
@@ -51,5 +54,6 @@ export function loadRenderConfig(env: NodeJS.ProcessEnv = process.env): RenderCo
     threads: e.ENGINE_THREADS,
     warmupSizes: e.ENGINE_WARMUP_SIZES,
     jpegQuality: e.RENDER_JPEG_QUALITY,
+    keepClosedRoomS: e.RENDER_KEEP_CLOSED_ROOM_S,
   };
 }

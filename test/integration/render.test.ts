@@ -249,6 +249,38 @@ describe('live render loop (tiny-lcm)', () => {
     for (const p of [...people, late]) p.close();
   });
 
+  it('keeps the renders of a room nobody is in, so a reload still shows them', async () => {
+    const room = roomId();
+    const [p] = await joined(room, 1);
+    const frameId = await p.createLiveFrame({ outputSize: 128 });
+    p.snapshot(frameId, 5, await sketchJpeg(128, 5));
+    await waitFor(() => p.rendersOf(frameId).length === 1, 10_000, 'render');
+    p.close();
+    // every earlier test closed its clients: once no room is loaded, this one was unloaded too
+    await waitFor(async () => ((await health()) as { rooms?: number }).rooms === 0, 5_000, 'room unloaded');
+    const back = await Participant.join(server.url, room);
+    await waitFor(() => back.rendersOf(frameId).length === 1, 2_000, 'latest render after rejoin');
+    expect(back.rendersOf(frameId)[0].seq).toBe(5);
+    back.close();
+  });
+
+  it('forgets the renders of a frame deleted from the document', async () => {
+    const room = roomId();
+    const [p] = await joined(room, 1);
+    const frameId = await p.createLiveFrame({ outputSize: 128 });
+    p.snapshot(frameId, 1, await sketchJpeg(128, 1));
+    await waitFor(() => p.rendersOf(frameId).length === 1, 10_000, 'render');
+    const listed = async () =>
+      ((await (await fetch(`${server.url}/api/renders/${room}/${encodeURIComponent(frameId)}`)).json()) as { renders: unknown[] }).renders
+        .length;
+    expect(await listed()).toBe(1);
+    p.peer.records.delete(frameId);
+    await p.peer.acked();
+    expect(await listed()).toBe(0);
+    expect((await frameStats(room, frameId)) ?? null).toBeNull();
+    p.close();
+  });
+
   it('uses the frame seed when locked and a fresh seed per snapshot when unlocked', async () => {
     const room = roomId();
     const [p] = await joined(room, 1);
