@@ -91,11 +91,24 @@ export async function createSessions(folder: ModelFolder, cfg: SessionConfig): P
 }
 
 function loadError(folder: ModelFolder, part: ModelPart, err: unknown): EngineError {
-  const msg = firstLine(err);
-  if (/onnx_data|external data|weights\.pb/i.test(msg) && /no such file|not found|open|exist/i.test(msg)) {
-    return new EngineError('MODEL_MISSING', `${part}/model.onnx refers to external weights that are missing (${msg}); ${downloadHint(folder.name)}`);
+  const reason = ortReason(firstLine(err));
+  const hint = downloadHint(folder.name);
+  const missing = /External data path does not exist: "?([^"]+)"?/.exec(reason);
+  if (missing) {
+    return new EngineError('MODEL_MISSING', `${missing[1]} is missing (${part}/model.onnx keeps its weights there); ${hint}`);
   }
-  return new EngineError('MODEL_CORRUPT', `${folder.partPath(part)} is corrupt or incomplete (onnxruntime: ${msg}); ${downloadHint(folder.name)}`);
+  if (/External initializer|external data/i.test(reason)) {
+    return new EngineError('MODEL_CORRUPT', `the external weights of ${folder.partPath(part)} are truncated or unreadable (${reason}); ${hint}`);
+  }
+  return new EngineError('MODEL_CORRUPT', `${folder.partPath(part)} is corrupt or incomplete (onnxruntime: ${reason}); ${hint}`);
+}
+
+/** onnxruntime prefixes its messages with source paths and C++ signatures; keep what a person can read. */
+function ortReason(msg: string): string {
+  const afterFail = msg.lastIndexOf(' FAIL : ');
+  let m = afterFail >= 0 ? msg.slice(afterFail + 8) : msg;
+  m = m.replace(/^\S+\.(cc|h):\d+ \S+ /, '');
+  return m.replace(/\s+/g, ' ').trim();
 }
 
 export function firstLine(err: unknown): string {

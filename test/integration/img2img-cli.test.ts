@@ -1,0 +1,108 @@
+// `npm run img2img` as a user runs it (node --import tsx lib/diffusion/cli.ts), on each tiny model:
+// output file of the requested size, byte-identical for the same seed, different for another seed,
+// and one error line + non-zero exit for bad input.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const MODELS = join(ROOT, 'models', 'local');
+
+interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'lib/diffusion/cli.ts', ...args], {
+      cwd: ROOT,
+      env: { ...process.env, MODELS_DIR: MODELS, ...env },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+let tmp: string;
+let inputPng: string;
+beforeAll(async () => {
+  tmp = mkdtempSync(join(tmpdir(), 'lc-cli-'));
+  inputPng = join(tmp, 'in.png');
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="320" height="240"><rect width="100%" height="100%" fill="#fff"/>
+    <circle cx="160" cy="120" r="70" fill="#e33"/><rect x="20" y="150" width="120" height="60" fill="#35c"/></svg>`;
+  await sharp(Buffer.from(svg)).png().toFile(inputPng);
+});
+afterAll(() => {
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+describe.each(['tiny-lcm', 'tiny-turbo', 'tiny-taesd', 'tiny-turbo-fp16'])('img2img CLI on %s', (model) => {
+  it('writes a PNG of the requested size and prints a timing line per stage', async () => {
+    const out = join(tmp, `${model}.png`);
+    const r = await cli(['--model', model, '--input', inputPng, '--prompt', 'a red balloon', '--strength', '0.65', '--steps', '4', '--seed', '42', '--size', '192', '--out', out]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const meta = await sharp(out).metadata();
+    expect([meta.format, meta.width, meta.height]).toEqual(['png', 192, 192]);
+    for (const stage of ['decode', 'tokenize', 'textEncoder', 'vaeEncode', 'unet[0]', 'vaeDecode', 'encode', 'total']) {
+      expect(r.stdout).toMatch(new RegExp(`^${stage.replace(/[[\]]/g, '\\$&')}\\s+\\d+\\.\\d ms`, 'm'));
+    }
+  });
+});
+
+describe('img2img CLI determinism and errors', () => {
+  it('same seed → identical bytes, different seed → different image', async () => {
+    const run = (seed: number, name: string) =>
+      cli(['--model', 'tiny-lcm', '--input', inputPng, '--prompt', 'a cat', '--seed', String(seed), '--size', '128', '--out', join(tmp, name)]);
+    const [a, b, c] = [await run(7, 'a.png'), await run(7, 'b.png'), await run(8, 'c.png')];
+    expect([a.code, b.code, c.code]).toEqual([0, 0, 0]);
+    const [pa, pb, pc] = ['a.png', 'b.png', 'c.png'].map((f) => readFileSync(join(tmp, f)));
+    expect(pa.equals(pb)).toBe(true);
+    expect(pa.equals(pc)).toBe(false);
+  });
+
+  it('accepts a folder path and writes JPEG for .jpg', async () => {
+    const out = join(tmp, 'o.jpg');
+    const r = await cli(['--model', join(MODELS, 'tiny-turbo'), '--input', inputPng, '--strength', '0.3', '--steps', '1', '--width', '256', '--height', '128', '--out', out]);
+    expect(r.code).toBe(0);
+    const meta = await sharp(out).metadata();
+    expect([meta.format, meta.width, meta.height]).toEqual(['jpeg', 256, 128]);
+    expect(r.stdout).toMatch(/steps raised from 1 to 4/);
+  });
+
+  const errorCases: [string, string[], RegExp][] = [
+    ['unknown preset', ['--model', 'sd-nope'], /^error: model folder .*sd-nope does not exist; download it with `npm run models:download -- sd-nope`/],
+    ['missing input file', ['--input', '/nonexistent/in.png'], /^error: input image \/nonexistent\/in\.png does not exist/],
+    ['strength out of range', ['--strength', '1.5'], /^error: strength must be greater than 0 and at most 1 \(got 1\.5\)/],
+    ['non-numeric steps', ['--steps', 'four'], /--steps must be a number/],
+    ['LCM steps beyond strength', ['--strength', '0.05', '--steps', '4'], /^error: strength 0\.05 allows at most 2 LCM steps/],
+    ['bad size', ['--size', '300'], /^error: width must be a multiple of 64/],
+    ['bad output extension', ['--out', join('/tmp', 'x.gif')], /^error: --out must end in \.png, \.jpg or \.jpeg/],
+    ['unknown execution provider', ['--ep', 'tpu'], /^error: --ep must be one of cpu, cuda, coreml, dml, webgpu/],
+  ];
+  it.each(errorCases)('%s → one error line, exit 1', async (_name, override, message) => {
+    const args: Record<string, string> = { '--model': 'tiny-lcm', '--input': inputPng, '--out': join(tmp, 'err.png') };
+    for (let i = 0; i < override.length; i += 2) args[override[i]] = override[i + 1];
+    const r = await cli(Object.entries(args).flat());
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr.trim()).toMatch(message);
+  });
+
+  it('undecodable input → error line naming the fix', async () => {
+    const bad = join(tmp, 'bad.png');
+    await import('node:fs').then((fs) => fs.writeFileSync(bad, 'not an image'));
+    const r = await cli(['--model', 'tiny-lcm', '--input', bad, '--out', join(tmp, 'err.png')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: cannot decode input image .*send a PNG, JPEG or WebP/);
+  });
+});
