@@ -1,0 +1,86 @@
+// npm run models:download -- <preset> [--ep cpu|cuda|webgpu|dml|coreml] [--dir models/local] [--yes]
+// npm run models:download -- --list
+import { Command } from 'commander';
+import { resolve } from 'node:path';
+import { createInterface } from 'node:readline/promises';
+import { downloadPreset, DownloadError, type DownloadResult } from './download';
+import { createProgress } from './progress';
+import { DEFAULT_MANIFEST, estimatedBytes, formatBytes, listPresets, loadManifest, parseHumanSize, type HubPreset, type Preset } from './presets';
+
+function sizeLabel(p: Preset): string {
+  if (p.source === 'generated') return 'generated';
+  const { bytes, exact } = estimatedBytes(p);
+  if (exact) return formatBytes(bytes);
+  if (p.approxTotal) return `≈ ${formatBytes(parseHumanSize(p.approxTotal))}`;
+  return `unknown (≥ ${formatBytes(bytes)})`;
+}
+
+function printList(presets: Preset[]) {
+  const rows = presets.map((p) => [
+    p.name,
+    p.kind,
+    sizeLabel(p),
+    `${p.licence.id}${p.licence.nonCommercial ? ' (non-commercial)' : ''}`,
+    p.executionProviders.join(','),
+    p.source === 'hub' ? p.repo : 'npm run models:tiny',
+  ]);
+  const header = ['preset', 'kind', 'size', 'licence', 'runs on', 'source'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+  console.log(line(header));
+  for (const r of rows) console.log(line(r));
+}
+
+async function askLicence(p: HubPreset): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    const answer = await rl.question(`${p.name} is licensed ${p.licence.id} (non-commercial${p.licence.url ? `, ${p.licence.url}` : ''}). Accept and download? [y/N] `);
+    return /^y(es)?$/i.test(answer.trim());
+  } finally {
+    rl.close();
+  }
+}
+
+const program = new Command()
+  .name('models:download')
+  .description('Download a model preset from the Hugging Face hub into the models folder (resumable, verified)')
+  .argument('[preset]', 'preset name (see --list)')
+  .option('--ep <provider>', 'execution provider the model will run on: cpu, cuda, webgpu, dml, coreml', 'cpu')
+  .option('--dir <dir>', 'models folder (one sub-folder per preset)', process.env.MODELS_DIR ?? 'models/local')
+  .option('-y, --yes', 'accept a non-commercial licence without asking')
+  .option('--force', 'download again even if the same revision is installed')
+  .option('--list', 'list presets with sizes and licences')
+  .option('--manifest <file>', 'preset manifest', DEFAULT_MANIFEST)
+  .action(async (name: string | undefined, opts: { ep: string; dir: string; yes?: boolean; force?: boolean; list?: boolean; manifest: string }) => {
+    const manifest = loadManifest(opts.manifest);
+    if (opts.list) {
+      printList(listPresets(manifest));
+      return;
+    }
+    if (!name) throw new DownloadError('unknown-preset', `name a preset to download, e.g. \`npm run models:download -- lcm-dreamshaper-v7\`; see --list`);
+    const started = Date.now();
+    const result: DownloadResult = await downloadPreset({
+      preset: name,
+      dir: resolve(opts.dir),
+      ep: opts.ep,
+      manifest,
+      yes: opts.yes,
+      force: opts.force,
+      confirmLicence: process.stdin.isTTY ? askLicence : undefined,
+      log: (line) => console.log(line),
+      progress: createProgress(process.stdout),
+    });
+    if (!result.alreadyInstalled) {
+      const bytes = result.files.reduce((s, f) => s + f.size, 0);
+      const unverified = result.files.filter((f) => f.verifiedAgainst === null).length;
+      console.log(
+        `${name}: installed in ${result.dir} (${formatBytes(bytes)}, ${((Date.now() - started) / 1000).toFixed(1)} s)` +
+          (unverified ? `; ${unverified} small file(s) had no published checksum (size-checked only)` : ''),
+      );
+    }
+  });
+
+program.parseAsync().catch((err: Error) => {
+  console.error(`models:download: ${err.message}`);
+  process.exit(1);
+});
