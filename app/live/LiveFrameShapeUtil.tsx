@@ -1,7 +1,7 @@
 'use client';
-// The live frame on the canvas: a frame people draw into (children are reparented and clipped
-// like tldraw's own frame), with its prompt as the header, the render shown according to the
-// frame's view, and a HUD underneath.
+// The live frame on the canvas: a frame people draw into (BaseFrameLikeShapeUtil gives it
+// tldraw's frame behaviour: accepts new children, reparents on drag in/out, clips), with its
+// prompt as the header, the render shown according to the frame's view, and a HUD underneath.
 import {
   BaseFrameLikeShapeUtil,
   Group2d,
@@ -10,7 +10,6 @@ import {
   SVGContainer,
   useValue,
   type Geometry2d,
-  type TLShape,
 } from 'tldraw';
 import { defaultLiveFrameProps, LIVE_FRAME_TYPE } from '../../lib/canvas/liveFrame';
 import {
@@ -38,10 +37,6 @@ export class LiveFrameShapeUtil extends BaseFrameLikeShapeUtil<LiveFrameShape> {
   // Settings are edited in the panel, not on the canvas.
   override canEdit(): boolean {
     return false;
-  }
-
-  override canReceiveNewChildrenOfType(shape: LiveFrameShape, _type: TLShape['type']): boolean {
-    return !shape.isLocked;
   }
 
   override getText(shape: LiveFrameShape): string {

@@ -23,7 +23,7 @@ import {
 } from '../../lib/protocol/events';
 import { captureFrameJpeg } from './captureFrame';
 import { isNewerRender, LiveRenderStore } from './renderStore';
-import { isLiveFrame, LiveFrameSnapshotter, type SnapshotAckLike } from './snapshotter';
+import { isLiveFrame, LiveFrameSnapshotter, type SnapshotAckLike, type SnapshotMessage } from './snapshotter';
 
 const SNAPSHOT_ACK_TIMEOUT_MS = 5_000;
 const PIN_ACK_TIMEOUT_MS = 10_000;
@@ -218,9 +218,7 @@ export class LiveSession {
     this.unbind.push(() => this.socket.off(event, fn));
   }
 
-  private async sendSnapshot(
-    snap: Parameters<ConstructorParameters<typeof LiveFrameSnapshotter>[1]>[0],
-  ): Promise<SnapshotAckLike | undefined> {
+  private async sendSnapshot(snap: SnapshotMessage): Promise<SnapshotAckLike | undefined> {
     if (!this.socket.connected) return undefined;
     try {
       return await this.socket
