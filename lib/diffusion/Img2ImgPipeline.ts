@@ -112,6 +112,8 @@ interface SizeBuffers {
   decoderIn: FloatArray;
   epsF32?: Float32Array;
   decodedF32?: Float32Array;
+  /** RGB result when the caller does not keep it (runJpeg) */
+  rgbOut?: Uint8Array;
 }
 
 const nowMs = () => performance.now();
@@ -198,13 +200,14 @@ export class Img2ImgPipeline {
   /** Runs img2img. `input` is encoded image bytes (PNG/JPEG/WebP) or raw RGB; it is cover-resized
    * to the requested size. Calls are serialized: the pipeline reuses its buffers. */
   run(input: Uint8Array | RgbImage, params: Img2ImgParams): Promise<Img2ImgResult> {
-    return this.enqueue(() => this.runNow(input, params).then((r) => r.result));
+    return this.enqueue(() => this.runNow(input, params, false).then((r) => r.result));
   }
 
   /** run() + JPEG encode of the result (the wire format), with the encode in the timings. */
   runJpeg(input: Uint8Array | RgbImage, params: Img2ImgParams, quality = 85): Promise<Img2ImgResult & { jpeg: Buffer }> {
     return this.enqueue(async () => {
-      const { result, t0 } = await this.runNow(input, params);
+      // the RGB result is encoded right away, so it may live in the reused per-size buffer
+      const { result, t0 } = await this.runNow(input, params, true);
       const te = nowMs();
       const jpeg = await encodeJpeg(result.image, quality);
       const t = result.timings;
@@ -263,7 +266,7 @@ export class Img2ImgPipeline {
     return { prompt: p.prompt, strength: p.strength, steps: p.steps, seed: p.seed, guidance, width: p.width, height: p.height };
   }
 
-  private async runNow(input: Uint8Array | RgbImage, rawParams: Img2ImgParams): Promise<{ result: Img2ImgResult; t0: number }> {
+  private async runNow(input: Uint8Array | RgbImage, rawParams: Img2ImgParams, reuseOutput: boolean): Promise<{ result: Img2ImgResult; t0: number }> {
     const t0 = nowMs();
     const params = this.validate(rawParams);
     const { width, height, seed } = params;
@@ -294,17 +297,17 @@ export class Img2ImgPipeline {
     }
     const decodeMs = nowMs() - td;
 
-    // 2. prompt → text embedding (cached)
+    // 2. prompt → text embedding, cached by prompt text (a live canvas repeats its prompt every frame)
     const tt = nowMs();
-    const ids = this.tokenizer.encode(params.prompt);
-    const tokenizeMs = nowMs() - tt;
-    const key = ids.join(',');
-    let hidden = this.promptCache.get(key);
+    let hidden = this.promptCache.get(params.prompt);
+    let tokenizeMs = 0;
     let textEncoderMs = 0;
     const promptCached = hidden !== undefined;
     if (hidden) {
-      this.promptCache.delete(key); // re-insert: most recently used
+      this.promptCache.delete(params.prompt); // re-inserted below: most recently used
     } else {
+      const ids = this.tokenizer.encode(params.prompt);
+      tokenizeMs = nowMs() - tt;
       const c = this.contract.textEncoder;
       const seq = ids.length === c.seqLen ? ids : fitLength(ids, c.seqLen, this.tokenizer.padId, this.tokenizer.eosId);
       const idsTensor =
@@ -313,7 +316,7 @@ export class Img2ImgPipeline {
       textEncoderMs = dt;
       hidden = convertTensor(out[c.output.name] as ort.Tensor, this.contract.unet.hidden.type);
     }
-    this.promptCache.set(key, hidden);
+    this.promptCache.set(params.prompt, hidden);
     if (this.promptCache.size > this.promptCacheSize) this.promptCache.delete(this.promptCache.keys().next().value!);
 
     // 3. VAE encode → z0 in UNet latent space
@@ -394,7 +397,7 @@ export class Img2ImgPipeline {
       throw new EngineError('MODEL_UNSUPPORTED', `${this.folder.dir}/vae_decoder/model.onnx returned [${decoded.dims.join(',')}] for a ${lh}×${lw} latent, expected [1,3,${height},${width}]`);
     }
     const pixels = decoded.type === 'float16' ? float16ToFloat32(decoded.data as Uint16Array, buf.decodedF32) : (decoded.data as Float32Array);
-    const image = nchwToRgb(pixels, width, height);
+    const image = nchwToRgb(pixels, width, height, reuseOutput ? (buf.rgbOut ??= new Uint8Array(3 * width * height)) : undefined);
 
     const totalMs = nowMs() - t0;
     const unetMs = unetStepsMs.reduce((a, b) => a + b, 0);

@@ -1,0 +1,93 @@
+// lib/image: the pixels that enter and leave the pipeline (decode, flatten, cover-resize, tensor
+// conversion, encode), checked on real sharp output.
+import sharp from 'sharp';
+import { describe, expect, it } from 'vitest';
+import { decodeImage, encodeJpeg, encodePng, nchwToRgb, resizeRgb, rgbToNchw, type RgbImage } from '../../lib/image';
+
+function gradient(w: number, h: number): RgbImage {
+  const data = new Uint8Array(w * h * 3);
+  for (let i = 0; i < w * h; i++) {
+    data[i * 3] = i % 256;
+    data[i * 3 + 1] = (i * 7) % 256;
+    data[i * 3 + 2] = 255 - (i % 256);
+  }
+  return { data, width: w, height: h };
+}
+
+describe('RGB ⇄ NCHW', () => {
+  it('maps bytes to [-1, 1] planes and back exactly (word path and odd-size path)', () => {
+    for (const [w, h] of [[64, 32], [7, 3]]) {
+      const img = gradient(w, h);
+      const t = rgbToNchw(img);
+      const plane = w * h;
+      expect(t[0]).toBeCloseTo(img.data[0] / 127.5 - 1, 6);
+      expect(t[plane + 1]).toBeCloseTo(img.data[4] / 127.5 - 1, 6); // G of pixel 1
+      expect(t[2 * plane + 2]).toBeCloseTo(img.data[8] / 127.5 - 1, 6); // B of pixel 2
+      const back = nchwToRgb(t, w, h);
+      expect(Buffer.from(back.data).equals(Buffer.from(img.data))).toBe(true);
+    }
+  });
+
+  it('clamps out-of-range values and maps NaN to 0', () => {
+    const t = Float32Array.from([-3, 2, NaN, 0, 0.999, -0.999, 0, 0, 0, 0, 0, 0]);
+    const out = nchwToRgb(t, 4, 1).data; // 4 pixels: R plane = t[0..3], G = t[4..7], B = t[8..11]
+    expect(Array.from(out.subarray(0, 3))).toEqual([0, 255, 128]);
+    expect(out[3]).toBe(255);
+    expect(out[6]).toBe(0); // NaN → 0
+  });
+
+  it('works on unaligned views (falls back to the byte path)', () => {
+    const img = gradient(8, 8);
+    const shifted = new Uint8Array(img.data.length + 1);
+    shifted.set(img.data, 1);
+    const view = { data: shifted.subarray(1), width: 8, height: 8 };
+    const out = new Uint8Array(shifted.length);
+    const back = nchwToRgb(rgbToNchw(view), 8, 8, out.subarray(1));
+    expect(Buffer.from(back.data).equals(Buffer.from(img.data))).toBe(true);
+  });
+});
+
+describe('decode / resize / encode', () => {
+  it('flattens transparency onto white (an empty sketch is white paper)', async () => {
+    const rgba = await sharp({ create: { width: 8, height: 8, channels: 4, background: { r: 255, g: 0, b: 0, alpha: 0 } } }).png().toBuffer();
+    const img = await decodeImage(rgba);
+    expect(Array.from(img.data.subarray(0, 3))).toEqual([255, 255, 255]);
+  });
+
+  it('turns grey images into RGB and cover-resizes to the requested size', async () => {
+    const grey = await sharp(Buffer.alloc(40 * 20, 77), { raw: { width: 40, height: 20, channels: 1 } }).png().toBuffer();
+    const img = await decodeImage(grey, { width: 16, height: 16 });
+    expect([img.width, img.height, img.data.length]).toEqual([16, 16, 16 * 16 * 3]);
+    expect(Array.from(img.data.subarray(0, 3))).toEqual([77, 77, 77]);
+  });
+
+  it('cover-crops: a wide image keeps its centre', async () => {
+    // left third red, middle third green, right third blue
+    const w = 300, h = 100;
+    const data = new Uint8Array(w * h * 3);
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) data[(y * w + x) * 3 + Math.floor(x / 100)] = 255;
+    const png = await sharp(data, { raw: { width: w, height: h, channels: 3 } }).png().toBuffer();
+    const img = await decodeImage(png, { width: 64, height: 64 });
+    const centre = (32 * 64 + 32) * 3;
+    expect(img.data[centre + 1]).toBeGreaterThan(200);
+    expect(img.data[centre]).toBeLessThan(50);
+    const r = await resizeRgb({ data, width: w, height: h }, 64, 64);
+    expect(r.data[centre + 1]).toBeGreaterThan(200);
+  });
+
+  it('refuses images over the pixel limit and bytes that are not an image', async () => {
+    const big = await sharp({ create: { width: 200, height: 200, channels: 3, background: '#000' } }).png().toBuffer();
+    await expect(decodeImage(big, { maxInputPixels: 100 * 100 })).rejects.toThrow(/larger than 10000 pixels; send a smaller image/);
+    await expect(decodeImage(Buffer.from('hello'))).rejects.toThrow(/cannot decode input image/);
+  });
+
+  it('encodes JPEG and PNG that decode to the same size (PNG losslessly)', async () => {
+    const img = gradient(64, 48);
+    const jpeg = await encodeJpeg(img);
+    const meta = await sharp(jpeg).metadata();
+    expect([meta.format, meta.width, meta.height]).toEqual(['jpeg', 64, 48]);
+    const png = await encodePng(img);
+    const back = await decodeImage(png);
+    expect(Buffer.from(back.data).equals(Buffer.from(img.data))).toBe(true);
+  });
+});
