@@ -41,6 +41,12 @@ async function askLicence(p: HubPreset): Promise<boolean> {
   }
 }
 
+// `--list | head` closes the pipe early; that is not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
 const program = new Command()
   .name('models:download')
   .description('Download a model preset from the Hugging Face hub into the models folder (resumable, verified)')
