@@ -4,6 +4,7 @@
 //   {"clients":N,"renders":…,"latency_ms_p50":…,"latency_ms_p95":…,"out_of_order":0,"server_cpu_ms_per_render":…}
 // latency = snapshot sent → render received, averaged over the receivers of each render.
 //   npm run bench:live -- --json [--clients 1,8,32] [--duration 20] [--rate 20] [--size 512] [--model tiny-lcm]
+//                            [--engine-threads N]
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
@@ -23,9 +24,19 @@ const program = new Command()
   .option('--rate <n>', 'snapshots per second from the drawing client', '20')
   .option('--size <px>', 'render size (outputSize of the frame)', '512')
   .option('--model <name>', 'model preset or folder', 'tiny-lcm')
+  .option('--engine-threads <n>', 'ENGINE_THREADS of the server (default: the server default, all cores but one)')
   .option('--url <url>', 'use a running server instead of starting one (CPU is then not measured)');
 program.parse();
-const opts = program.opts<{ json?: boolean; clients: string; duration: string; rate: string; size: string; model: string; url?: string }>();
+const opts = program.opts<{
+  json?: boolean;
+  clients: string;
+  duration: string;
+  rate: string;
+  size: string;
+  model: string;
+  engineThreads?: string;
+  url?: string;
+}>();
 const say = (...a: unknown[]) => {
   if (!opts.json) console.error(...a);
 };
@@ -34,7 +45,7 @@ const say = (...a: unknown[]) => {
 class Participant {
   readonly doc = new Y.Doc();
   readonly socket: Socket;
-  readonly renders: { seq: number; at: number; sentAt?: number }[] = [];
+  readonly renders: { seq: number; at: number; sentAt?: number; timings: RenderResult['timings'] }[] = [];
 
   constructor(
     url: string,
@@ -52,7 +63,7 @@ class Participant {
       syncProtocol.writeUpdate(encoder, update);
       this.socket.emit(EV.ySync, { roomId, data: encoding.toUint8Array(encoder) });
     });
-    this.socket.on(EV.render, (r: RenderResult) => this.renders.push({ seq: r.seq, at: Date.now(), sentAt: r.sentAt }));
+    this.socket.on(EV.render, (r: RenderResult) => this.renders.push({ seq: r.seq, at: Date.now(), sentAt: r.sentAt, timings: r.timings }));
     this.socket.on(EV.error, (e: unknown) => say('lc:error', e));
   }
 
@@ -161,6 +172,8 @@ async function runOnce(url: string, server: TestServer | undefined, clients: num
   }
   const latencies = [...bySeq.values()].map((l) => l.reduce((a, b) => a + b, 0) / l.length).sort((a, b) => a - b);
   const renders = bySeq.size;
+  const serverSide = drawer.renders.map((r) => r.timings);
+  const median = (xs: number[]) => Math.round(percentile([...xs].sort((a, b) => a - b), 50) * 10) / 10;
   for (const p of people) p.close();
   return {
     clients,
@@ -170,6 +183,10 @@ async function runOnce(url: string, server: TestServer | undefined, clients: num
     latency_ms_p50: Math.round(percentile(latencies, 50) * 10) / 10,
     latency_ms_p95: Math.round(percentile(latencies, 95) * 10) / 10,
     out_of_order: outOfOrder,
+    // where the time goes (server clock, medians): waiting for the engine, the pipeline, arrival → done
+    queue_ms_p50: median(serverSide.map((t) => t.queueMs)),
+    inference_ms_p50: median(serverSide.map((t) => t.inferenceMs)),
+    server_total_ms_p50: median(serverSide.map((t) => t.totalMs)),
     server_cpu_ms_per_render: server && renders ? Math.round(((cpu1 - cpu0) / renders) * 10) / 10 : null,
   };
 }
@@ -180,7 +197,7 @@ async function main() {
   let url = opts.url;
   if (!url) {
     say(`starting server with model ${opts.model}, warm-up ${size}²…`);
-    server = await startServer({ model: opts.model, env: { ENGINE_WARMUP_SIZES: String(size), LOG_LEVEL: 'warn' } });
+    server = await startServer({ model: opts.model, env: { ENGINE_WARMUP_SIZES: String(size), ...(opts.engineThreads !== undefined && { ENGINE_THREADS: opts.engineThreads }), LOG_LEVEL: 'warn' } });
     url = server.url;
     const deadline = Date.now() + 120_000;
     for (;;) {

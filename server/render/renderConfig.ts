@@ -1,4 +1,5 @@
 // Settings of the live render loop, from environment variables (validated once at start).
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { MAX_RENDER_SIDE, MIN_RENDER_SIDE } from '../../lib/protocol/limits';
 
@@ -7,7 +8,11 @@ export interface RenderConfig {
   concurrency: number;
   /** ENGINE_EP: onnxruntime execution provider; default cpu */
   executionProvider: string;
-  /** ENGINE_THREADS: onnxruntime intra-op threads per worker; 0 = onnxruntime's default */
+  /** ENGINE_THREADS: onnxruntime intra-op threads per worker. Default: all cores but one, which
+   * stays free for the event loop, the sockets and the image codecs — on 2 cores the tiny model
+   * renders 512² in half the time with 1 thread than with 2, at a quarter of the CPU per render
+   * (docs/BENCHMARKS.md "Live loop"), shared by the RENDER_CONCURRENCY workers. 0 = onnxruntime's
+   * default (all cores). */
   threads: number;
   /** ENGINE_WARMUP_SIZES: comma-separated output sides rendered once at start; default 256 */
   warmupSizes: number[];
@@ -34,7 +39,7 @@ const sizes = z
 const Env = z.object({
   RENDER_CONCURRENCY: z.coerce.number().int().min(1).max(16).default(1),
   ENGINE_EP: z.string().min(1).default('cpu'),
-  ENGINE_THREADS: z.coerce.number().int().min(0).max(256).default(0),
+  ENGINE_THREADS: z.coerce.number().int().min(0).max(256).optional(),
   ENGINE_WARMUP_SIZES: sizes.default([256]),
   RENDER_JPEG_QUALITY: z.coerce.number().int().min(30).max(100).default(85),
   RENDER_KEEP_CLOSED_ROOM_S: z.coerce.number().int().min(0).default(600),
@@ -51,7 +56,7 @@ export function loadRenderConfig(env: NodeJS.ProcessEnv = process.env): RenderCo
   return {
     concurrency: e.RENDER_CONCURRENCY,
     executionProvider: e.ENGINE_EP,
-    threads: e.ENGINE_THREADS,
+    threads: e.ENGINE_THREADS ?? Math.max(1, Math.floor((availableParallelism() - 1) / e.RENDER_CONCURRENCY)),
     warmupSizes: e.ENGINE_WARMUP_SIZES,
     jpegQuality: e.RENDER_JPEG_QUALITY,
     keepClosedRoomS: e.RENDER_KEEP_CLOSED_ROOM_S,
