@@ -330,25 +330,33 @@ describe('live render loop (tiny-lcm)', () => {
   it('keeps canvas sync and presence responsive while the engine is busy', async () => {
     const room = roomId();
     const [drawer, viewer] = await joined(room, 2);
-    // 512² is the slowest size the engine warmed up: each render keeps its worker busy
-    const frameId = await drawer.createLiveFrame({ outputSize: 512 });
+    // the largest output size, 4 steps, never warmed up: the slowest work this engine can be given
+    const frameId = await drawer.createLiveFrame({ outputSize: 1024, steps: 4 });
     await waitFor(() => viewer.hasRecord(frameId), 2_000, 'frame synced');
-    const img = await sketchJpeg(512, 2);
+    const img = await sketchJpeg(1024, 2);
     let seq = 0;
     const sender = setInterval(() => drawer.snapshot(frameId, ++seq, img), 20);
     await waitFor(() => viewer.rendersOf(frameId).length >= 2, 20_000, 'rendering under way');
     const trips: number[] = [];
+    const cursorTrips: number[] = [];
+    const cursorOf = () =>
+      (viewer.peer.awareness.getStates().get(drawer.doc.clientID) as { cursor?: { x: number } } | undefined)?.cursor?.x;
     for (let i = 0; i < 20; i++) {
-      const t = performance.now();
+      let t = performance.now();
       drawer.doc.getMap('probe').set('i', i);
       await waitFor(() => viewer.doc.getMap('probe').get('i') === i, 2_000, 'y:sync round trip');
       trips.push(performance.now() - t);
+      t = performance.now();
+      drawer.peer.awareness.setLocalStateField('cursor', { x: i, y: 0 });
+      await waitFor(() => cursorOf() === i, 2_000, 'presence update');
+      cursorTrips.push(performance.now() - t);
       await new Promise((r) => setTimeout(r, 25));
     }
     clearInterval(sender);
     const rendersDuring = viewer.rendersOf(frameId).length;
     expect(rendersDuring).toBeGreaterThanOrEqual(2);
     expect(Math.max(...trips)).toBeLessThan(500);
+    expect(Math.max(...cursorTrips)).toBeLessThan(500);
     for (const p of [drawer, viewer]) p.close();
   });
 
