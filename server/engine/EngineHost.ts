@@ -98,7 +98,7 @@ export class EngineHost {
         model: model.name,
         executionProvider: this.info.executionProvider,
         loadMs: Math.round(performance.now() - t0),
-        sizes: this.config.warmupSizes,
+        sizes: fixedSides(this.info) ?? this.config.warmupSizes,
       });
     } catch (err) {
       await this.terminateAll();
@@ -225,4 +225,10 @@ export class EngineHost {
     await Promise.all(slots.map((s) => s.worker.terminate()));
     for (const w of this.waiting.splice(0)) w();
   }
+}
+
+/** A model exported for one size renders only that size; its sides are the sizes on offer. */
+function fixedSides(info: EngineInfo): number[] | undefined {
+  const f = info.fixedSize as { width: number; height: number } | undefined;
+  return f ? [...new Set([f.width, f.height])] : undefined;
 }

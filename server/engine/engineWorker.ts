@@ -48,6 +48,9 @@ async function render(req: EngineRenderRequest) {
     if (!pipeline) throw Object.assign(new Error('engine has no model loaded'), { code: 'NOT_LOADED' });
     const original = pipeline.folder.schedulerConfig.original_inference_steps;
     const params = adjustParams(req.params, pipeline.info.scheduler, typeof original === 'number' ? original : 50);
+    // a UNet exported for one size renders only that size (the engine says "use that size")
+    const fixed = pipeline.info.fixedSize;
+    if (fixed) Object.assign(params, { width: fixed.width, height: fixed.height });
     // decode + resize, diffusion and JPEG encode all happen here, off the server's event loop
     const out = await pipeline.runJpeg(new Uint8Array(req.image), params, req.quality);
     const t = out.timings;

@@ -101,6 +101,7 @@ export class RenderScheduler<TJob extends RenderJob<unknown, unknown>, TResult =
   /** rooms with at least one ready frame, in turn order */
   private readonly readyRooms: RoomSlots<TJob>[] = [];
   private running = 0;
+  private paused = false;
   private idleWaiters: (() => void)[] = [];
   private readonly opts: RenderSchedulerOptions<TJob, TResult>;
   private readonly now: () => number;
@@ -135,6 +136,13 @@ export class RenderScheduler<TJob extends RenderJob<unknown, unknown>, TResult =
     }
     this.pump();
     return outcome;
+  }
+
+  /** While paused (e.g. the engine is still loading) snapshots wait in their slots, latest wins,
+   * and nothing starts; on resume the waiting frames start in their fair order. */
+  setPaused(paused: boolean): void {
+    this.paused = paused;
+    if (!paused) this.pump();
   }
 
   /** Forget a room: pending snapshots are dropped, a render in flight finishes but its result is
@@ -260,7 +268,7 @@ export class RenderScheduler<TJob extends RenderJob<unknown, unknown>, TResult =
   }
 
   private pump(): void {
-    while (this.running < this.concurrency && this.readyRooms.length > 0) {
+    while (!this.paused && this.running < this.concurrency && this.readyRooms.length > 0) {
       const room = this.readyRooms.shift()!;
       const frame = room.readyFrames.shift()!;
       frame.ready = false;

@@ -73,8 +73,10 @@ export class RenderService {
       onError: (job, err) => this.failed(job, err),
       onListenerError: (err) => log.error({ err }, 'render listener failed'),
     });
+    this.scheduler.setPaused(engine.status.state !== 'ready');
     engine.onStatus((s) => {
       log.info({ engine: s }, 'engine status');
+      this.scheduler.setPaused(s.state !== 'ready');
       host.io.emit(EV.engineStatus, s);
     });
   }
@@ -94,13 +96,14 @@ export class RenderService {
     const frame = readFrame(doc, frameId);
     if (!frame.ok) throw new ClientError('unknown-frame', `${EV.snapshot}: ${frame.message}; snapshot ignored`);
     const engine = this.engine.status;
-    if (engine.state !== 'ready') {
+    if (engine.state === 'no-model' || engine.state === 'error') {
       // Not the client's fault and not worth an error per snapshot: the frame shows why.
       const state = engine.state === 'no-model' ? 'no-model' : 'error';
-      const message = engine.message ?? `the engine is ${engine.state}; renders start when it is ready`;
+      const message = engine.message ?? `the engine is in state ${engine.state}`;
       socket.emit(EV.frameStatus, { roomId, frameId, state, message } satisfies FrameStatus);
       return { outcome: 'not-rendered', engine: engine.state, message };
     }
+    // while the engine loads, snapshots wait in the (paused) scheduler, latest wins
     const check = await validateSnapshot(msg.image, msg.mime);
     if (!check.ok) throw new ClientError(check.code, `${EV.snapshot}: ${check.message}`);
     const outcome = this.scheduler.submit({

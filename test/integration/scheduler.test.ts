@@ -204,6 +204,22 @@ describe('RenderScheduler', () => {
     expect(s.counters('room-aaaaaaaa', 'f1')).toMatchObject({ failed: 1, rendered: 1 });
   });
 
+  it('holds snapshots while paused and starts only the latest of each frame on resume', async () => {
+    const engine = gatedEngine();
+    const s = new RenderScheduler<Job, number>({ runJob: engine.runJob });
+    s.setPaused(true);
+    for (let seq = 1; seq <= 5; seq++) {
+      s.submit(job('room-aaaaaaaa', 'f1', seq));
+      s.submit(job('room-bbbbbbbb', 'f1', seq));
+    }
+    expect(engine.started).toEqual([]);
+    expect(s.frameState('room-aaaaaaaa', 'f1')).toBe('queued');
+    s.setPaused(false);
+    while (engine.open()) await engine.finishNext();
+    await s.idle();
+    expect(engine.started.map((j) => `${j.roomId[5]}${j.seq}`)).toEqual(['a5', 'b5']);
+  });
+
   it('drops the pending snapshots of a removed room', async () => {
     const engine = gatedEngine();
     const s = new RenderScheduler<Job, number>({ runJob: engine.runJob });
