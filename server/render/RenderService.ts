@@ -186,7 +186,13 @@ export class RenderService {
   /** Handles /api/assets/… and /api/renders/…; returns false for any other path. */
   handleHttp(req: IncomingMessage, res: ServerResponse): boolean {
     const url = new URL(req.url ?? '/', 'http://x');
-    const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+    let parts: string[];
+    try {
+      parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+    } catch {
+      sendJson(res, 400, { error: 'malformed path' });
+      return true;
+    }
     if (parts[0] !== 'api' || (parts[1] !== 'assets' && parts[1] !== 'renders')) return false;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       sendJson(res, 405, { error: 'only GET' });
