@@ -80,7 +80,7 @@ export class EngineHost {
 
   /** Resolves the model and loads it in every worker; never throws — failures become the status. */
   async start(): Promise<EngineStatus> {
-    const model = resolveModel(this.config.model, this.config.modelsDir);
+    const model = resolveModel(this.config.model, this.config.modelsDir, this.config.executionProvider);
     if (!model.ok) {
       this.setStatus({ state: 'no-model', message: model.message });
       return this.statusNow;

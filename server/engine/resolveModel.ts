@@ -1,6 +1,6 @@
 // Which model folder the engine loads. `MODEL` (env or --model) is a preset name (a folder under
-// MODELS_DIR) or a path; empty means the default preset of models/presets.json, used only once it
-// has been downloaded. Nothing found is not a crash: the server runs with engine state 'no-model'
+// MODELS_DIR) or a path; empty means the first installed preset of `presetPreference` (a preset
+// marked `"default": true` in models/presets.json comes first). Nothing found is not a crash: the server runs with engine state 'no-model'
 // and tells people the command that fixes it.
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, isAbsolute, join, resolve } from 'node:path';
@@ -35,7 +35,22 @@ export function defaultPresetName(presetsFile = PRESETS_FILE): string | undefine
 
 const downloadHint = (preset: string) => `run \`npm run models:download -- ${preset}\``;
 
-export function resolveModel(model: string, modelsDir: string, presetsFile = PRESETS_FILE): ModelResolution {
+/** Which presets the server uses when MODEL is not set, best first, by execution provider.
+ * On CPU the one-step SDXS-512 (tiny VAE, small UNet) is the only one that feels live on a few
+ * cores; on a GPU, LCM Dreamshaper gives better pictures at 4 steps. sd-turbo is a CUDA-only fp16
+ * build. Generated tiny-* models have random weights and are never picked by themselves. */
+export function presetPreference(executionProvider: string, presetsFile = PRESETS_FILE): string[] {
+  const marked = defaultPresetName(presetsFile);
+  const order = executionProvider === 'cpu' ? ['sdxs-512', 'lcm-dreamshaper-v7'] : ['lcm-dreamshaper-v7', 'sdxs-512', 'sd-turbo'];
+  return marked ? [marked, ...order.filter((p) => p !== marked)] : order;
+}
+
+export function resolveModel(
+  model: string,
+  modelsDir: string,
+  executionProvider = 'cpu',
+  presetsFile = PRESETS_FILE,
+): ModelResolution {
   const wanted = model.trim();
   if (wanted) {
     const looksLikePath = isAbsolute(wanted) || wanted.startsWith('.') || wanted.includes('/') || wanted.includes('\\');
@@ -48,7 +63,8 @@ export function resolveModel(model: string, modelsDir: string, presetsFile = PRE
         : `model '${wanted}' is not installed in ${modelsDir} — ${downloadHint(wanted)}`,
     };
   }
-  const preset = defaultPresetName(presetsFile);
-  if (preset && isModelFolder(join(modelsDir, preset))) return { ok: true, name: preset, dir: join(modelsDir, preset) };
-  return { ok: false, message: `no model installed — ${downloadHint(preset ?? '<preset>')}` };
+  const preferred = presetPreference(executionProvider, presetsFile);
+  const installed = preferred.find((p) => isModelFolder(join(modelsDir, p)));
+  if (installed) return { ok: true, name: installed, dir: join(modelsDir, installed) };
+  return { ok: false, message: `no model installed — ${downloadHint(preferred[0])}` };
 }

@@ -1,6 +1,6 @@
 // EngineHost with the real tiny models in worker threads: load + warm-up, renders as JPEG with the
 // parameters actually used, bad input as INVALID_IMAGE, and a main thread that stays free.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -116,13 +116,25 @@ describe('EngineHost', () => {
     const host = new EngineHost(config('', { modelsDir: '/nonexistent-models' }));
     const s = await host.start();
     expect(s.state).toBe('no-model');
-    expect(s.message).toMatch(/^no model installed — run `npm run models:download -- .+`$/);
+    expect(s.message).toBe('no model installed — run `npm run models:download -- sdxs-512`');
     expect(resolveModel('not-a-preset', TINY_MODELS_DIR)).toMatchObject({
       ok: false,
       message: expect.stringContaining('npm run models:download -- not-a-preset'),
     });
     expect(resolveModel('tiny-taesd', TINY_MODELS_DIR)).toMatchObject({ ok: true, name: 'tiny-taesd' });
     await expect(host.render(new Uint8Array(4), { prompt: '', strength: 1, steps: 1, seed: 0, guidance: 0, width: 128, height: 128 })).rejects.toThrow(/no model installed/);
+  });
+
+  it('picks the best installed preset when MODEL is not set', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lc-models-'));
+    expect(resolveModel('', dir)).toMatchObject({ ok: false });
+    symlinkSync(join(TINY_MODELS_DIR, 'tiny-lcm'), join(dir, 'lcm-dreamshaper-v7'));
+    expect(resolveModel('', dir)).toMatchObject({ ok: true, name: 'lcm-dreamshaper-v7' });
+    symlinkSync(join(TINY_MODELS_DIR, 'tiny-taesd'), join(dir, 'sdxs-512'));
+    expect(resolveModel('', dir, 'cpu')).toMatchObject({ ok: true, name: 'sdxs-512' });
+    expect(resolveModel('', dir, 'cuda')).toMatchObject({ ok: true, name: 'lcm-dreamshaper-v7' });
+    // a random-weight test model is never chosen by itself
+    expect(resolveModel('', TINY_MODELS_DIR)).toMatchObject({ ok: false });
   });
 
   it('reports a path that is not a model folder as no-model, and a broken model as error', async () => {
