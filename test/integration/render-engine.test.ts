@@ -81,6 +81,20 @@ describe('EngineHost', () => {
     expect(worstGap).toBeLessThan(250);
   });
 
+  it('renders on several workers at once with RENDER_CONCURRENCY > 1', async () => {
+    const host = new EngineHost(config('tiny-lcm', { workers: 2 }));
+    hosts.push(host);
+    expect((await host.start()).state).toBe('ready');
+    const img = new Uint8Array(await sketch(256));
+    const params = (seed: number) => ({ prompt: 'a boat', strength: 0.5, steps: 1, seed, guidance: 8, width: 256, height: 256 });
+    const outs = await Promise.all([1, 2, 3, 4].map((seed) => host.render(img, params(seed))));
+    expect(outs.map((o) => o.params.seed)).toEqual([1, 2, 3, 4]);
+    // same input and seed on either worker: the same picture
+    const again = await Promise.all([host.render(img, params(1)), host.render(img, params(1))]);
+    expect(Buffer.from(again[0].jpeg)).toEqual(Buffer.from(outs[0].jpeg));
+    expect(Buffer.from(again[1].jpeg)).toEqual(Buffer.from(outs[0].jpeg));
+  });
+
   it('answers an undecodable image with INVALID_IMAGE and keeps working', async () => {
     const host = hosts[0];
     const params = { prompt: '', strength: 0.5, steps: 1, seed: 1, guidance: 8, width: 128, height: 128 };
