@@ -51,6 +51,9 @@ interface WorkerSlot {
 // tsx does not hook `.ts` entry points of worker threads on Node 20 (execArgv `--import tsx` is
 // inherited but the entry still fails with "Unknown file extension"), so a plain .mjs bootstrap
 // registers tsx inside the thread and then imports the TypeScript worker.
+const MAX_RESTARTS = 3;
+const RESTART_WINDOW_MS = 10 * 60_000;
+
 const BOOT_URL = new URL('./engineWorkerBoot.mjs', import.meta.url);
 const WORKER_URL = new URL('./engineWorker.ts', import.meta.url);
 
@@ -62,6 +65,8 @@ export class EngineHost {
   private listeners = new Set<(s: EngineStatus) => void>();
   private info?: EngineInfo;
   private stopped = false;
+  private modelDir?: string;
+  private restarts: number[] = [];
 
   constructor(readonly config: EngineConfig) {}
 
@@ -85,6 +90,7 @@ export class EngineHost {
       this.setStatus({ state: 'no-model', message: model.message });
       return this.statusNow;
     }
+    this.modelDir = model.dir;
     this.setStatus({ state: 'loading', model: model.name, executionProvider: this.config.executionProvider });
     const t0 = performance.now();
     try {
@@ -208,14 +214,38 @@ export class EngineHost {
     this.waiting.shift()?.();
   }
 
+  /** A worker died (an uncaught error in the thread, or it was terminated): the job it had fails,
+   * and a replacement loads the model again — up to MAX_RESTARTS within RESTART_WINDOW_MS, after
+   * which the engine stays in 'error' rather than crash-looping. */
   private crashed(slot: WorkerSlot, err: Error) {
     if (this.stopped || !this.slots.includes(slot)) return;
     slot.pending?.reject(new EngineRenderError(`engine crashed: ${err.message}`, 'ENGINE_CRASHED'));
     slot.pending = undefined;
     this.slots = this.slots.filter((s) => s !== slot);
     void slot.worker.terminate();
-    this.setStatus({ ...this.statusNow, state: 'error', message: `engine crashed: ${err.message} — restart the server` });
-    for (const w of this.waiting.splice(0)) w();
+    const now = Date.now();
+    this.restarts = this.restarts.filter((t) => now - t < RESTART_WINDOW_MS);
+    if (!this.modelDir || this.restarts.length >= MAX_RESTARTS) {
+      this.setStatus({ ...this.statusNow, state: 'error', message: `engine crashed repeatedly (${err.message}) — check the server log and restart it` });
+      for (const w of this.waiting.splice(0)) w();
+      return;
+    }
+    this.restarts.push(now);
+    const ready = this.statusNow;
+    this.setStatus({ ...ready, state: 'loading', message: `engine crashed (${err.message}); reloading the model` });
+    const t0 = performance.now();
+    this.spawn(this.modelDir).then(
+      () => {
+        if (this.stopped) return;
+        this.setStatus({ ...ready, state: 'ready', loadMs: Math.round(performance.now() - t0), message: undefined });
+        this.waiting.shift()?.();
+      },
+      (e: Error) => {
+        if (this.stopped) return;
+        this.setStatus({ ...ready, state: 'error', message: `engine crashed and could not reload: ${e.message}` });
+        for (const w of this.waiting.splice(0)) w();
+      },
+    );
   }
 
   private async terminateAll() {

@@ -95,6 +95,30 @@ describe('EngineHost', () => {
     expect(Buffer.from(again[1].jpeg)).toEqual(Buffer.from(outs[0].jpeg));
   });
 
+  it('reloads the model in a new worker when a worker dies, and renders again', async () => {
+    const host = new EngineHost(config('tiny-lcm'));
+    hosts.push(host);
+    expect((await host.start()).state).toBe('ready');
+    const states: string[] = [];
+    host.onStatus((s) => states.push(s.state));
+    // kill the worker thread from outside, as a fatal error inside it would
+    const slots = (host as unknown as { slots: { worker: { terminate(): Promise<number> } }[] }).slots;
+    await slots[0].worker.terminate();
+    const deadline = Date.now() + 30_000;
+    while (host.status.state !== 'ready' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(states).toEqual(['loading', 'ready']);
+    const out = await host.render(new Uint8Array(await sketch(128)), {
+      prompt: '',
+      strength: 0.5,
+      steps: 1,
+      seed: 1,
+      guidance: 8,
+      width: 128,
+      height: 128,
+    });
+    expect(out.width).toBe(128);
+  });
+
   it('answers an undecodable image with INVALID_IMAGE and keeps working', async () => {
     const host = hosts[0];
     const params = { prompt: '', strength: 0.5, steps: 1, seed: 1, guidance: 8, width: 128, height: 128 };
