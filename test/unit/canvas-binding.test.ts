@@ -1,0 +1,165 @@
+// The tldraw ⇄ Yjs binding and presence, with two real tldraw stores and two Y.Docs joined by a
+// direct "network" (updates applied to the other doc), no server and no browser.
+import {
+  createShapeId,
+  createTLStore,
+  createUserId,
+  defaultBindingUtils,
+  defaultShapeUtils,
+  GeoShapeUtil,
+  atom,
+  UserRecordType,
+  type TLStore,
+  type TLUser,
+} from 'tldraw';
+import * as awarenessProtocol from 'y-protocols/awareness';
+import * as Y from 'yjs';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { getMetaMap, getRecordsMap, TL_META_SCHEMA } from '../../lib/canvas/docLayout';
+import { bindPresence, presenceIdFor } from '../../lib/canvas/presence';
+import { bindTldrawStoreToYjs, NEWER_SCHEMA_MESSAGE } from '../../lib/canvas/tldrawYjsBinding';
+
+beforeAll(() => {
+  // tldraw flushes store listeners on animation frames; Node has none.
+  globalThis.requestAnimationFrame ??= ((cb: FrameRequestCallback) =>
+    setTimeout(() => cb(Date.now()), 1) as unknown as number) as typeof requestAnimationFrame;
+  globalThis.cancelAnimationFrame ??= ((id: number) => clearTimeout(id)) as typeof cancelAnimationFrame;
+});
+
+const cleanups: (() => void)[] = [];
+afterEach(() => cleanups.splice(0).forEach((c) => c()));
+
+function newStore(): TLStore {
+  const store = createTLStore({ shapeUtils: defaultShapeUtils, bindingUtils: defaultBindingUtils });
+  // What the editor does on mount: default document, page, camera…
+  (store as unknown as { ensureStoreIsUsable(): void }).ensureStoreIsUsable();
+  return store;
+}
+
+/** Two docs that deliver every update to each other, like a server would. */
+function linkedDocs() {
+  const a = new Y.Doc();
+  const b = new Y.Doc();
+  const net = Symbol('net');
+  a.on('update', (u: Uint8Array, o: unknown) => o !== net && Y.applyUpdate(b, u, net));
+  b.on('update', (u: Uint8Array, o: unknown) => o !== net && Y.applyUpdate(a, u, net));
+  return { a, b };
+}
+
+const until = async (fn: () => boolean, what: string, ms = 2000) => {
+  const end = Date.now() + ms;
+  while (!fn()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+};
+
+const geo = (id: string, x: number) => ({
+  id: createShapeId(id),
+  type: 'geo' as const,
+  x,
+  y: 10,
+  parentId: 'page:page' as any,
+  index: 'a1' as any,
+  // getDefaultProps does not touch the editor; the store does not fill in defaults itself
+  props: { ...new GeoShapeUtil(undefined as any).getDefaultProps(), w: 100, h: 50 },
+});
+
+describe('tldraw ⇄ Yjs binding', () => {
+  it('seeds an empty doc, then syncs creates, updates and deletes both ways without echo', async () => {
+    const { a: docA, b: docB } = linkedDocs();
+    const storeA = newStore();
+    const storeB = newStore();
+    const bindA = bindTldrawStoreToYjs(storeA, docA);
+    cleanups.push(bindA.dispose);
+    expect(getRecordsMap(docA).get('page:page')?.typeName).toBe('page');
+    expect(getMetaMap(docB).get(TL_META_SCHEMA)).toEqual(storeA.schema.serialize());
+    const bindB = bindTldrawStoreToYjs(storeB, docB);
+    cleanups.push(bindB.dispose);
+
+    let updatesFromA = 0;
+    docA.on('update', (_u: Uint8Array, origin: unknown) => origin === bindA.origin && updatesFromA++);
+
+    storeA.put([storeA.schema.types.shape.create(geo('box', 10))]);
+    await until(() => storeB.has(createShapeId('box')), 'the box in B');
+    expect(storeB.get(createShapeId('box'))).toEqual(storeA.get(createShapeId('box')));
+    expect(updatesFromA).toBe(1);
+
+    storeB.update(createShapeId('box'), (s) => ({ ...s, x: 300 }));
+    await until(() => storeA.get(createShapeId('box'))?.x === 300, 'B’s move in A');
+    // A applied B's change as a remote change: nothing went back out from A.
+    await new Promise((r) => setTimeout(r, 30));
+    expect(updatesFromA).toBe(1);
+
+    storeA.remove([createShapeId('box')]);
+    await until(() => !storeB.has(createShapeId('box')), 'the delete in B');
+  });
+
+  it('loads an existing doc into a fresh store, skipping records it cannot validate', async () => {
+    const { a: docA, b: docB } = linkedDocs();
+    const storeA = newStore();
+    cleanups.push(bindTldrawStoreToYjs(storeA, docA).dispose);
+    storeA.put([storeA.schema.types.shape.create(geo('kept', 5))]);
+    await until(() => getRecordsMap(docA).has(createShapeId('kept')), 'the shape in the doc');
+    getRecordsMap(docA).set('shape:alien', { id: 'shape:alien', typeName: 'shape', type: 'alien-shape' } as any);
+
+    const storeB = newStore();
+    cleanups.push(bindTldrawStoreToYjs(storeB, docB).dispose);
+    expect(storeB.get(createShapeId('kept'))).toEqual(storeA.get(createShapeId('kept')));
+    expect(storeB.has('shape:alien' as any)).toBe(false);
+  });
+
+  it('stops and asks for a reload when the doc was written by a newer schema', () => {
+    const doc = new Y.Doc();
+    const store = newStore();
+    const ours = store.schema.serialize();
+    getRecordsMap(doc).set('document:document', store.get('document:document' as any) as any);
+    getMetaMap(doc).set(TL_META_SCHEMA, {
+      ...ours,
+      sequences: { ...ours.sequences, 'com.tldraw.shape.geo': ours.sequences['com.tldraw.shape.geo']! + 1 },
+    });
+    const messages: string[] = [];
+    const binding = bindTldrawStoreToYjs(store, doc, { onIncompatible: (m) => messages.push(m) });
+    cleanups.push(binding.dispose);
+    expect(messages).toEqual([NEWER_SCHEMA_MESSAGE]);
+    expect(NEWER_SCHEMA_MESSAGE).toMatch(/^Please reload: this room was edited with a newer version/);
+    // Stopped: local edits no longer reach the doc.
+    store.put([store.schema.types.shape.create(geo('late', 1))]);
+    expect(getRecordsMap(doc).has(createShapeId('late'))).toBe(false);
+  });
+});
+
+describe('presence', () => {
+  it("mirrors a peer's awareness presence as an instance_presence record, and removes it", async () => {
+    const docA = new Y.Doc();
+    const docB = new Y.Doc();
+    const awA = new awarenessProtocol.Awareness(docA);
+    const awB = new awarenessProtocol.Awareness(docB);
+    cleanups.push(() => (awA.destroy(), awB.destroy()));
+    awA.on('update', ({ added, updated, removed }: any) =>
+      awarenessProtocol.applyAwarenessUpdate(
+        awB,
+        awarenessProtocol.encodeAwarenessUpdate(awA, [...added, ...updated, ...removed]),
+        'net',
+      ),
+    );
+    const storeA = newStore();
+    const storeB = newStore();
+    const user = (id: string, name: string, color: string) =>
+      atom<TLUser | null>('user', UserRecordType.create({ id: createUserId(id), name, color }));
+    const presenceA = bindPresence(storeA, awA, user('alice', 'Alice', '#F2555A'));
+    const presenceB = bindPresence(storeB, awB, user('bob', 'Bob', '#02B1CC'));
+    cleanups.push(presenceB.dispose);
+
+    storeA.update('pointer:pointer' as any, (p: any) => ({ ...p, x: 42, y: 24 }));
+    const id = presenceIdFor(awA.clientID);
+    await until(() => (storeB.get(id) as any)?.cursor?.x === 42, "Alice's cursor in B");
+    const p = storeB.get(id) as any;
+    expect(p).toMatchObject({ userName: 'Alice', color: '#F2555A', userId: 'user:alice', cursor: { x: 42, y: 24 } });
+    // B never mirrors itself.
+    expect(storeB.has(presenceIdFor(awB.clientID))).toBe(false);
+
+    presenceA.dispose(); // publishes presence: null
+    await until(() => !storeB.has(id), "Alice's cursor gone from B");
+  });
+});
