@@ -249,6 +249,8 @@ export class RenderService {
   // ───────────── internals ─────────────
 
   private delivered(job: RenderJobData, out: EngineRenderOutput, queueMs: number) {
+    // the frame was deleted (or its room closed) while this render ran: nobody wants it
+    if (!this.scheduler.counters(job.roomId, job.frameId)) return;
     const renderedAt = Date.now();
     const stored: StoredRender = {
       roomId: job.roomId,
