@@ -107,7 +107,8 @@ interface SizeBuffers {
   imageHalf?: Uint16Array;
   z0: Float32Array;
   x: Float32Array;
-  noise: Float32Array;
+  /** all the Gaussian noise of one run, grown to the largest step count seen */
+  noiseFor(n: number): Float32Array;
   unetIn: FloatArray;
   decoderIn: FloatArray;
   epsF32?: Float32Array;
@@ -286,16 +287,27 @@ export class Img2ImgPipeline {
       return { out, dt };
     };
 
-    // 1. input image → RGB at the output size (codec)
+    // 1. input image → RGB at the output size (codec). libvips decodes on a libuv thread; the main
+    //    thread meanwhile draws all the Gaussian noise of this run (initial noise, then one draw
+    //    per noisy step, in that order), so the draw costs no time. codecMs is the wall time of
+    //    that window, which is the decode's time as long as the decode outlasts the draw.
+    const buf = this.buffersFor(width, height);
+    const latentN = 4 * (width / 8) * (height / 8);
+    let noisySteps = 0;
+    for (let i = 0; i < timesteps.length; i++) if (this.sampler.stepNeedsNoise(i)) noisySteps++;
     const td = nowMs();
+    const needsCodec = input instanceof Uint8Array || input.width !== width || input.height !== height;
+    const decoding = input instanceof Uint8Array ? decodeImage(input, { width, height }) : resizeRgb(input, width, height);
+    decoding.catch(() => undefined); // handled below, after the noise is drawn
+    const noise = new GaussianRng(seed).fillNormal(buf.noiseFor((1 + noisySteps) * latentN));
     let rgb: RgbImage;
     try {
-      rgb = input instanceof Uint8Array ? await decodeImage(input, { width, height }) : await resizeRgb(input, width, height);
+      rgb = await decoding;
     } catch (e) {
       if (e instanceof ImageDecodeError || e instanceof RangeError) throw new EngineError('INVALID_IMAGE', e.message);
       throw e;
     }
-    const decodeMs = nowMs() - td;
+    const decodeMs = needsCodec ? nowMs() - td : 0;
 
     // 2. prompt → text embedding, cached by prompt text (a live canvas repeats its prompt every frame)
     const tt = nowMs();
@@ -320,7 +332,6 @@ export class Img2ImgPipeline {
     if (this.promptCache.size > this.promptCacheSize) this.promptCache.delete(this.promptCache.keys().next().value!);
 
     // 3. VAE encode → z0 in UNet latent space
-    const buf = this.buffersFor(width, height);
     rgbToNchw(rgb, buf.image);
     const ve = this.contract.vaeEncoder;
     const imageData = buf.imageHalf ? float32ToFloat16(buf.image, buf.imageHalf) : buf.image;
@@ -331,23 +342,20 @@ export class Img2ImgPipeline {
       throw new EngineError('MODEL_UNSUPPORTED', `${this.folder.dir}/vae_encoder/model.onnx returned a [${latentTensor.dims.join(',')}] latent for a ${width}×${height} image, expected [1,4 or 8,${height / 8},${width / 8}]`);
     }
     // 8 channels = mean ‖ logvar (new Optimum contract): take the mean, the mode of the posterior
-    const latentN = 4 * lh * lw;
     const scale = this.folder.latentScale;
     const z0 = buf.z0;
     if (latentTensor.type === 'float16') {
       float16ToFloat32((latentTensor.data as Uint16Array).subarray(0, latentN), z0);
-      for (let j = 0; j < latentN; j++) z0[j] *= scale;
+      scaleInto(z0, z0, scale, latentN);
     } else {
-      const src = latentTensor.data as Float32Array;
-      for (let j = 0; j < latentN; j++) z0[j] = src[j] * scale;
+      scaleInto(z0, latentTensor.data as Float32Array, scale, latentN);
     }
 
     // 4. noise the latent to the first timestep
-    const rng = new GaussianRng(seed);
-    rng.fillNormal(buf.noise);
     const { signal, noise: noiseK } = this.sampler.noiseCoefficients();
     const x = buf.x;
-    for (let j = 0; j < latentN; j++) x[j] = signal * z0[j] + noiseK * buf.noise[j];
+    mixInto(x, signal, z0, noiseK, noise, latentN);
+    let noiseAt = latentN;
 
     // 5. UNet steps
     const u = this.contract.unet;
@@ -360,11 +368,9 @@ export class Img2ImgPipeline {
       const k = this.sampler.modelInputScale(i);
       if (buf.unetIn instanceof Uint16Array) {
         const tmp = buf.epsF32!; // borrow as scratch before it receives eps
-        for (let j = 0; j < latentN; j++) tmp[j] = x[j] * k;
-        float32ToFloat16(tmp, buf.unetIn);
+        float32ToFloat16(scaleInto(tmp, x, k, latentN), buf.unetIn);
       } else {
-        const dst = buf.unetIn;
-        for (let j = 0; j < latentN; j++) dst[j] = x[j] * k;
+        scaleInto(buf.unetIn, x, k, latentN);
       }
       const { out, dt } = await timed('unet', {
         [u.sample.name]: sampleTensor,
@@ -375,20 +381,21 @@ export class Img2ImgPipeline {
       unetStepsMs.push(dt);
       const epsTensor = out[u.output.name] as ort.Tensor;
       const eps = epsTensor.type === 'float16' ? float16ToFloat32(epsTensor.data as Uint16Array, buf.epsF32) : (epsTensor.data as Float32Array);
-      let noise: Float32Array | undefined;
-      if (this.sampler.stepNeedsNoise(i)) noise = rng.fillNormal(buf.noise);
-      this.sampler.step(eps, i, x, noise);
+      let stepNoise: Float32Array | undefined;
+      if (this.sampler.stepNeedsNoise(i)) {
+        stepNoise = noise.subarray(noiseAt, noiseAt + latentN);
+        noiseAt += latentN;
+      }
+      this.sampler.step(eps, i, x, stepNoise);
     }
 
     // 6. VAE decode → RGB
     const vd = this.contract.vaeDecoder;
     const inv = 1 / scale;
     if (buf.decoderIn instanceof Uint16Array) {
-      for (let j = 0; j < latentN; j++) buf.z0[j] = x[j] * inv; // z0 is free now: use it as scratch
-      float32ToFloat16(buf.z0, buf.decoderIn);
+      float32ToFloat16(scaleInto(buf.z0, x, inv, latentN), buf.decoderIn); // z0 is free now: scratch
     } else {
-      const dst = buf.decoderIn;
-      for (let j = 0; j < latentN; j++) dst[j] = x[j] * inv;
+      scaleInto(buf.decoderIn, x, inv, latentN);
     }
     const dec = await timed('vae_decoder', { [vd.input.name]: new ort.Tensor(vd.input.type, buf.decoderIn, [1, 4, lh, lw]) });
     const decoded = dec.out[vd.output.name] as ort.Tensor;
@@ -442,6 +449,7 @@ export class Img2ImgPipeline {
     const pixels = 3 * width * height;
     const latent = 4 * (width / 8) * (height / 8);
     const half = (t: FloatType, n: number): FloatArray => (t === 'float16' ? new Uint16Array(n) : new Float32Array(n));
+    let noise = new Float32Array(latent * 5);
     b = {
       width,
       height,
@@ -449,7 +457,10 @@ export class Img2ImgPipeline {
       imageHalf: c.vaeEncoder.input.type === 'float16' ? new Uint16Array(pixels) : undefined,
       z0: new Float32Array(latent),
       x: new Float32Array(latent),
-      noise: new Float32Array(latent),
+      noiseFor(n: number) {
+        if (noise.length < n) noise = new Float32Array(n);
+        return noise.subarray(0, n);
+      },
       unetIn: half(c.unet.sample.type, latent),
       decoderIn: half(c.vaeDecoder.input.type, latent),
       epsF32: c.unet.sample.type === 'float16' || c.unet.output.type === 'float16' ? new Float32Array(latent) : undefined,
@@ -460,6 +471,20 @@ export class Img2ImgPipeline {
     if (this.buffers.size > 4) this.buffers.delete(this.buffers.keys().next().value!);
     return b;
   }
+}
+
+// Latent arithmetic lives in small module functions rather than inline in runNow: V8 optimizes
+// a small hot function at once, while loops inside the long async runNow ran several times slower.
+
+/** out[j] = k·src[j] */
+function scaleInto(out: Float32Array, src: Float32Array, k: number, n: number): Float32Array {
+  for (let j = 0; j < n; j++) out[j] = src[j] * k;
+  return out;
+}
+
+/** out[j] = a·x[j] + b·y[j] */
+function mixInto(out: Float32Array, a: number, x: Float32Array, b: number, y: Float32Array, n: number): void {
+  for (let j = 0; j < n; j++) out[j] = a * x[j] + b * y[j];
 }
 
 function timestepTensor(t: number, type: ModelContract['unet']['timestep']['type'], rank: 0 | 1): ort.Tensor {

@@ -39,6 +39,10 @@ export function sessionOptions(ep: ExecutionProvider, threads: number): ort.Infe
     enableMemPattern: true,
     // errors only: ORT's warnings (e.g. about fp16 Cast insertion) are not actionable by users
     logSeverityLevel: 3,
+    // onnxruntime's pool threads busy-wait after each run by default. Between UNet steps the
+    // engine's own JS and sharp need those cores: with spinning on, a 512² 4-step tiny-model frame
+    // measured 29–39 ms instead of 13–15 ms on the 2-core project machine (bench/engine.ts).
+    extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
   };
 }
 

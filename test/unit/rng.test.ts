@@ -10,6 +10,12 @@ describe('GaussianRng', () => {
     expect(Buffer.from(a.buffer).equals(Buffer.from(c.buffer))).toBe(false);
   });
 
+  it('fillNormal (the fast inlined loop) gives the same stream as nextNormal', () => {
+    const bulk = new GaussianRng(99).fillNormal(new Float32Array(50_000));
+    const one = new GaussianRng(99);
+    for (let i = 0; i < bulk.length; i++) expect(bulk[i]).toBe(Math.fround(one.nextNormal()));
+  });
+
   it('uses the high half of large seeds', () => {
     const lo = new GaussianRng(5).fillNormal(new Float32Array(8));
     const hi = new GaussianRng(5 + 2 ** 32).fillNormal(new Float32Array(8));
