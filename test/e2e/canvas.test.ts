@@ -135,4 +135,52 @@ describe('collaborative canvas', () => {
       expect(p.requests.urls.some((u) => u.includes('/tldraw-assets/'))).toBe(true);
     }
   }, 120_000);
+
+  it('creates and opens rooms from the landing page; a name change reaches the others', async () => {
+    // Landing: "Create a room" opens a fresh, unguessable room.
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(server.url);
+    await page.getByTestId('create-room').click();
+    await page.waitForURL(/\/r\/[A-Za-z0-9_-]{16}$/);
+    await waitForEditor(page);
+    const roomUrl = page.url();
+
+    // Pasting that link on the landing page opens the same room.
+    await page.goto(server.url);
+    await page.getByTestId('room-link').fill(`  ${roomUrl}  `);
+    await page.getByRole('button', { name: 'Open' }).click();
+    await page.waitForURL(roomUrl);
+    await waitForEditor(page);
+
+    // Something that is not a room: a clear message, no editor.
+    await page.goto(`${server.url}/r/nope`);
+    await expect(page.getByTestId('invalid-room').innerText()).resolves.toContain('This is not a room link');
+
+    // Renaming myself in the room panel: the other side's list and my cursor label follow.
+    const roomId = roomUrl.split('/r/')[1]!;
+    const A = await openRoom(browser, server.url, roomId, { participant: ALICE });
+    const B = await openRoom(browser, server.url, roomId, { participant: BOB });
+    pages.push(A, B);
+    await B.page.getByTestId('people-button').click();
+    const name = B.page.getByTestId('participant-editor').getByRole('textbox');
+    await name.fill('');
+    await name.pressSequentially('Bobby D'); // 'd' would pick the draw tool if it leaked to tldraw
+    expect(await B.page.evaluate(() => window.editor!.getCurrentToolId())).toBe('select');
+    await B.page.mouse.move(640, 500, { steps: 3 });
+    await A.page.getByTestId('people-button').click();
+    await expect
+      .poll(() => A.page.getByTestId('participants').locator('.lc-name').allInnerTexts(), { timeout: 2_000 })
+      .toEqual(['Alice', 'Bobby D']);
+    await waitInPage(
+      A.page,
+      () => window.editor!.store.allRecords().some((r: any) => r.typeName === 'instance_presence' && r.userName === 'Bobby D'),
+      2_000,
+      "Bob's new name on his cursor in A",
+    );
+    // …and it is remembered for the next visit (openRoom's init script would reset it on reload).
+    const stored = await B.page.evaluate(() => JSON.parse(localStorage.getItem('livecanvas:participant')!));
+    expect(stored).toEqual({ ...BOB, name: 'Bobby D' });
+    await context.close();
+  }, 60_000);
 });
