@@ -27,9 +27,9 @@ export function useRoomConnection(roomId: string, user: UserInfo | null): RoomCo
 
   useEffect(() => {
     if (!ready) return;
-    // WebSocket only: no long-polling phase, so no sticky sessions behind a load balancer and
-    // no HTTP polling requests competing with the web app's routes.
-    const socket = io({ autoConnect: false, transports: ['websocket'] });
+    // WebSocket first (no long-polling phase, one round trip less on every reconnect); polling
+    // only where a proxy refuses WebSockets.
+    const socket = io({ autoConnect: false, transports: ['websocket', 'polling'], tryAllTransports: true });
     const doc = new Y.Doc();
     const provider = new SocketIoProvider(socket, roomId, doc, { user: user ?? undefined });
     const unsubs = [
