@@ -100,8 +100,12 @@ describe('collaborative canvas', () => {
       .toEqual(['Bob', 'Alice']);
     await expect(B.page.getByTestId('participants').locator('li').first().locator('.lc-you').count()).resolves.toBe(1);
 
-    mkdirSync(join(ROOT, 'docs'), { recursive: true });
-    await B.page.screenshot({ path: join(ROOT, 'docs', 'screenshot.png') });
+    // The README's screenshot is refreshed only on request, so a test run leaves the tree clean.
+    const shotDir = join(ROOT, process.env.UPDATE_SCREENSHOT === '1' ? 'docs' : 'test-results');
+    mkdirSync(shotDir, { recursive: true });
+    await B.page.screenshot({
+      path: join(shotDir, process.env.UPDATE_SCREENSHOT === '1' ? 'screenshot.png' : 'canvas-room.png'),
+    });
     await B.page.getByTestId('people-button').click();
 
     // ── the server goes away: A keeps drawing offline ──
