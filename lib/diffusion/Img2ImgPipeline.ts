@@ -3,10 +3,10 @@
 // sessions (ModelContract); buffers are allocated once per output size and reused frame after
 // frame, so the time outside session.run stays a few milliseconds at 512².
 import * as ort from 'onnxruntime-node';
-import { decodeImage, encodeJpeg, nchwToRgb, resizeRgb, rgbToNchw, ImageDecodeError, type RgbImage } from '../image';
+import { decodeImage, encodeJpeg, nchw16ToRgb, nchwToRgb, resizeRgb, rgbToNchw, rgbToNchw16, ImageDecodeError, type RgbImage } from '../image';
 import { ClipTokenizer } from './ClipTokenizer';
 import { EngineError } from './errors';
-import { float16ToFloat32, float32ToFloat16 } from './fp16';
+import { byteToHalfTable, float16ToFloat32, float32ToFloat16, halfToByteTable } from './fp16';
 import { readContract, summarizeContract, type FloatType, type ModelContract } from './ModelContract';
 import { ModelFolder, type ModelKind, type ModelPart, type VaeKind } from './ModelFolder';
 import { GaussianRng } from './rng';
@@ -103,7 +103,8 @@ type FloatArray = Float32Array | Uint16Array;
 interface SizeBuffers {
   width: number;
   height: number;
-  image: Float32Array;
+  /** the VAE encoder's input, in its dtype */
+  image?: Float32Array;
   imageHalf?: Uint16Array;
   z0: Float32Array;
   x: Float32Array;
@@ -112,7 +113,6 @@ interface SizeBuffers {
   unetIn: FloatArray;
   decoderIn: FloatArray;
   epsF32?: Float32Array;
-  decodedF32?: Float32Array;
   /** RGB result when the caller does not keep it (runJpeg) */
   rgbOut?: Uint8Array;
 }
@@ -332,9 +332,8 @@ export class Img2ImgPipeline {
     if (this.promptCache.size > this.promptCacheSize) this.promptCache.delete(this.promptCache.keys().next().value!);
 
     // 3. VAE encode → z0 in UNet latent space
-    rgbToNchw(rgb, buf.image);
     const ve = this.contract.vaeEncoder;
-    const imageData = buf.imageHalf ? float32ToFloat16(buf.image, buf.imageHalf) : buf.image;
+    const imageData = buf.imageHalf ? rgbToNchw16(rgb, buf.imageHalf, byteToHalfTable()) : rgbToNchw(rgb, buf.image!);
     const enc = await timed('vae_encoder', { [ve.input.name]: new ort.Tensor(ve.input.type, imageData, [1, 3, height, width]) });
     const latentTensor = enc.out[ve.output.name] as ort.Tensor;
     const [, lc, lh, lw] = latentTensor.dims;
@@ -403,8 +402,11 @@ export class Img2ImgPipeline {
     if (dc !== 3 || dh !== height || dw !== width) {
       throw new EngineError('MODEL_UNSUPPORTED', `${this.folder.dir}/vae_decoder/model.onnx returned [${decoded.dims.join(',')}] for a ${lh}×${lw} latent, expected [1,3,${height},${width}]`);
     }
-    const pixels = decoded.type === 'float16' ? float16ToFloat32(decoded.data as Uint16Array, buf.decodedF32) : (decoded.data as Float32Array);
-    const image = nchwToRgb(pixels, width, height, reuseOutput ? (buf.rgbOut ??= new Uint8Array(3 * width * height)) : undefined);
+    const rgbOut = reuseOutput ? (buf.rgbOut ??= new Uint8Array(3 * width * height)) : undefined;
+    const image =
+      decoded.type === 'float16'
+        ? nchw16ToRgb(decoded.data as Uint16Array, width, height, halfToByteTable(), rgbOut)
+        : nchwToRgb(decoded.data as Float32Array, width, height, rgbOut);
 
     const totalMs = nowMs() - t0;
     const unetMs = unetStepsMs.reduce((a, b) => a + b, 0);
@@ -453,7 +455,7 @@ export class Img2ImgPipeline {
     b = {
       width,
       height,
-      image: new Float32Array(pixels),
+      image: c.vaeEncoder.input.type === 'float16' ? undefined : new Float32Array(pixels),
       imageHalf: c.vaeEncoder.input.type === 'float16' ? new Uint16Array(pixels) : undefined,
       z0: new Float32Array(latent),
       x: new Float32Array(latent),
@@ -464,7 +466,6 @@ export class Img2ImgPipeline {
       unetIn: half(c.unet.sample.type, latent),
       decoderIn: half(c.vaeDecoder.input.type, latent),
       epsF32: c.unet.sample.type === 'float16' || c.unet.output.type === 'float16' ? new Float32Array(latent) : undefined,
-      decodedF32: c.vaeDecoder.output.type === 'float16' ? new Float32Array(pixels) : undefined,
     };
     this.buffers.set(key, b);
     // a handful of sizes in flight at most (one per live-frame size); drop the least recent
@@ -473,8 +474,9 @@ export class Img2ImgPipeline {
   }
 }
 
-// Latent arithmetic lives in small module functions rather than inline in runNow: V8 optimizes
-// a small hot function at once, while loops inside the long async runNow ran several times slower.
+// Latent arithmetic lives in small module functions rather than inline in runNow: V8 optimizes a
+// small hot function early, and the same loops inline in the long async runNow took ~40% more
+// time in CPU profiles of bench/engine.ts.
 
 /** out[j] = k·src[j] */
 function scaleInto(out: Float32Array, src: Float32Array, k: number, n: number): Float32Array {

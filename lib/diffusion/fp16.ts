@@ -10,27 +10,29 @@ export function toHalfBits(value: number): number {
   return halfFromFloatBits(u32[0]);
 }
 
+// Normal results take the branch-free rounding of Fabian Giesen's float_to_half_fast3_rtne:
+// rebias the exponent, add 0xfff plus the would-be mantissa's low bit (round to nearest, ties to
+// even; a carry correctly bumps the exponent, up to Inf), shift. Subnormals, Inf and NaN are rare
+// and handled separately.
+const F16_MAX_BITS = (127 + 16) << 23; // first float that rounds to Inf
+const F16_MIN_NORMAL_BITS = 113 << 23; // 2^-14
+
 function halfFromFloatBits(x: number): number {
   const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0); // Inf / NaN (quiet)
-  const e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00; // overflow → Inf
-  if (e <= 0) {
-    // subnormal half (or zero): shift the implicit bit in, then round to nearest even
-    if (e < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - e;
-    const half = mant >>> shift;
-    const rem = mant & ((1 << shift) - 1);
-    const mid = 1 << (shift - 1);
-    return sign | (rem > mid || (rem === mid && half & 1) ? half + 1 : half);
+  const a = x & 0x7fffffff;
+  if (a >= F16_MIN_NORMAL_BITS && a < F16_MAX_BITS) {
+    return sign | ((a - ((127 - 15) << 23) + 0xfff + ((a >>> 13) & 1)) >>> 13);
   }
-  const half = (e << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  // a carry out of the mantissa correctly bumps the exponent (up to Inf)
-  return sign | (rem > 0x1000 || (rem === 0x1000 && half & 1) ? half + 1 : half);
+  if (a >= F16_MAX_BITS) return sign | (a > 0x7f800000 ? 0x7e00 : 0x7c00); // NaN (quiet) / Inf
+  // subnormal half or zero: shift the implicit bit in, then round to nearest even
+  const e = (a >>> 23) - 127 + 15;
+  if (e < -10) return sign;
+  const mant = (a & 0x7fffff) | 0x800000;
+  const shift = 14 - e;
+  const half = mant >>> shift;
+  const rem = mant & ((1 << shift) - 1);
+  const mid = 1 << (shift - 1);
+  return sign | (rem > mid || (rem === mid && half & 1) ? half + 1 : half);
 }
 
 /** float16 bits → number, exact. */
@@ -66,4 +68,22 @@ export function float16ToFloat32(src: Uint16Array, out: Float32Array = new Float
   const n = src.length;
   for (let i = 0; i < n; i++) out[i] = t[src[i]];
   return out;
+}
+
+let byteToHalf: Uint16Array | undefined;
+/** Half bits of byte/127.5 − 1 for every byte: image → float16 tensor by table lookup. */
+export function byteToHalfTable(): Uint16Array {
+  return (byteToHalf ??= Uint16Array.from({ length: 256 }, (_, b) => toHalfBits(Math.fround(b / 127.5 - 1))));
+}
+
+let halfToByte: Uint8Array | undefined;
+/** Byte = round(clamp((x+1)·127.5, 0, 255)) for every half x (NaN → 0): float16 tensor → image. */
+export function halfToByteTable(): Uint8Array {
+  if (!halfToByte) {
+    // Uint8ClampedArray stores clamp + round-half-to-even, like numpy; NaN stores as 0
+    const t = new Uint8ClampedArray(65536);
+    for (let h = 0; h < 65536; h++) t[h] = (fromHalfBits(h) + 1) * 127.5;
+    halfToByte = new Uint8Array(t.buffer);
+  }
+  return halfToByte;
 }

@@ -1,4 +1,4 @@
 export type { RgbImage } from './rgb';
 export { assertRgb } from './rgb';
 export { decodeImage, resizeRgb, encodeJpeg, encodePng, ImageDecodeError, DEFAULT_MAX_INPUT_PIXELS, type DecodeOptions } from './codec';
-export { rgbToNchw, nchwToRgb } from './tensor';
+export { rgbToNchw, nchwToRgb, rgbToNchw16, nchw16ToRgb } from './tensor';

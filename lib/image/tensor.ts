@@ -99,3 +99,65 @@ export function nchwToRgb(
   }
   return { data: out, width, height };
 }
+
+/**
+ * rgbToNchw for 16-bit tensors (float16 models): each byte maps through `byteTo16` (256 entries,
+ * e.g. the half-float bits of byte/127.5 − 1), so no float conversion happens per pixel.
+ */
+export function rgbToNchw16(img: RgbImage, out: Uint16Array, byteTo16: Uint16Array): Uint16Array {
+  assertRgb(img);
+  const plane = img.width * img.height;
+  if (out.length !== plane * 3) throw new RangeError(`NCHW buffer has ${out.length} values, expected ${plane * 3}`);
+  const R = out.subarray(0, plane);
+  const G = out.subarray(plane, 2 * plane);
+  const B = out.subarray(2 * plane);
+  const src = img.data;
+  const lut = byteTo16;
+  if (!canUseWords(src, plane)) {
+    for (let p = 0, s = 0; p < plane; p++, s += 3) {
+      R[p] = lut[src[s]];
+      G[p] = lut[src[s + 1]];
+      B[p] = lut[src[s + 2]];
+    }
+    return out;
+  }
+  const words = new Uint32Array(src.buffer, src.byteOffset, (plane * 3) >> 2);
+  for (let p = 0, k = 0; p < plane; p += 4, k += 3) {
+    const a = words[k];
+    const b = words[k + 1];
+    const c = words[k + 2];
+    R[p] = lut[a & 255];
+    G[p] = lut[(a >>> 8) & 255];
+    B[p] = lut[(a >>> 16) & 255];
+    R[p + 1] = lut[a >>> 24];
+    G[p + 1] = lut[b & 255];
+    B[p + 1] = lut[(b >>> 8) & 255];
+    R[p + 2] = lut[(b >>> 16) & 255];
+    G[p + 2] = lut[b >>> 24];
+    B[p + 2] = lut[c & 255];
+    R[p + 3] = lut[(c >>> 8) & 255];
+    G[p + 3] = lut[(c >>> 16) & 255];
+    B[p + 3] = lut[c >>> 24];
+  }
+  return out;
+}
+
+/** nchwToRgb for 16-bit tensors: every one of the 65,536 codes maps to its byte through `codeToByte`. */
+export function nchw16ToRgb(
+  src: Uint16Array,
+  width: number,
+  height: number,
+  codeToByte: Uint8Array,
+  out: Uint8Array = new Uint8Array(width * height * 3),
+): RgbImage {
+  const plane = width * height;
+  if (src.length < plane * 3) throw new RangeError(`NCHW tensor has ${src.length} values, expected ${plane * 3}`);
+  if (out.length !== plane * 3) throw new RangeError(`RGB buffer has ${out.length} bytes, expected ${plane * 3}`);
+  const t = codeToByte;
+  for (let p = 0, d = 0; p < plane; p++, d += 3) {
+    out[d] = t[src[p]];
+    out[d + 1] = t[src[plane + p]];
+    out[d + 2] = t[src[2 * plane + p]];
+  }
+  return { data: out, width, height };
+}

@@ -2,7 +2,8 @@
 // conversion, encode), checked on real sharp output.
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { decodeImage, encodeJpeg, encodePng, nchwToRgb, resizeRgb, rgbToNchw, type RgbImage } from '../../lib/image';
+import { byteToHalfTable, fromHalfBits, halfToByteTable } from '../../lib/diffusion/fp16';
+import { decodeImage, encodeJpeg, encodePng, nchw16ToRgb, nchwToRgb, resizeRgb, rgbToNchw, rgbToNchw16, type RgbImage } from '../../lib/image';
 
 function gradient(w: number, h: number): RgbImage {
   const data = new Uint8Array(w * h * 3);
@@ -24,6 +25,16 @@ describe('RGB ⇄ NCHW', () => {
       expect(t[plane + 1]).toBeCloseTo(img.data[4] / 127.5 - 1, 6); // G of pixel 1
       expect(t[2 * plane + 2]).toBeCloseTo(img.data[8] / 127.5 - 1, 6); // B of pixel 2
       const back = nchwToRgb(t, w, h);
+      expect(Buffer.from(back.data).equals(Buffer.from(img.data))).toBe(true);
+    }
+  });
+
+  it('float16 variants: planes of half bits, exact round trip', () => {
+    for (const [w, h] of [[64, 32], [7, 3]]) {
+      const img = gradient(w, h);
+      const t = rgbToNchw16(img, new Uint16Array(w * h * 3), byteToHalfTable());
+      expect(fromHalfBits(t[w * h + 1])).toBeCloseTo(img.data[4] / 127.5 - 1, 3);
+      const back = nchw16ToRgb(t, w, h, halfToByteTable());
       expect(Buffer.from(back.data).equals(Buffer.from(img.data))).toBe(true);
     }
   });

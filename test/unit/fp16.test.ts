@@ -1,6 +1,6 @@
 // float16 bits checked against numpy's float32→float16 cast (values computed with numpy 2.4).
 import { describe, expect, it } from 'vitest';
-import { float16ToFloat32, float32ToFloat16, fromHalfBits, toHalfBits } from '../../lib/diffusion/fp16';
+import { byteToHalfTable, float16ToFloat32, float32ToFloat16, fromHalfBits, halfToByteTable, toHalfBits } from '../../lib/diffusion/fp16';
 
 describe('fp16', () => {
   it.each([
@@ -44,5 +44,21 @@ describe('fp16', () => {
       expect(h[i]).toBe(toHalfBits(src[i]));
       expect(Math.abs(back[i] - src[i])).toBeLessThanOrEqual(Math.abs(src[i]) * 2 ** -11 + 1e-7);
     }
+  });
+
+  it('image tables: byte → half of byte/127.5−1, half → clamped rounded byte', () => {
+    const b2h = byteToHalfTable();
+    for (let b = 0; b < 256; b++) {
+      expect(b2h[b]).toBe(toHalfBits(b / 127.5 - 1));
+      expect(halfToByteTable()[b2h[b]]).toBe(b); // a byte survives the trip through half precision
+    }
+    const h2b = halfToByteTable();
+    expect(h2b[toHalfBits(1)]).toBe(255);
+    expect(h2b[toHalfBits(-1)]).toBe(0);
+    expect(h2b[toHalfBits(0)]).toBe(128);
+    expect(h2b[toHalfBits(7)]).toBe(255);
+    expect(h2b[toHalfBits(-Infinity)]).toBe(0);
+    expect(h2b[toHalfBits(Infinity)]).toBe(255);
+    expect(h2b[toHalfBits(NaN)]).toBe(0);
   });
 });
