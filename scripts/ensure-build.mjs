@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const SOURCES = ['app', 'lib/protocol', 'lib/canvas', 'next.config.js', 'package.json', 'tsconfig.json'];
+const SOURCES = ['app', 'lib/protocol', 'lib/canvas', 'next.config.js', 'package.json', 'tsconfig.json', 'tsconfig.web.json', 'public'];
 
 function newestMtime(path) {
   if (!existsSync(path)) return 0;
