@@ -24,7 +24,7 @@ const program = new Command()
   .option('--rate <n>', 'snapshots per second from the drawing client', '20')
   .option('--size <px>', 'render size (outputSize of the frame)', '512')
   .option('--model <name>', 'model preset or folder', 'tiny-lcm')
-  .option('--engine-threads <n>', 'ENGINE_THREADS of the server (default: the server default, all cores but one)')
+  .option('--engine-threads <n>', 'ENGINE_THREADS of the server (default: the server default, all cores)')
   .option('--url <url>', 'use a running server instead of starting one (CPU is then not measured)');
 program.parse();
 const opts = program.opts<{

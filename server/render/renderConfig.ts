@@ -8,11 +8,11 @@ export interface RenderConfig {
   concurrency: number;
   /** ENGINE_EP: onnxruntime execution provider; default cpu */
   executionProvider: string;
-  /** ENGINE_THREADS: onnxruntime intra-op threads per worker. Default: all cores but one, which
-   * stays free for the event loop, the sockets and the image codecs — on 2 cores the tiny model
-   * renders 512² in half the time with 1 thread than with 2, at a quarter of the CPU per render
-   * (docs/BENCHMARKS.md "Live loop"), shared by the RENDER_CONCURRENCY workers. 0 = onnxruntime's
-   * default (all cores). */
+  /** ENGINE_THREADS: onnxruntime intra-op threads per worker. Default: the cores shared out among
+   * the RENDER_CONCURRENCY workers (all cores for one worker). Measured on 2 cores with the tiny
+   * model: 1 and 2 threads render equally fast since lib/diffusion turned off onnxruntime's thread
+   * spinning (before, 2 threads cost twice the time), and real UNets gain from the second core
+   * (docs/BENCHMARKS.md "Live loop"). */
   threads: number;
   /** ENGINE_WARMUP_SIZES: comma-separated output sides rendered once at start; default 256 */
   warmupSizes: number[];
@@ -56,7 +56,7 @@ export function loadRenderConfig(env: NodeJS.ProcessEnv = process.env): RenderCo
   return {
     concurrency: e.RENDER_CONCURRENCY,
     executionProvider: e.ENGINE_EP,
-    threads: e.ENGINE_THREADS ?? Math.max(1, Math.floor((availableParallelism() - 1) / e.RENDER_CONCURRENCY)),
+    threads: e.ENGINE_THREADS ?? Math.max(1, Math.floor(availableParallelism() / e.RENDER_CONCURRENCY)),
     warmupSizes: e.ENGINE_WARMUP_SIZES,
     jpegQuality: e.RENDER_JPEG_QUALITY,
     keepClosedRoomS: e.RENDER_KEEP_CLOSED_ROOM_S,
