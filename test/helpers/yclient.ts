@@ -38,7 +38,8 @@ export interface Peer {
   nacks: AckResult[];
   /** resolves once the sync of the latest (re)join completed */
   synced(): Promise<void>;
-  /** resolves once every update sent so far has been acknowledged by the server */
+  /** resolves once every update sent so far has been acknowledged by the server; rejects if the
+   * connection drops first */
   acked(): Promise<void>;
   /** go offline (the doc keeps working locally) */
   disconnect(): void;
@@ -61,14 +62,14 @@ export async function connectPeer(url: string, roomId: string, opts: PeerOptions
   let isSynced = false;
   let syncWaiters: Array<() => void> = [];
   let pending = 0;
-  let ackWaiters: Array<() => void> = [];
+  let ackWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
 
   const onAck = (res: AckResult) => {
     if (!res?.ok) nacks.push(res);
-    if (--pending === 0) {
+    if (pending > 0 && --pending === 0) {
       const w = ackWaiters;
       ackWaiters = [];
-      w.forEach((f) => f());
+      w.forEach((f) => f.resolve());
     }
   };
   const sendSync = (data: Uint8Array) => {
@@ -93,9 +94,18 @@ export async function connectPeer(url: string, roomId: string, opts: PeerOptions
       }
     });
   });
-  socket.on('disconnect', () => {
+  socket.on('disconnect', (reason) => {
     joined = false;
     isSynced = false;
+    // Unanswered acks will never come; whoever waits for them must know.
+    if (pending > 0) {
+      const last = errors.at(-1);
+      const err = new Error(`disconnected (${reason}) with ${pending} unacknowledged updates${last ? `; last error: ${last.code}: ${last.message}` : ''}`);
+      pending = 0;
+      const w = ackWaiters;
+      ackWaiters = [];
+      w.forEach((f) => f.reject(err));
+    }
   });
   socket.on(EV.ySync, (msg: { roomId: string; data: ArrayBuffer | Uint8Array }) => {
     if (msg.roomId !== roomId) return;
@@ -126,7 +136,8 @@ export async function connectPeer(url: string, roomId: string, opts: PeerOptions
   });
 
   const synced = () => (isSynced ? Promise.resolve() : new Promise<void>((r) => syncWaiters.push(r)));
-  const acked = () => (pending === 0 ? Promise.resolve() : new Promise<void>((r) => ackWaiters.push(r)));
+  const acked = () =>
+    pending === 0 ? Promise.resolve() : new Promise<void>((resolve, reject) => ackWaiters.push({ resolve, reject }));
   const peer: Peer = {
     roomId,
     doc,
