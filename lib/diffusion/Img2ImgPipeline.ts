@@ -3,7 +3,7 @@
 // sessions (ModelContract); buffers are allocated once per output size and reused frame after
 // frame, so the time outside session.run stays a few milliseconds at 512².
 import * as ort from 'onnxruntime-node';
-import { decodeImage, encodeJpeg, nchw16ToRgb, nchwToRgb, resizeRgb, rgbToNchw, rgbToNchw16, ImageDecodeError, type RgbImage } from '../image';
+import { decodeImage, encodeJpeg, nchw16ToRgb, PlanarConverter, resizeRgb, rgbToNchw16, ImageDecodeError, type RgbImage } from '../image';
 import { ClipTokenizer } from './ClipTokenizer';
 import { EngineError } from './errors';
 import { byteToHalfTable, float16ToFloat32, float32ToFloat16, halfToByteTable } from './fp16';
@@ -94,6 +94,8 @@ export interface PipelineInfo {
   threads: number;
   /** sides the exported UNet is fixed to, when it is */
   fixedSize?: { width: number; height: number };
+  /** how image ⇄ tensor conversion runs */
+  pixelKernels: 'wasm-simd' | 'js';
 }
 
 type Sampler = LcmScheduler | EulerScheduler;
@@ -103,8 +105,7 @@ type FloatArray = Float32Array | Uint16Array;
 interface SizeBuffers {
   width: number;
   height: number;
-  /** the VAE encoder's input, in its dtype */
-  image?: Float32Array;
+  /** the VAE encoder's input of a float16 model (float32 input lives in the PlanarConverter) */
   imageHalf?: Uint16Array;
   z0: Float32Array;
   x: Float32Array;
@@ -124,6 +125,8 @@ export class Img2ImgPipeline {
   private readonly buffers = new Map<string, SizeBuffers>();
   private readonly promptCache = new Map<string, ort.Tensor>();
   private readonly guidanceCache = new Map<number, ort.Tensor>();
+  /** RGB ⇄ planes on WebAssembly SIMD where available */
+  private readonly converter = new PlanarConverter();
   private queue: Promise<unknown> = Promise.resolve();
   private disposed = false;
 
@@ -133,10 +136,10 @@ export class Img2ImgPipeline {
     readonly contract: ModelContract,
     private readonly tokenizer: ClipTokenizer,
     private readonly sampler: Sampler,
-    info: PipelineInfo,
+    info: Omit<PipelineInfo, 'pixelKernels'>,
     private readonly promptCacheSize: number,
   ) {
-    this.info = info;
+    this.info = { ...info, pixelKernels: this.converter.implementation };
   }
 
   static async load(dir: string, opts: PipelineLoadOptions = {}): Promise<Img2ImgPipeline> {
@@ -174,7 +177,7 @@ export class Img2ImgPipeline {
       throw e;
     }
     const fixed = contract.unet.fixedLatent;
-    const info: PipelineInfo = {
+    const info: Omit<PipelineInfo, 'pixelKernels'> = {
       name: folder.name,
       dir: folder.dir,
       kind: folder.kind,
@@ -333,7 +336,7 @@ export class Img2ImgPipeline {
 
     // 3. VAE encode → z0 in UNet latent space
     const ve = this.contract.vaeEncoder;
-    const imageData = buf.imageHalf ? rgbToNchw16(rgb, buf.imageHalf, byteToHalfTable()) : rgbToNchw(rgb, buf.image!);
+    const imageData = buf.imageHalf ? rgbToNchw16(rgb, buf.imageHalf, byteToHalfTable()) : this.converter.toPlanes(rgb);
     const enc = await timed('vae_encoder', { [ve.input.name]: new ort.Tensor(ve.input.type, imageData, [1, 3, height, width]) });
     const latentTensor = enc.out[ve.output.name] as ort.Tensor;
     const [, lc, lh, lw] = latentTensor.dims;
@@ -406,7 +409,7 @@ export class Img2ImgPipeline {
     const image =
       decoded.type === 'float16'
         ? nchw16ToRgb(decoded.data as Uint16Array, width, height, halfToByteTable(), rgbOut)
-        : nchwToRgb(decoded.data as Float32Array, width, height, rgbOut);
+        : this.converter.toRgb(decoded.data as Float32Array, width, height, rgbOut);
 
     const totalMs = nowMs() - t0;
     const unetMs = unetStepsMs.reduce((a, b) => a + b, 0);
@@ -455,7 +458,6 @@ export class Img2ImgPipeline {
     b = {
       width,
       height,
-      image: c.vaeEncoder.input.type === 'float16' ? undefined : new Float32Array(pixels),
       imageHalf: c.vaeEncoder.input.type === 'float16' ? new Uint16Array(pixels) : undefined,
       z0: new Float32Array(latent),
       x: new Float32Array(latent),

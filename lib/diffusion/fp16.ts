@@ -1,5 +1,6 @@
 // float32 ⇄ float16 bit conversion. onnxruntime-node takes and returns float16 tensors as
 // Uint16Array bits and Node 20 has no Float16Array, so fp16 models need this on every UNet step.
+import { byteOfUnit, unitOfByte } from '../image/tensor';
 
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
@@ -71,19 +72,13 @@ export function float16ToFloat32(src: Uint16Array, out: Float32Array = new Float
 }
 
 let byteToHalf: Uint16Array | undefined;
-/** Half bits of byte/127.5 − 1 for every byte: image → float16 tensor by table lookup. */
+/** Half bits of the image value of every byte (unitOfByte): image → float16 tensor by table lookup. */
 export function byteToHalfTable(): Uint16Array {
-  return (byteToHalf ??= Uint16Array.from({ length: 256 }, (_, b) => toHalfBits(Math.fround(b / 127.5 - 1))));
+  return (byteToHalf ??= Uint16Array.from({ length: 256 }, (_, b) => toHalfBits(unitOfByte(b))));
 }
 
 let halfToByte: Uint8Array | undefined;
-/** Byte = round(clamp((x+1)·127.5, 0, 255)) for every half x (NaN → 0): float16 tensor → image. */
+/** The byte (byteOfUnit) of every half: float16 tensor → image by table lookup. */
 export function halfToByteTable(): Uint8Array {
-  if (!halfToByte) {
-    // Uint8ClampedArray stores clamp + round-half-to-even, like numpy; NaN stores as 0
-    const t = new Uint8ClampedArray(65536);
-    for (let h = 0; h < 65536; h++) t[h] = (fromHalfBits(h) + 1) * 127.5;
-    halfToByte = new Uint8Array(t.buffer);
-  }
-  return halfToByte;
+  return (halfToByte ??= Uint8Array.from({ length: 65536 }, (_, h) => byteOfUnit(fromHalfBits(h))));
 }

@@ -1,12 +1,28 @@
 // RGB bytes ⇄ NCHW float tensors in [-1, 1], the range every SD VAE (KL and TAESD-as-exported by
-// diffusers' AutoencoderTiny) takes and returns. These two loops are most of the engine's own
-// time at 512² (786k values each way), so they move four pixels (12 bytes = three 32-bit words)
-// per iteration instead of one byte at a time, into caller-supplied buffers (no allocation).
+// diffusers' AutoencoderTiny) takes and returns. The engine normally runs the WebAssembly SIMD
+// kernels (pixelKernels.ts, via PlanarConverter); these JS loops are the reference and fallback
+// and compute exactly the same float32 arithmetic:
+//   unit(byte) = f32(f32(2·byte − 255) · f32(1/255))
+//   byte(x)    = clamp(roundHalfEven(f32(f32(x·127.5) + 127.5)), 0, 255), NaN → 0
+// They write into caller-supplied buffers (no allocation).
 import { assertRgb, type RgbImage } from './rgb';
 
-// byte → [-1, 1] once per byte value: a table load beats the multiply-subtract in the hot loop,
-// and copying the float's bits as integers skips two float32 ⇄ float64 conversions per value
-const BYTE_TO_UNIT = new Float32Array(256).map((_, i) => i / 127.5 - 1);
+/** byte → [-1, 1] as defined above (scalar reference). */
+export function unitOfByte(b: number): number {
+  return Math.fround((2 * b - 255) * Math.fround(1 / 255));
+}
+
+/** [-1, 1] → byte as defined above (scalar reference); Uint8ClampedArray stores clamp and round
+ * half to even, and NaN as 0. */
+const clampCell = new Uint8ClampedArray(1);
+export function byteOfUnit(x: number): number {
+  clampCell[0] = Math.fround(Math.fround(x * 127.5) + 127.5);
+  return clampCell[0];
+}
+
+// byte → [-1, 1] once per byte value: a table load beats the arithmetic in the hot loop, and
+// copying the float's bits as integers skips two float32 ⇄ float64 conversions per value
+const BYTE_TO_UNIT = new Float32Array(256).map((_, i) => unitOfByte(i));
 const BYTE_TO_UNIT_BITS = new Uint32Array(BYTE_TO_UNIT.buffer);
 const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
 
@@ -61,16 +77,7 @@ export function rgbToNchw(img: RgbImage, out: Float32Array = new Float32Array(im
   return out;
 }
 
-/**
- * byte = round(clamp((x+1)/2, 0, 1)·255), as diffusers' postprocess + numpy_to_pil. Rounding
- * half-up here equals numpy's half-to-even: x·127.5+127.5 is never exactly k+½ for a float32 x
- * other than 0 (which gives 127.5 → 128 either way). NaN (a broken fp16 graph) becomes 0.
- */
-function toByte(x: number): number {
-  const v = x * 127.5 + 128;
-  return v >= 255 ? 255 : v > 0 ? v | 0 : 0;
-}
-
+/** Planar float → interleaved RGB bytes (the inverse of rgbToNchw up to rounding). */
 export function nchwToRgb(
   src: Float32Array,
   width: number,
@@ -83,19 +90,12 @@ export function nchwToRgb(
   const R = src.subarray(0, plane);
   const G = src.subarray(plane, 2 * plane);
   const B = src.subarray(2 * plane, 3 * plane);
-  if (!canUseWords(out, plane)) {
-    for (let p = 0, d = 0; p < plane; p++, d += 3) {
-      out[d] = toByte(R[p]);
-      out[d + 1] = toByte(G[p]);
-      out[d + 2] = toByte(B[p]);
-    }
-    return { data: out, width, height };
-  }
-  const words = new Uint32Array(out.buffer, out.byteOffset, (plane * 3) >> 2);
-  for (let p = 0, k = 0; p < plane; p += 4, k += 3) {
-    words[k] = toByte(R[p]) | (toByte(G[p]) << 8) | (toByte(B[p]) << 16) | (toByte(R[p + 1]) << 24);
-    words[k + 1] = toByte(G[p + 1]) | (toByte(B[p + 1]) << 8) | (toByte(R[p + 2]) << 16) | (toByte(G[p + 2]) << 24);
-    words[k + 2] = toByte(B[p + 2]) | (toByte(R[p + 3]) << 8) | (toByte(G[p + 3]) << 16) | (toByte(B[p + 3]) << 24);
+  const c = new Uint8ClampedArray(out.buffer, out.byteOffset, out.length);
+  const f = Math.fround;
+  for (let p = 0, d = 0; p < plane; p++, d += 3) {
+    c[d] = f(f(R[p] * 127.5) + 127.5);
+    c[d + 1] = f(f(G[p] * 127.5) + 127.5);
+    c[d + 2] = f(f(B[p] * 127.5) + 127.5);
   }
   return { data: out, width, height };
 }

@@ -3,7 +3,7 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { byteToHalfTable, fromHalfBits, halfToByteTable } from '../../lib/diffusion/fp16';
-import { decodeImage, encodeJpeg, encodePng, nchw16ToRgb, nchwToRgb, resizeRgb, rgbToNchw, rgbToNchw16, type RgbImage } from '../../lib/image';
+import { byteOfUnit, decodeImage, encodeJpeg, encodePng, nchw16ToRgb, nchwToRgb, PlanarConverter, resizeRgb, rgbToNchw, rgbToNchw16, unitOfByte, type RgbImage } from '../../lib/image';
 
 function gradient(w: number, h: number): RgbImage {
   const data = new Uint8Array(w * h * 3);
@@ -55,6 +55,53 @@ describe('RGB ⇄ NCHW', () => {
     const out = new Uint8Array(shifted.length);
     const back = nchwToRgb(rgbToNchw(view), 8, 8, out.subarray(1));
     expect(Buffer.from(back.data).equals(Buffer.from(img.data))).toBe(true);
+  });
+});
+
+describe('PlanarConverter: WebAssembly SIMD kernels give the same bits as the JS loops', () => {
+  const simd = new PlanarConverter();
+  const js = new PlanarConverter({ simd: false });
+
+  it('uses the SIMD kernels on this runtime', () => {
+    expect(simd.implementation).toBe('wasm-simd');
+    expect(js.implementation).toBe('js');
+  });
+
+  it('RGB → planes', () => {
+    const img = gradient(64, 48);
+    const a = Float32Array.from(simd.toPlanes(img)); // copy: the result is scratch memory
+    const b = js.toPlanes(img);
+    expect(Buffer.from(a.buffer).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength))).toBe(true);
+    expect(a[0]).toBe(unitOfByte(img.data[0]));
+  });
+
+  it('planes → RGB, including out-of-range values, ±Inf, NaN and exact halves', () => {
+    const w = 32, h = 16;
+    const special = [NaN, Infinity, -Infinity, 2, -2, 0, 1, -1, 0.5, -0.5, 1 / 255, -1e-30];
+    let seed = 1;
+    const planes = Float32Array.from({ length: w * h * 3 }, (_, i) => {
+      if (i % 7 === 0) return special[(i / 7) % special.length];
+      seed = (Math.imul(seed, 1103515245) + 12345) | 0;
+      return ((seed >>> 8) / 2 ** 24) * 2.4 - 1.2;
+    });
+    // f32(x·127.5) + 127.5 lands exactly on 128.5 and 129.5: round half to even gives 128 and 130
+    planes[1] = Math.fround(1 / 127.5);
+    planes[2] = Math.fround(2 / 127.5);
+    const a = simd.toRgb(planes, w, h).data;
+    const b = js.toRgb(planes, w, h).data;
+    expect(Buffer.from(a).equals(Buffer.from(b))).toBe(true);
+    for (let p = 0; p < w * h; p++) expect(a[p * 3]).toBe(byteOfUnit(planes[p]));
+    expect([a[3], a[6]]).toEqual([128, 130]);
+  });
+
+  it('round-trips every byte exactly on both paths, and falls back to JS for sizes that are not multiples of 16 pixels', () => {
+    for (const [w, h] of [[64, 64], [5, 3]]) {
+      const img = gradient(w, h);
+      for (const c of [simd, js]) {
+        const back = c.toRgb(Float32Array.from(c.toPlanes(img)), w, h);
+        expect(Buffer.from(back.data).equals(Buffer.from(img.data))).toBe(true);
+      }
+    }
   });
 });
 

@@ -102,11 +102,12 @@ export class EulerScheduler {
       sigmaDown = Math.sqrt(sigmaNext * sigmaNext - sigmaUp * sigmaUp);
     }
     const dt = sigmaDown - sigma;
+    const invSigma = 1 / sigma; // multiply, not divide, in the per-element loop
     if (sigmaUp > 0 && !noise) throw new Error('EulerScheduler.step (ancestral) needs noise for every step but the last');
     for (let j = 0; j < sample.length; j++) {
       const x = sample[j];
       const x0 = x - sigma * eps[j]; // predicted original sample
-      const derivative = (x - x0) / sigma;
+      const derivative = (x - x0) * invSigma;
       sample[j] = sigmaUp > 0 ? x + derivative * dt + sigmaUp * noise![j] : x + derivative * dt;
     }
   }

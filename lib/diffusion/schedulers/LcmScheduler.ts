@@ -99,14 +99,14 @@ export class LcmScheduler {
     // final_alpha_cumprod (=1) is only used when tPrev < 0, which the skeleton never produces
     const aPrev = tPrev >= 0 ? this.acp[tPrev] : 1;
     const { cSkip, cOut } = this.boundaryScalings(t);
-    const sqrtA = Math.sqrt(a);
+    const invSqrtA = 1 / Math.sqrt(a); // multiply, not divide, in the per-element loop
     const sqrt1mA = Math.sqrt(1 - a);
     const sqrtAPrev = Math.sqrt(aPrev);
     const sqrt1mAPrev = Math.sqrt(1 - aPrev);
     if (!last && !noise) throw new Error('LcmScheduler.step needs noise for every step but the last');
     for (let j = 0; j < sample.length; j++) {
       const x = sample[j];
-      const x0 = (x - sqrt1mA * eps[j]) / sqrtA; // predicted original sample (epsilon prediction)
+      const x0 = (x - sqrt1mA * eps[j]) * invSqrtA; // predicted original sample (epsilon prediction)
       const denoised = cOut * x0 + cSkip * x;
       sample[j] = last ? denoised : sqrtAPrev * denoised + sqrt1mAPrev * noise![j];
     }
