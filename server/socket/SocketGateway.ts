@@ -102,16 +102,17 @@ export class SocketGateway {
     });
     // Runs before any handler, for every incoming event, known or not.
     socket.use((packet, next) => {
-      const [event] = packet;
+      // Echoed in errors and logs: keep whatever a client sent as event name short.
+      const event = String(packet[0]).slice(0, 64);
       const ack = typeof packet[packet.length - 1] === 'function' ? (packet[packet.length - 1] as Ack) : undefined;
       if (!this.guards.get(socket)!.bucket.take()) {
         const { perSecond, burst } = this.opts.rateLimit;
         const msg = `${event}: too many messages (limit ${perSecond}/s, burst ${burst}); slow down`;
-        this.reject(socket, String(event), new ClientError('rate-limited', msg), ack, packet[1]);
+        this.reject(socket, event, new ClientError('rate-limited', msg), ack, packet[1]);
         return;
       }
-      if (!this.handlers.has(event)) {
-        this.reject(socket, String(event), new ClientError('invalid-message', `unknown event ${JSON.stringify(event)}`), ack, packet[1]);
+      if (!this.handlers.has(packet[0])) {
+        this.reject(socket, event, new ClientError('invalid-message', `unknown event ${JSON.stringify(event)}`), ack, packet[1]);
         return;
       }
       next();

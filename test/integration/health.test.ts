@@ -1,4 +1,5 @@
 // GET /healthz reports liveness, version and load.
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -40,5 +41,25 @@ describe('/healthz', () => {
   it('refuses other methods; other paths are 404 when the web app is off (LC_WEB=0)', async () => {
     expect((await fetch(`${server.url}/healthz`, { method: 'POST' })).status).toBe(405);
     expect((await fetch(`${server.url}/`)).status).toBe(404);
+  });
+});
+
+describe('startup', () => {
+  it('a bad configuration stops the start with one line naming the variable (exit code 2)', () => {
+    for (const [env, expected] of [
+      [{ PORT: 'abc' }, /PORT="abc" must be a number/],
+      [{ COMPACT_EVERY: '0' }, /COMPACT_EVERY="0" must be at least 1/],
+      [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL="loud" must be one of/],
+    ] as const) {
+      const r = spawnSync(process.execPath, ['--import', 'tsx', 'server/index.ts'], {
+        cwd: ROOT,
+        env: { ...process.env, LC_WEB: '0', ...env },
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+      expect(r.status).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(expected);
+    }
   });
 });
