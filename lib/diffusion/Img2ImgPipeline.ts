@@ -96,6 +96,8 @@ export interface PipelineInfo {
   fixedSize?: { width: number; height: number };
   /** how image ⇄ tensor conversion runs */
   pixelKernels: 'wasm-simd' | 'js';
+  /** false when the VAE encoder samples noise inside its graph (same seed ≠ same bytes) */
+  deterministic: boolean;
 }
 
 type Sampler = LcmScheduler | EulerScheduler;
@@ -195,8 +197,14 @@ export class Img2ImgPipeline {
       executionProvider,
       requestedExecutionProvider: requested,
       threads,
+      deterministic: !folder.encoderSamplesNoise,
       ...(fixed && { fixedSize: { width: fixed.width * 8, height: fixed.height * 8 } }),
     };
+    if (folder.encoderSamplesNoise) {
+      (opts.logger?.warn.bind(opts.logger) ?? console.warn)(
+        `${folder.dir}/vae_encoder/model.onnx samples its latent with a random op onnxruntime seeds itself, so the same seed will not give byte-identical images; re-export with a current optimum (latent_parameters output) for reproducible renders`,
+      );
+    }
     opts.logger?.info?.(`loaded ${folder.name} (${folder.kind}, ${samplerName}, ${folder.vaeKind} VAE, ${info.contract}) on ${executionProvider}`);
     return new Img2ImgPipeline(folder, sessions, contract, tokenizer, sampler, info, opts.promptCacheSize ?? 16);
   }

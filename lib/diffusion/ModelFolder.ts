@@ -30,6 +30,12 @@ export class ModelFolder {
   /** latent = scaling_factor · vae_encode(image); the UNet works on that scale */
   readonly latentScale: number;
   readonly unetConfig: Record<string, unknown>;
+  /**
+   * Optimum exports before late 2024 sample the VAE posterior inside vae_encoder/model.onnx
+   * (`latent_dist.sample()` → RandomNormalLike, seeded by onnxruntime from the clock, and Node has
+   * no way to seed it). Such a model cannot give byte-identical output for the same seed.
+   */
+  readonly encoderSamplesNoise: boolean;
 
   private constructor(dir: string) {
     this.dir = dir;
@@ -45,6 +51,7 @@ export class ModelFolder {
     const sf = vaeConfig.scaling_factor;
     // AutoencoderTiny latents are already in UNet space; SD's KL VAE uses 0.18215
     this.latentScale = typeof sf === 'number' && sf > 0 ? sf : this.vaeKind === 'taesd' ? 1 : 0.18215;
+    this.encoderSamplesNoise = fileContains(this.partPath('vae_encoder'), ['RandomNormalLike', 'RandomNormal']);
   }
 
   /** Checks the folder and every file the engine needs; throws EngineError on the first problem. */
@@ -89,6 +96,30 @@ export class ModelFolder {
     } catch (e) {
       throw new EngineError('MODEL_CORRUPT', `${p} is not valid JSON (${(e as Error).message}); ${downloadHint(this.name)}`);
     }
+  }
+}
+
+/** Whether any of the ASCII strings occurs in the file; op types are plain strings in the ONNX
+ * protobuf, so this finds a node type without parsing a 100+ MB model. Reads in 4 MiB chunks. */
+function fileContains(path: string, needles: string[]): boolean {
+  const patterns = needles.map((n) => Buffer.from(n, 'latin1'));
+  const overlap = Math.max(...patterns.map((p) => p.length)) - 1;
+  const chunk = Buffer.alloc(4 << 20);
+  const fd = openSync(path, 'r');
+  try {
+    let position = 0;
+    let carry = 0;
+    for (;;) {
+      const n = readSync(fd, chunk, carry, chunk.length - carry, position);
+      if (n === 0) return false;
+      const view = chunk.subarray(0, carry + n);
+      if (patterns.some((p) => view.includes(p))) return true;
+      position += n;
+      carry = Math.min(overlap, view.length);
+      view.copy(chunk, 0, view.length - carry);
+    }
+  } finally {
+    closeSync(fd);
   }
 }
 
