@@ -52,6 +52,9 @@ const pipeline = await Img2ImgPipeline.load(modelDir, {
   executionProvider: o.ep,
   ...(o.threads && { threads: Number(o.threads) }),
   logger: { warn: (m) => process.stderr.write(`warning: ${m}\n`) },
+}).catch((e: Error) => {
+  process.stderr.write(`error: ${e.message}\n`);
+  process.exit(1);
 });
 const input = await sketchJpeg(size);
 const params = { prompt: 'a watercolor landscape with a sun and a lake', strength: Number(o.strength), steps, seed: 1, guidance: 8, width: size, height: size };
