@@ -4,7 +4,7 @@
 // behind Cast nodes, because onnxruntime's CPU EP lacks float16 kernels for several ops we use
 // (Conv, Resize, LayerNormalization) and the engine only sees the I/O contract anyway.
 import onnxProto from 'onnx-proto';
-import { toHalfArray } from './fp16';
+import { float32ToFloat16 } from '../../lib/diffusion/fp16';
 
 const onnx = onnxProto.onnx;
 type TensorProto = onnxProto.onnx.ITensorProto;
@@ -95,7 +95,7 @@ export class GraphBuilder {
       return name;
     }
     const stored = `${name}_fp16`;
-    this.initializers.push({ name: stored, dims, dataType: DT.FLOAT16, rawData: bytesOf(toHalfArray(data)) });
+    this.initializers.push({ name: stored, dims, dataType: DT.FLOAT16, rawData: bytesOf(float32ToFloat16(data)) });
     return this.op('Cast', [stored], { to: attr.int(DT.FLOAT) }, name);
   }
 

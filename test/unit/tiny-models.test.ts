@@ -8,7 +8,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fromHalfArray, toHalfArray } from '../../models/tiny/fp16';
+import { float16ToFloat32, float32ToFloat16 } from '../../lib/diffusion/fp16';
 import { generateTinyModel } from '../../models/tiny/generate';
 import { TINY_VARIANTS, tinyVariant } from '../../models/tiny/variants';
 
@@ -35,11 +35,11 @@ function readJson(...path: string[]) {
 }
 
 function floats(t: ort.Tensor): Float32Array {
-  return t.type === 'float16' ? fromHalfArray(t.data as Uint16Array) : (t.data as Float32Array);
+  return t.type === 'float16' ? float16ToFloat32(t.data as Uint16Array) : (t.data as Float32Array);
 }
 
 function floatTensor(fp16: boolean, data: Float32Array, dims: number[]): ort.Tensor {
-  return fp16 ? new ort.Tensor('float16', toHalfArray(data), dims) : new ort.Tensor('float32', data, dims);
+  return fp16 ? new ort.Tensor('float16', float32ToFloat16(data), dims) : new ort.Tensor('float32', data, dims);
 }
 
 function meanAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
