@@ -22,8 +22,7 @@ export function byteOfUnit(x: number): number {
 
 // byte → [-1, 1] once per byte value: a table load beats the arithmetic in the hot loop, and
 // copying the float's bits as integers skips two float32 ⇄ float64 conversions per value
-const BYTE_TO_UNIT = new Float32Array(256).map((_, i) => unitOfByte(i));
-const BYTE_TO_UNIT_BITS = new Uint32Array(BYTE_TO_UNIT.buffer);
+const BYTE_TO_UNIT_BITS = new Uint32Array(new Float32Array(256).map((_, i) => unitOfByte(i)).buffer);
 const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
 
 /** The word-at-a-time paths need a little-endian host, 4-byte alignment and a pixel count
@@ -32,48 +31,52 @@ function canUseWords(bytes: Uint8Array, pixels: number): boolean {
   return LITTLE_ENDIAN && bytes.byteOffset % 4 === 0 && pixels % 4 === 0;
 }
 
-/** x = byte/127.5 − 1, interleaved HWC → planar CHW (batch 1). */
-export function rgbToNchw(img: RgbImage, out: Float32Array = new Float32Array(img.width * img.height * 3)): Float32Array {
-  assertRgb(img);
-  const plane = img.width * img.height;
-  if (out.length !== plane * 3) throw new RangeError(`NCHW buffer has ${out.length} values, expected ${plane * 3}`);
-  const lut = BYTE_TO_UNIT;
+type Lut = Uint32Array | Uint16Array;
+
+/**
+ * Interleaved HWC bytes → three planes, each byte replaced by `lut[byte]`. The float32 path passes
+ * the float bits of unitOfByte through a Uint32Array view, the float16 path half-float bits, so one loop
+ * serves both without per-pixel float conversion.
+ */
+function deinterleaveThroughLut<T extends Lut>(src: Uint8Array, plane: number, out: T, lut: T): void {
   const R = out.subarray(0, plane);
   const G = out.subarray(plane, 2 * plane);
-  const B = out.subarray(2 * plane);
-  const src = img.data;
+  const B = out.subarray(2 * plane, 3 * plane);
   if (!canUseWords(src, plane)) {
     for (let p = 0, s = 0; p < plane; p++, s += 3) {
       R[p] = lut[src[s]];
       G[p] = lut[src[s + 1]];
       B[p] = lut[src[s + 2]];
     }
-    return out;
+    return;
   }
   const words = new Uint32Array(src.buffer, src.byteOffset, (plane * 3) >> 2);
-  const bits = BYTE_TO_UNIT_BITS;
-  const outBits = new Uint32Array(out.buffer, out.byteOffset, plane * 3);
-  const Rb = outBits.subarray(0, plane);
-  const Gb = outBits.subarray(plane, 2 * plane);
-  const Bb = outBits.subarray(2 * plane);
   for (let p = 0, k = 0; p < plane; p += 4, k += 3) {
     // bytes r0 g0 b0 r1 | g1 b1 r2 g2 | b2 r3 g3 b3
     const a = words[k];
     const b = words[k + 1];
     const c = words[k + 2];
-    Rb[p] = bits[a & 255];
-    Gb[p] = bits[(a >>> 8) & 255];
-    Bb[p] = bits[(a >>> 16) & 255];
-    Rb[p + 1] = bits[a >>> 24];
-    Gb[p + 1] = bits[b & 255];
-    Bb[p + 1] = bits[(b >>> 8) & 255];
-    Rb[p + 2] = bits[(b >>> 16) & 255];
-    Gb[p + 2] = bits[b >>> 24];
-    Bb[p + 2] = bits[c & 255];
-    Rb[p + 3] = bits[(c >>> 8) & 255];
-    Gb[p + 3] = bits[(c >>> 16) & 255];
-    Bb[p + 3] = bits[c >>> 24];
+    R[p] = lut[a & 255];
+    G[p] = lut[(a >>> 8) & 255];
+    B[p] = lut[(a >>> 16) & 255];
+    R[p + 1] = lut[a >>> 24];
+    G[p + 1] = lut[b & 255];
+    B[p + 1] = lut[(b >>> 8) & 255];
+    R[p + 2] = lut[(b >>> 16) & 255];
+    G[p + 2] = lut[b >>> 24];
+    B[p + 2] = lut[c & 255];
+    R[p + 3] = lut[(c >>> 8) & 255];
+    G[p + 3] = lut[(c >>> 16) & 255];
+    B[p + 3] = lut[c >>> 24];
   }
+}
+
+/** x = byte/127.5 − 1, interleaved HWC → planar CHW (batch 1). */
+export function rgbToNchw(img: RgbImage, out: Float32Array = new Float32Array(img.width * img.height * 3)): Float32Array {
+  assertRgb(img);
+  const plane = img.width * img.height;
+  if (out.length !== plane * 3) throw new RangeError(`NCHW buffer has ${out.length} values, expected ${plane * 3}`);
+  deinterleaveThroughLut(img.data, plane, new Uint32Array(out.buffer, out.byteOffset, plane * 3), BYTE_TO_UNIT_BITS);
   return out;
 }
 
@@ -108,37 +111,7 @@ export function rgbToNchw16(img: RgbImage, out: Uint16Array, byteTo16: Uint16Arr
   assertRgb(img);
   const plane = img.width * img.height;
   if (out.length !== plane * 3) throw new RangeError(`NCHW buffer has ${out.length} values, expected ${plane * 3}`);
-  const R = out.subarray(0, plane);
-  const G = out.subarray(plane, 2 * plane);
-  const B = out.subarray(2 * plane);
-  const src = img.data;
-  const lut = byteTo16;
-  if (!canUseWords(src, plane)) {
-    for (let p = 0, s = 0; p < plane; p++, s += 3) {
-      R[p] = lut[src[s]];
-      G[p] = lut[src[s + 1]];
-      B[p] = lut[src[s + 2]];
-    }
-    return out;
-  }
-  const words = new Uint32Array(src.buffer, src.byteOffset, (plane * 3) >> 2);
-  for (let p = 0, k = 0; p < plane; p += 4, k += 3) {
-    const a = words[k];
-    const b = words[k + 1];
-    const c = words[k + 2];
-    R[p] = lut[a & 255];
-    G[p] = lut[(a >>> 8) & 255];
-    B[p] = lut[(a >>> 16) & 255];
-    R[p + 1] = lut[a >>> 24];
-    G[p + 1] = lut[b & 255];
-    B[p + 1] = lut[(b >>> 8) & 255];
-    R[p + 2] = lut[(b >>> 16) & 255];
-    G[p + 2] = lut[b >>> 24];
-    B[p + 2] = lut[c & 255];
-    R[p + 3] = lut[(c >>> 8) & 255];
-    G[p + 3] = lut[(c >>> 16) & 255];
-    B[p + 3] = lut[c >>> 24];
-  }
+  deinterleaveThroughLut(img.data, plane, out, byteTo16);
   return out;
 }
 
