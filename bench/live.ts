@@ -13,7 +13,7 @@ import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 import * as syncProtocol from 'y-protocols/sync';
 import * as Y from 'yjs';
-import { defaultLiveFrameProps } from '../lib/canvas/liveFrame';
+import { liveFrameRecord } from '../lib/canvas/liveFrame';
 import { EV, type RenderResult } from '../lib/protocol';
 import { startServer, type TestServer } from '../test/helpers/server';
 
@@ -112,20 +112,9 @@ async function runOnce(url: string, server: TestServer | undefined, clients: num
   const frameId = 'shape:live-bench';
   const size = Number(opts.size);
   drawer.doc.transact(() => {
-    drawer.doc.getMap('tl_records').set(frameId, {
-      id: frameId,
-      typeName: 'shape',
-      type: 'live-frame',
-      parentId: 'page:page',
-      index: 'a1',
-      x: 0,
-      y: 0,
-      rotation: 0,
-      isLocked: false,
-      opacity: 1,
-      meta: {},
-      props: { ...defaultLiveFrameProps(), w: size, h: size, outputSize: size, prompt: 'a cat', steps: 1 },
-    });
+    drawer.doc
+      .getMap('tl_records')
+      .set(frameId, liveFrameRecord(frameId, { w: size, h: size, outputSize: size, prompt: 'a cat', steps: 1 }));
   });
   // the record must have reached the server before snapshots refer to it
   const deadline = Date.now() + 5_000;

@@ -131,6 +131,29 @@ export function readLiveFrameRecord(
   };
 }
 
+/** A live-frame record as tldraw stores it in the shared document, for code that writes the
+ * document without an editor (benchmarks, tests, scripts). */
+export function liveFrameRecord(
+  id: string,
+  props: Partial<LiveFrameProps> = {},
+  at: { x?: number; y?: number; parentId?: string; index?: string } = {},
+): Record<string, unknown> {
+  return {
+    id,
+    typeName: 'shape',
+    type: LIVE_FRAME_TYPE,
+    parentId: at.parentId ?? 'page:page',
+    index: at.index ?? 'a1',
+    x: at.x ?? 0,
+    y: at.y ?? 0,
+    rotation: 0,
+    isLocked: false,
+    opacity: 1,
+    meta: {},
+    props: { ...defaultLiveFrameProps(), ...props },
+  };
+}
+
 /** The pixel size of a frame's snapshot and render: the long side is `outputSize`, the short side
  * follows the frame's aspect ratio rounded to a multiple of 64 (UNets want multiples of 64). */
 export function renderSizeForFrame(props: Pick<LiveFrameProps, 'w' | 'h' | 'outputSize'>): {

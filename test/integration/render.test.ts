@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import sharp from 'sharp';
 import { io, type Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultLiveFrameProps, type LiveFrameProps } from '../../lib/canvas/liveFrame';
+import { liveFrameRecord, type LiveFrameProps } from '../../lib/canvas/liveFrame';
 import {
   EV,
   MAX_SNAPSHOT_BYTES,
@@ -90,20 +90,7 @@ class Participant extends Inbox {
   async createLiveFrame(props: Partial<LiveFrameProps> = {}): Promise<string> {
     const id = `shape:live${++this.frames}-${randomBytes(3).toString('hex')}`;
     const size = props.outputSize ?? 256;
-    this.peer.records.set(id, {
-      id,
-      typeName: 'shape',
-      type: 'live-frame',
-      parentId: 'page:page',
-      index: 'a1',
-      x: 0,
-      y: 0,
-      rotation: 0,
-      isLocked: false,
-      opacity: 1,
-      meta: {},
-      props: { ...defaultLiveFrameProps(), w: size, h: size, prompt: 'a cat', ...props },
-    });
+    this.peer.records.set(id, liveFrameRecord(id, { w: size, h: size, prompt: 'a cat', ...props }));
     await this.peer.acked();
     return id;
   }
