@@ -72,7 +72,15 @@ describe('collaborative canvas', () => {
     // The record arrived whole: same points as in A.
     const segments = (page: Page, id: string) =>
       page.evaluate((i) => JSON.stringify((window.editor!.getShape(i as any) as any).props.segments), id);
-    expect(await segments(B.page, drawnInA[0]!)).toBe(await segments(A.page, drawnInA[0]!));
+    // The stroke's last points travel in later updates than its creation, so wait (same 2 s
+    // budget) until B holds exactly A's points.
+    const inA = await segments(A.page, drawnInA[0]!);
+    let inB = await segments(B.page, drawnInA[0]!);
+    for (const deadline = Date.now() + 2_000; inB !== inA && Date.now() < deadline; ) {
+      await new Promise((r) => setTimeout(r, 50));
+      inB = await segments(B.page, drawnInA[0]!);
+    }
+    expect(inB).toBe(inA);
 
     // ── B sees A's cursor, with A's name ──
     await A.page.mouse.move(700, 330, { steps: 5 });
