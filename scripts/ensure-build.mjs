@@ -27,14 +27,23 @@ export function buildIsFresh() {
 export function ensureBuild({ quiet = false } = {}) {
   if (buildIsFresh()) return;
   if (!quiet) console.log('[livecanvas] building the web app (next build)…');
-  const r = spawnSync('npm', ['run', 'build'], {
-    cwd: root,
-    stdio: quiet ? 'pipe' : 'inherit',
-    env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1' },
-  });
-  if (r.status !== 0) {
-    if (quiet) process.stderr.write(String(r.stdout) + String(r.stderr));
-    throw new Error('next build failed');
+  // Same steps as `npm run build`, run with this node binary: no shell, no npm on PATH needed
+  // (spawning `npm` fails on Windows without a shell).
+  const steps = [
+    [join(root, 'scripts', 'copy-tldraw-assets.mjs')],
+    [join(root, 'node_modules', 'next', 'dist', 'bin', 'next'), 'build'],
+  ];
+  for (const args of steps) {
+    const r = spawnSync(process.execPath, args, {
+      cwd: root,
+      stdio: quiet ? 'pipe' : 'inherit',
+      env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1' },
+    });
+    if (r.error) throw r.error;
+    if (r.status !== 0) {
+      if (quiet) process.stderr.write(String(r.stdout) + String(r.stderr));
+      throw new Error(`next build failed (exit ${r.status})`);
+    }
   }
 }
 
