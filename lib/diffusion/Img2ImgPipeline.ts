@@ -13,6 +13,7 @@ import { GaussianRng } from './rng';
 import { EulerScheduler } from './schedulers/EulerScheduler';
 import { guidanceEmbedding, LcmScheduler } from './schedulers/LcmScheduler';
 import { noiseScheduleFromConfig } from './schedulers/alphas';
+import { chooseSampler, type SamplerName } from './schedulers/samplerChoice';
 import { createSessions, defaultThreads, EXECUTION_PROVIDERS, type EngineLogger, type ExecutionProvider } from './sessions';
 
 export const MIN_SIDE = 128;
@@ -22,7 +23,7 @@ export const MAX_STEPS = 50;
 /** LCM's default guidance (diffusers uses 8.5; 8 is the common UI default) */
 export const DEFAULT_GUIDANCE = 8;
 
-export type SamplerName = 'lcm' | 'euler' | 'euler-ancestral';
+export type { SamplerName };
 
 export interface PipelineLoadOptions {
   /** cpu (default), cuda, coreml, dml or webgpu; an unavailable one falls back to cpu with one warning */
@@ -154,12 +155,13 @@ export class Img2ImgPipeline {
     if (!Number.isInteger(threads) || threads < 1) throw new EngineError('INVALID_PARAMS', `threads must be a positive integer (got ${threads})`);
     const tokenizer = ClipTokenizer.fromFolder(folder.dir);
     let noiseSchedule;
+    let samplerName: SamplerName;
     try {
       noiseSchedule = noiseScheduleFromConfig(folder.schedulerConfig);
+      samplerName = chooseSampler(folder.schedulerConfig, opts.sampler);
     } catch (e) {
       throw new EngineError('MODEL_UNSUPPORTED', `${folder.dir}/scheduler/scheduler_config.json: ${(e as Error).message}`);
     }
-    const samplerName: SamplerName = opts.sampler ?? (folder.kind === 'lcm' ? 'lcm' : 'euler-ancestral');
     const sc = folder.schedulerConfig;
     const sampler =
       samplerName === 'lcm'

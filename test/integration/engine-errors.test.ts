@@ -159,6 +159,21 @@ describe('model folder errors', () => {
     expect(e.message).toMatch(/unet\/model\.onnx needs extra inputs text_embeds.*\(an SDXL UNet\)/);
   });
 
+  it('unsupported scheduler class or prediction type in scheduler_config.json', async () => {
+    const edit = (name: string, patch: Record<string, unknown>) => {
+      const dir = copyModel('tiny-turbo', name);
+      const path = join(dir, 'scheduler', 'scheduler_config.json');
+      writeFileSync(path, JSON.stringify({ ...JSON.parse(readFileSync(path, 'utf8')), ...patch }));
+      return dir;
+    };
+    const cls = await loadError(edit('turbo-tcd', { _class_name: 'TCDScheduler' }));
+    expect(cls.code).toBe('MODEL_UNSUPPORTED');
+    expect(cls.message).toMatch(/scheduler\/scheduler_config\.json: scheduler class "TCDScheduler" is not supported/);
+    const v = await loadError(edit('turbo-v', { prediction_type: 'v_prediction' }));
+    expect(v.code).toBe('MODEL_UNSUPPORTED');
+    expect(v.message).toMatch(/scheduler\/scheduler_config\.json: prediction_type "v_prediction" is not supported/);
+  });
+
   it('unknown execution provider', async () => {
     const err = await Img2ImgPipeline.load(join(MODELS, 'tiny-turbo'), { executionProvider: 'tpu' as never }).catch((e) => e);
     expect(err.code).toBe('INVALID_PARAMS');

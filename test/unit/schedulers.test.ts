@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { alphasCumprod, sigmaOf } from '../../lib/diffusion/schedulers/alphas';
 import { EulerScheduler, eulerAdjustedSteps } from '../../lib/diffusion/schedulers/EulerScheduler';
 import { guidanceEmbedding, LcmScheduler } from '../../lib/diffusion/schedulers/LcmScheduler';
+import { chooseSampler } from '../../lib/diffusion/schedulers/samplerChoice';
 
 const close = (a: number, b: number, tol = 1e-5) => expect(Math.abs(a - b)).toBeLessThanOrEqual(tol);
 
@@ -37,6 +38,11 @@ describe('LcmScheduler', () => {
     [4, 0.08, [79, 59, 39, 19]],
     // 50·0.58 = 28.999… → 28 skeleton steps, as Python's int() gives
     [5, 0.58, [559, 459, 339, 239, 119]],
+    // 30 skeleton steps (computed with numpy, diffusers' formula): linspace gives 11·(30/22) =
+    // 14.999… → index 14 (319) where the exact 11·30/22 = 15 would pick 299; likewise
+    // 13·(30/26) → 319 at position 13
+    [22, 0.6, [599, 579, 559, 519, 499, 479, 439, 419, 399, 359, 339, 319, 279, 259, 219, 199, 179, 139, 119, 99, 59, 39]],
+    [26, 0.6, [599, 579, 559, 539, 519, 499, 479, 439, 419, 399, 379, 359, 339, 319, 279, 259, 239, 219, 199, 179, 139, 119, 99, 79, 59, 39]],
   ])('setTimesteps(%i, %f)', (n, strength, want) => {
     expect(s.setTimesteps(n, strength)).toEqual(want);
   });
@@ -153,5 +159,33 @@ describe('EulerScheduler (trailing)', () => {
     s.step([0.25], 0, x);
     close(x[0], 3 + 0.25 * (s.sigmas[1] - s.sigmas[0]));
     expect(s.stepNeedsNoise(0)).toBe(false);
+  });
+});
+
+describe('sampler choice from scheduler_config.json', () => {
+  const base = { beta_schedule: 'scaled_linear', prediction_type: 'epsilon' };
+  it.each([
+    ['LCMScheduler', 'lcm'],
+    // SD-Turbo's config: plain Euler, no noise re-injected between steps
+    ['EulerDiscreteScheduler', 'euler'],
+    ['EulerAncestralDiscreteScheduler', 'euler-ancestral'],
+    ['DDIMScheduler', 'euler'],
+    ['PNDMScheduler', 'euler'],
+    ['DDPMScheduler', 'euler-ancestral'],
+  ])('%s → %s', (cls, sampler) => {
+    expect(chooseSampler({ ...base, _class_name: cls })).toBe(sampler);
+  });
+
+  it('refuses an unknown scheduler class, naming the supported ones', () => {
+    expect(() => chooseSampler({ ...base, _class_name: 'TCDScheduler' })).toThrow(/scheduler class "TCDScheduler" is not supported; use a model whose _class_name is one of LCMScheduler, EulerDiscreteScheduler/);
+    expect(chooseSampler({ ...base, _class_name: 'TCDScheduler' }, 'lcm')).toBe('lcm');
+  });
+
+  it('refuses anything but epsilon prediction, even with a sampler override', () => {
+    for (const prediction_type of ['v_prediction', 'sample']) {
+      expect(() => chooseSampler({ ...base, _class_name: 'EulerDiscreteScheduler', prediction_type })).toThrow(new RegExp(`prediction_type "${prediction_type}" is not supported`));
+      expect(() => chooseSampler({ ...base, _class_name: 'EulerDiscreteScheduler', prediction_type }, 'euler')).toThrow(/not supported/);
+    }
+    expect(chooseSampler({ _class_name: 'EulerDiscreteScheduler' })).toBe('euler'); // absent = diffusers' default, epsilon
   });
 });

@@ -61,9 +61,13 @@ export class LcmScheduler {
     // origin = [1..originCount]·k − 1, reversed to start from the noisiest
     const origin: number[] = [];
     for (let i = originCount; i >= 1; i--) origin.push(i * k - 1);
-    // indices = floor(linspace(0, len, steps, endpoint=False))
+    // indices = floor(np.linspace(0, len, steps, endpoint=False)). numpy computes each point as
+    // j·(len/steps) in float64, which can land just below an integer that the exact j·len/steps
+    // hits (len 30, 22 steps, j 11: 14.999… → 14, not 15), so reproduce its rounding, not the
+    // exact rational.
+    const spacing = origin.length / steps;
     this.timesteps = [];
-    for (let j = 0; j < steps; j++) this.timesteps.push(origin[Math.floor((j * origin.length) / steps)]);
+    for (let j = 0; j < steps; j++) this.timesteps.push(origin[Math.floor(j * spacing)]);
     return this.timesteps;
   }
 
