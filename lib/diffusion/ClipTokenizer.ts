@@ -63,7 +63,8 @@ export class ClipTokenizer {
   }
 
   /** Loads `<folder>/tokenizer/{vocab.json,merges.txt}` and the pad token from
-   * tokenizer_config.json / special_tokens_map.json, as transformers' CLIPTokenizer does. */
+   * tokenizer_config.json / special_tokens_map.json with transformers' precedence (see
+   * specialTokenConfig). */
   static fromFolder(modelFolder: string): ClipTokenizer {
     const dir = join(modelFolder, 'tokenizer');
     const vocabPath = join(dir, 'vocab.json');
@@ -80,7 +81,7 @@ export class ClipTokenizer {
       throw new EngineError('MODEL_CORRUPT', `cannot parse ${vocabPath} (${(e as Error).message}); re-download the model folder`);
     }
     const merges = parseMerges(readFileSync(mergesPath, 'utf8'));
-    const config = { ...readJsonIfExists(join(dir, 'special_tokens_map.json')), ...readJsonIfExists(join(dir, 'tokenizer_config.json')) };
+    const config = specialTokenConfig(dir);
     const padToken = tokenContent(config.pad_token) ?? EOS;
     const maxLength = typeof config.model_max_length === 'number' && config.model_max_length <= 1024 ? config.model_max_length : CLIP_MAX_LENGTH;
     return new ClipTokenizer(new Map(Object.entries(vocabJson)), merges, { padToken, maxLength });
@@ -179,6 +180,19 @@ function clean(text: string): string {
 
 function parseMerges(text: string): string[] {
   return text.split('\n').filter((l, i) => l.length > 0 && !(i === 0 && l.startsWith('#version')));
+}
+
+/**
+ * tokenizer_config.json overlaid with special_tokens_map.json, as transformers'
+ * PreTrainedTokenizerBase._from_pretrained builds its init kwargs: a config saved before
+ * transformers 4.34 (no `added_tokens_decoder`, which is what SD repos ship) takes its special
+ * tokens from special_tokens_map.json, which therefore wins over tokenizer_config.json; a newer
+ * config carries them in itself and special_tokens_map.json is not read.
+ */
+function specialTokenConfig(dir: string): Record<string, unknown> {
+  const config = readJsonIfExists(join(dir, 'tokenizer_config.json'));
+  if ('added_tokens_decoder' in config) return config;
+  return { ...config, ...readJsonIfExists(join(dir, 'special_tokens_map.json')) };
 }
 
 function readJsonIfExists(path: string): Record<string, unknown> {

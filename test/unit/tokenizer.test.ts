@@ -6,12 +6,14 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ClipTokenizer } from '../../lib/diffusion/ClipTokenizer';
 
-const BPE = '/work/shared/fixtures/clip/bpe_simple_vocab_16e6.txt.gz';
+// ../shared next to the checkout (CI has it too): a missing fixture fails the suite, never skips it
+const BPE = join(import.meta.dirname, '..', '..', '..', 'shared', 'fixtures', 'clip', 'bpe_simple_vocab_16e6.txt.gz');
 
-describe.skipIf(!existsSync(BPE))('ClipTokenizer (real CLIP vocabulary)', () => {
+describe('ClipTokenizer (real CLIP vocabulary)', () => {
   let sd1: ClipTokenizer;
   let turbo: ClipTokenizer;
   beforeAll(() => {
+    if (!existsSync(BPE)) throw new Error(`missing fixture ${BPE}: the golden-id tests need ../shared/fixtures/clip next to the repository`);
     sd1 = ClipTokenizer.fromOpenAiBpe(BPE);
     turbo = ClipTokenizer.fromOpenAiBpe(BPE, { padToken: '!' });
   });
@@ -59,8 +61,8 @@ describe.skipIf(!existsSync(BPE))('ClipTokenizer (real CLIP vocabulary)', () => 
     expect(ids.every((v) => v >= 0 && v < 49406)).toBe(true);
   });
 
-  it('loads the same vocabulary from a diffusers tokenizer/ folder and honours its pad token', () => {
-    // write vocab.json + merges.txt the way transformers saves CLIPTokenizer
+  /** A diffusers tokenizer/ folder with SD's vocabulary, written the way transformers saves CLIPTokenizer. */
+  function tokenizerFolder(config: object, specialTokensMap: object): string {
     const dir = mkdtempSync(join(tmpdir(), 'lc-tok-'));
     mkdirSync(join(dir, 'tokenizer'));
     const vocab: Record<string, number> = {};
@@ -68,9 +70,27 @@ describe.skipIf(!existsSync(BPE))('ClipTokenizer (real CLIP vocabulary)', () => 
     const merges = [...(sd1 as unknown as { ranks: Map<string, number> }).ranks.keys()];
     writeFileSync(join(dir, 'tokenizer', 'vocab.json'), JSON.stringify(vocab));
     writeFileSync(join(dir, 'tokenizer', 'merges.txt'), ['#version: 0.2', ...merges].join('\n') + '\n');
-    writeFileSync(join(dir, 'tokenizer', 'tokenizer_config.json'), JSON.stringify({ model_max_length: 77, pad_token: '!' }));
-    writeFileSync(join(dir, 'tokenizer', 'special_tokens_map.json'), JSON.stringify({ pad_token: { content: '<|endoftext|>' } }));
-    const t = ClipTokenizer.fromFolder(dir);
-    expect(Array.from(t.encode('an astronaut riding a horse on mars').subarray(0, 10))).toEqual([49406, 550, 18376, 6765, 320, 4558, 525, 7496, 49407, 0]);
+    writeFileSync(join(dir, 'tokenizer', 'tokenizer_config.json'), JSON.stringify({ model_max_length: 77, ...config }));
+    writeFileSync(join(dir, 'tokenizer', 'special_tokens_map.json'), JSON.stringify(specialTokensMap));
+    return dir;
+  }
+  const astronaut = (t: ClipTokenizer) => Array.from(t.encode('an astronaut riding a horse on mars').subarray(0, 10));
+
+  it('loads the same vocabulary from a diffusers tokenizer/ folder and honours its pad token', () => {
+    const t = ClipTokenizer.fromFolder(tokenizerFolder({ pad_token: '!' }, { pad_token: '!' }));
+    expect(astronaut(t)).toEqual([49406, 550, 18376, 6765, 320, 4558, 525, 7496, 49407, 0]);
+  });
+
+  it('special_tokens_map.json wins over a legacy tokenizer_config.json, as in transformers', () => {
+    // SD repos ship pre-4.34 configs (no added_tokens_decoder): transformers overlays
+    // special_tokens_map.json on tokenizer_config.json, so its pad token is the one used
+    const legacy = ClipTokenizer.fromFolder(tokenizerFolder({ pad_token: '!' }, { pad_token: { content: '<|endoftext|>' } }));
+    expect(legacy.padId).toBe(49407);
+    expect(astronaut(legacy)).toEqual([49406, 550, 18376, 6765, 320, 4558, 525, 7496, 49407, 49407]);
+    const reverse = ClipTokenizer.fromFolder(tokenizerFolder({ pad_token: '<|endoftext|>' }, { pad_token: '!' }));
+    expect(reverse.padId).toBe(0);
+    // a config saved by transformers ≥ 4.34 carries added_tokens_decoder and is read alone
+    const modern = ClipTokenizer.fromFolder(tokenizerFolder({ pad_token: '!', added_tokens_decoder: {} }, { pad_token: '<|endoftext|>' }));
+    expect(modern.padId).toBe(0);
   });
 });
