@@ -37,14 +37,29 @@ export function sessionOptions(ep: ExecutionProvider, threads: number): ort.Infe
     // shapes repeat frame after frame, so the arena and memory pattern plans are reused
     enableCpuMemArena: true,
     enableMemPattern: true,
-    // errors only: ORT's warnings (e.g. about fp16 Cast insertion) are not actionable by users
-    logSeverityLevel: 3,
+    // fatal only: a load failure comes back as the exception we turn into one readable line, and
+    // the session logger would print it again as a multi-line ANSI dump; ORT's warnings (e.g.
+    // about fp16 Cast insertion) are not actionable by users either
+    logSeverityLevel: 4,
     // onnxruntime's pool threads busy-wait after each run by default. Between UNet steps the
     // engine's own JS and sharp need those cores: with spinning on, a 512² 4-step tiny-model frame
     // measured 29–39 ms instead of 13–15 ms on the 2-core project machine (bench/engine.ts).
     extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
   };
 }
+
+/**
+ * onnxruntime-node's process-wide logger (separate from the per-session one) prints failures that
+ * we report ourselves — a provider library that cannot be loaded, e.g. `--ep cuda` without CUDA —
+ * as multi-line ANSI-coloured stderr dumps. It reads `env.logLevel` once, when the first session
+ * of the process is created, so it is set before that and left alone afterwards.
+ */
+function quietGlobalOrtLogger(): void {
+  if (globalLoggerSet) return;
+  globalLoggerSet = true;
+  ort.env.logLevel = 'fatal';
+}
+let globalLoggerSet = false;
 
 export interface LoadedSessions {
   sessions: Record<ModelPart, ort.InferenceSession>;
@@ -59,6 +74,7 @@ export interface LoadedSessions {
  * provider and retried on CPU.
  */
 export async function createSessions(folder: ModelFolder, cfg: SessionConfig): Promise<LoadedSessions> {
+  quietGlobalOrtLogger();
   let ep = cfg.executionProvider;
   const sessions: Partial<Record<ModelPart, ort.InferenceSession>> = {};
   try {

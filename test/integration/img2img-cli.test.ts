@@ -2,7 +2,7 @@
 // output file of the requested size, byte-identical for the same seed, different for another seed,
 // and one error line + non-zero exit for bad input.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -96,6 +96,25 @@ describe('img2img CLI determinism and errors', () => {
     expect(r.code).toBe(1);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr.trim()).toMatch(message);
+  });
+
+  it('an unavailable execution provider → exactly one warning line on stderr, and the render', async () => {
+    const out = join(tmp, 'cuda.png');
+    const r = await cli(['--model', 'tiny-turbo', '--input', inputPng, '--ep', 'cuda', '--size', '128', '--out', out]);
+    expect(r.code).toBe(0);
+    expect(r.stderr.split('\n').filter(Boolean)).toHaveLength(1);
+    expect(r.stderr).toMatch(/^warning: execution provider 'cuda' is unavailable here \(.*\); running on cpu instead\n$/);
+    expect(r.stdout).toMatch(/tiny-turbo \(turbo, euler, kl VAE, cpu/);
+  });
+
+  it('truncated external weights → exactly one error line on stderr', async () => {
+    const dir = join(tmp, 'truncated-lcm');
+    cpSync(join(MODELS, 'tiny-lcm'), dir, { recursive: true });
+    truncateSync(join(dir, 'unet', 'model.onnx_data'), 1000);
+    const r = await cli(['--model', dir, '--input', inputPng, '--size', '128', '--out', join(tmp, 'err.png')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.split('\n').filter(Boolean)).toHaveLength(1);
+    expect(r.stderr).toMatch(/^error: the external weights of .*truncated-lcm\/unet\/model\.onnx are truncated or unreadable .*\n$/);
   });
 
   it('undecodable input → error line naming the fix', async () => {
