@@ -8,7 +8,7 @@ import {
   LIVE_FRAME_TYPE,
   LIVE_FRAME_VIEWS,
   modelUsesGuidance,
-  normalizeOutputSize,
+  outputSizeChoices,
   randomSeed,
   strengthZone,
   suggestedStepsForModel,
@@ -99,7 +99,7 @@ export function LiveFramePanel() {
   const onGpu = !!engine?.executionProvider && !/cpu/i.test(engine.executionProvider);
   const suggested = suggestedStepsForModel(p.model || engine?.model || '', onGpu);
   const models = [...new Set([engine?.model, p.model].filter((m): m is string => !!m))];
-  const sizes = engine?.sizes?.length ? [...new Set([...engine.sizes, p.outputSize])].sort((a, b) => a - b) : null;
+  const sizes = outputSizeChoices(p, engine?.sizes, !onGpu);
   const L = LIVE_FRAME_LIMITS;
 
   return (
@@ -223,28 +223,27 @@ export function LiveFramePanel() {
           </select>
         </Field>
 
-        <Field label={`Output ${p.outputSize}²`} htmlFor={ids.size} hint="bigger is sharper; on CPU each doubling costs ≈4×">
-          {sizes ? (
-            <select id={ids.size} value={p.outputSize} onChange={(e) => update({ outputSize: Number(e.target.value) })}>
-              {sizes.map((s) => (
-                <option key={s} value={s}>
-                  {s}²
-                </option>
-              ))}
-            </select>
-          ) : (
-            <input
-              id={ids.size}
-              type="range"
-              min={L.outputSize.min}
-              max={L.outputSize.max}
-              step={L.outputSize.step}
-              value={p.outputSize}
-              onPointerDown={beginEdit}
-              onKeyDown={beginEdit}
-              onChange={(e) => update({ outputSize: normalizeOutputSize(Number(e.target.value)) }, false)}
-            />
-          )}
+        <Field
+          label={`Output ${p.outputSize}²`}
+          htmlFor={ids.size}
+          hint={
+            engine?.sizes?.length
+              ? 'bigger is sharper; “warm” sizes were warmed up at start, others are slow the first time'
+              : 'bigger is sharper; on CPU each doubling costs ≈4×'
+          }
+        >
+          <select
+            id={ids.size}
+            data-testid="live-size"
+            value={p.outputSize}
+            onChange={(e) => update({ outputSize: Number(e.target.value) })}
+          >
+            {sizes.map((s) => (
+              <option key={s.size} value={s.size} data-warm={s.warm || undefined}>
+                {s.label}
+              </option>
+            ))}
+          </select>
         </Field>
 
         <div className="lc-panel__field">

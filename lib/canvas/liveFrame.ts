@@ -263,3 +263,30 @@ export function relativeRenderCost(props: Pick<LiveFrameProps, 'w' | 'h' | 'outp
   const { width, height } = renderSizeForFrame(props);
   return ((width * height) / DEFAULT_OUTPUT_SIZE ** 2) * props.steps;
 }
+
+export interface OutputSizeChoice {
+  size: number;
+  /** the engine warmed up on this size at start, so its first render is not the slowest */
+  warm: boolean;
+  /** relativeRenderCost at this size with the frame's steps and aspect */
+  cost: number;
+  label: string;
+}
+
+/** Every output size the engine accepts (multiples of 64 from 128 to 1024) for the size picker,
+ * marking the warmed-up ones and, on CPU, what the larger ones cost next to the default. */
+export function outputSizeChoices(
+  props: Pick<LiveFrameProps, 'w' | 'h' | 'steps'>,
+  warmSizes: readonly number[] = [],
+  onCpu = true,
+): OutputSizeChoice[] {
+  const { min, max, step } = LIVE_FRAME_LIMITS.outputSize;
+  const out: OutputSizeChoice[] = [];
+  for (let size = min; size <= max; size += step) {
+    const warm = warmSizes.includes(size);
+    const cost = relativeRenderCost({ ...props, outputSize: size });
+    const costText = onCpu && cost > 1 ? ` · ≈${cost < 10 ? cost.toFixed(1) : Math.round(cost)}× CPU time` : '';
+    out.push({ size, warm, cost, label: `${size}²${warm ? ' · warm' : ''}${costText}` });
+  }
+  return out;
+}

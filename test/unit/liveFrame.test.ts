@@ -4,6 +4,7 @@ import {
   hashString,
   liveFrameContentHash,
   normalizeOutputSize,
+  outputSizeChoices,
   parseLiveFrameProps,
   randomSeed,
   readLiveFrameRecord,
@@ -214,5 +215,22 @@ describe('content hash', () => {
     expect(hashString('')).toMatch(/^[0-9a-f]{16}$/);
     const hs = new Set(Array.from({ length: 1000 }, (_, i) => hashString(`stroke-${i}`)));
     expect(hs.size).toBe(1000);
+  });
+});
+
+describe('outputSizeChoices', () => {
+  it('offers every multiple of 64 from 128 to 1024, marks warm sizes and the CPU cost of larger ones', () => {
+    const props = { w: 320, h: 320, steps: 1 };
+    const choices = outputSizeChoices(props, [256, 512], true);
+    expect(choices.map((c) => c.size)).toEqual(Array.from({ length: 15 }, (_, i) => 128 + i * 64));
+    expect(choices.filter((c) => c.warm).map((c) => c.size)).toEqual([256, 512]);
+    const bySize = new Map(choices.map((c) => [c.size, c]));
+    expect(bySize.get(256)!.label).toBe('256² · warm');
+    expect(bySize.get(128)!.label).toBe('128²');
+    expect(bySize.get(512)!.label).toBe('512² · warm · ≈4.0× CPU time');
+    expect(bySize.get(1024)!.label).toBe('1024² · ≈16× CPU time');
+    // steps multiply the cost; on a GPU no cost hint
+    expect(outputSizeChoices({ ...props, steps: 2 }, [], true).find((c) => c.size === 256)!.label).toBe('256² · ≈2.0× CPU time');
+    expect(outputSizeChoices(props, [512], false).find((c) => c.size === 1024)!.label).toBe('1024²');
   });
 });
