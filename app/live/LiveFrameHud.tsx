@@ -5,8 +5,7 @@ import { useEffect, useState, type PointerEvent as ReactPointerEvent } from 'rea
 import { useEditor, useValue } from 'tldraw';
 import { relativeRenderCost } from '../../lib/canvas/liveFrame';
 import type { LiveFrameShape } from '../../lib/canvas/liveFrameSchema';
-import type { EngineStatus } from '../../lib/protocol/events';
-import type { FrameRenders } from './renderStore';
+import { frameNotice, type FrameRenders, type LiveEngineStatus } from './renderStore';
 import { getLiveSession } from './liveSession';
 
 export const NO_MODEL_HINT = 'no model installed — run `npm run models:download -- <preset>`';
@@ -15,14 +14,15 @@ export type HudTone = 'ok' | 'busy' | 'warn' | 'error';
 
 /** One line saying what the engine is doing for this frame, worded for the person drawing. */
 export function describeState(
-  engine: EngineStatus | null,
+  engine: LiveEngineStatus | null,
   frame: FrameRenders | null,
   connected: boolean,
 ): { text: string; tone: HudTone } {
   if (!connected) return { text: 'offline — renders resume when the connection is back', tone: 'warn' };
   if (engine?.state === 'no-model') return { text: engine.message ?? NO_MODEL_HINT, tone: 'error' };
   if (engine?.state === 'error') return { text: engine.message ?? 'the engine failed to start', tone: 'error' };
-  if (engine?.state === 'loading') return { text: `loading ${engine.model ?? 'model'}…`, tone: 'busy' };
+  // after a crash the engine reloads, and its message says what happened: show that, not "loading"
+  if (engine?.state === 'loading') return { text: engine.message ?? `loading ${engine.model ?? 'model'}…`, tone: 'busy' };
   const s = frame?.status;
   if (s?.state === 'no-model') return { text: s.message ?? NO_MODEL_HINT, tone: 'error' };
   if (s?.state === 'error') return { text: s.message ?? 'render failed', tone: 'error' };
@@ -30,6 +30,15 @@ export function describeState(
   if (s?.state === 'queued') return { text: 'queued', tone: 'busy' };
   if (!frame?.history.length) return { text: 'draw to render', tone: 'ok' };
   return { text: 'idle', tone: 'ok' };
+}
+
+const seconds = (ms: number) => (ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`);
+
+/** What loading the engine took, e.g. "tiny-lcm loaded in 1.2 s + 0.4 s warm-up"; null before it is known. */
+export function describeEngineLoad(engine: LiveEngineStatus | null): string | null {
+  if (engine?.state !== 'ready' || typeof engine.loadMs !== 'number') return null;
+  const warm = typeof engine.warmupMs === 'number' ? ` + ${seconds(engine.warmupMs)} warm-up` : '';
+  return `${engine.model ?? 'model'} loaded in ${seconds(engine.loadMs)}${warm}`;
 }
 
 const stop = (editor: ReturnType<typeof useEditor>) => (e: ReactPointerEvent) => {
@@ -71,6 +80,8 @@ export function LiveFrameHud({ frame }: { frame: LiveFrameShape }) {
   const state = describeState(engine, renders, connected && !!session);
   const onCpu = !engine?.executionProvider || /cpu/i.test(engine.executionProvider);
   const cost = relativeRenderCost(frame.props);
+  const notice = state.tone === 'error' ? null : frameNotice(renders, now);
+  const engineLoad = describeEngineLoad(engine);
 
   const doPin = async () => {
     if (!session) return;
@@ -162,12 +173,22 @@ export function LiveFrameHud({ frame }: { frame: LiveFrameShape }) {
           </button>
         )}
       </div>
+      {notice && (
+        <div className="lc-hud__notice" data-testid="live-notice">
+          {notice}
+        </div>
+      )}
       {pin.message && pin.message !== 'pinned' && <div className="lc-hud__error">{pin.message}</div>}
       {onCpu && cost > 1 && (
         <div className="lc-hud__hint">
           CPU: {frame.props.outputSize}² × {frame.props.steps} step{frame.props.steps > 1 ? 's' : ''} costs ≈
           {cost.toFixed(cost < 10 ? 1 : 0)}× the 256² 1-step default
           {shown?.inferenceMs ? ` (${Math.round(shown.inferenceMs)} ms now)` : ''}.
+        </div>
+      )}
+      {engineLoad && (
+        <div className="lc-hud__hint" data-testid="live-engine" title="time the server took to load the model and warm it up">
+          {engineLoad}
         </div>
       )}
     </div>

@@ -18,7 +18,7 @@ export const liveFrameExtension: RoomExtension = {
   components: { OnTheCanvas: LiveLensLayer, Toolbar: LiveToolbar },
   InFrontOfTheCanvas: LiveFramePanel,
   onMount(editor, room) {
-    const session = new LiveSession(editor, room.socket, room.roomId);
+    const session = new LiveSession(editor, room.socket, room.roomId, { connection: room.provider });
     return () => session.dispose();
   },
 };

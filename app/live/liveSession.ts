@@ -15,15 +15,21 @@ import type { Socket } from 'socket.io-client';
 import { randomSeed } from '../../lib/canvas/liveFrame';
 import {
   EV,
-  EngineStatus,
   ErrorEvent,
   FrameStatus,
   RenderResult,
   type FramePin,
 } from '../../lib/protocol/events';
+import type { ConnectionStatus } from '../../lib/canvas/socketProvider';
 import { captureFrameJpeg } from './captureFrame';
-import { isNewerRender, LiveRenderStore } from './renderStore';
-import { isLiveFrame, LiveFrameSnapshotter, type SnapshotAckLike, type SnapshotMessage } from './snapshotter';
+import { LiveRenderStore, readEngineStatus, type LiveEngineStatus } from './renderStore';
+import {
+  isLiveFrame,
+  LiveFrameSnapshotter,
+  type SnapshotAckLike,
+  type SnapshotMessage,
+  type SnapshotterOptions,
+} from './snapshotter';
 
 const SNAPSHOT_ACK_TIMEOUT_MS = 5_000;
 const PIN_ACK_TIMEOUT_MS = 10_000;
@@ -40,6 +46,23 @@ export interface PinAckLike {
 
 export type PinResult = { ok: true; shapeId: TLShapeId } | { ok: false; message: string };
 
+/** The room's Yjs provider as far as renders care: snapshots only make sense while joined. */
+export interface RoomConnection {
+  readonly status: ConnectionStatus;
+  onStatus(listener: (status: ConnectionStatus) => void): () => void;
+}
+
+export interface LiveSessionOptions {
+  /** without it, a connected socket counts as joined */
+  connection?: RoomConnection;
+  /** where /api/renders lives; the page's own origin by default */
+  httpBase?: string;
+  snapshotter?: Pick<SnapshotterOptions, 'capture' | 'clock' | 'wallClock' | 'minIntervalMs'>;
+}
+
+/** Engine states in which the server turns every snapshot away. */
+const engineCannotRender = (e: LiveEngineStatus | null) => e?.state === 'no-model' || e?.state === 'error';
+
 export class LiveSession {
   readonly renders = new LiveRenderStore();
   readonly snapshotter: LiveFrameSnapshotter;
@@ -52,9 +75,12 @@ export class LiveSession {
     readonly editor: Editor,
     readonly socket: Socket,
     readonly roomId: string,
+    private readonly opts: LiveSessionOptions = {},
   ) {
     this.snapshotter = new LiveFrameSnapshotter(editor, (snap) => this.sendSnapshot(snap), {
       capture: captureFrameJpeg,
+      ...opts.snapshotter,
+      canSend: () => this.canSend(),
       onError: (frameId, message) => this.renders.setStatus({ frameId, state: 'error', message }),
     });
     this.on(EV.render, (raw) => {
@@ -67,11 +93,8 @@ export class LiveSession {
       if (s.success && s.data.roomId === roomId) this.renders.setStatus(s.data);
     });
     this.on(EV.engineStatus, (raw) => {
-      const s = EngineStatus.safeParse(raw);
-      if (!s.success) return;
-      const wasReady = this.renders.engine.get()?.state === 'ready';
-      this.renders.engine.set(s.data);
-      if (s.data.state === 'ready' && !wasReady) this.snapshotter.retryRefused();
+      const s = readEngineStatus(raw);
+      if (s) this.setEngine(s);
     });
     this.on(EV.error, (raw) => {
       const e = ErrorEvent.safeParse(raw);
@@ -89,50 +112,82 @@ export class LiveSession {
         { scope: 'document', source: 'all' },
       ),
     );
+    // Frames changed while offline (or refused right after a reconnect, before the rejoin) are
+    // sent once the room is joined again, so the last state of the drawing is always rendered.
+    const conn = opts.connection;
+    if (conn) this.unbind.push(conn.onStatus((status) => status === 'connected' && this.snapshotter.resume()));
+    else this.on('connect', () => this.snapshotter.resume());
     this.snapshotter.start();
     sessionAtom(editor).set(this);
     void this.backfill();
   }
 
+  /** Whether a snapshot sent now could be rendered: joined to the room and an engine that can. */
+  canSend(): boolean {
+    if (!this.socket.connected) return false;
+    if (this.opts.connection && this.opts.connection.status !== 'connected') return false;
+    return !engineCannotRender(this.renders.engine.get());
+  }
+
+  private setEngine(next: LiveEngineStatus): void {
+    const prev = this.renders.engine.get();
+    this.renders.engine.set(next);
+    // Frames that waited (or were turned away) while the engine could not render go now.
+    if (!engineCannotRender(next) && (engineCannotRender(prev) || next.state === 'ready')) this.snapshotter.resume();
+  }
+
   /**
    * The room page joins (and the server sends the engine status and the latest renders) before
-   * the editor exists, so those first messages are gone by now: fetch the same facts over HTTP.
+   * the editor exists, so those first messages are gone by now: fetch the same facts over HTTP,
+   * with every render the server keeps per frame so a newcomer can step back through them.
    */
   private async backfill(): Promise<void> {
-    const base = `/api/renders/${encodeURIComponent(this.roomId)}`;
+    const base = `${this.opts.httpBase ?? ''}/api/renders/${encodeURIComponent(this.roomId)}`;
     try {
       const res = await fetch(base);
       if (!res.ok) return;
       const stats = (await res.json()) as { engine?: unknown; frames?: Record<string, { kept?: number }> };
-      const engine = EngineStatus.safeParse(stats.engine);
-      if (engine.success && !this.renders.engine.get()) this.renders.engine.set(engine.data);
-      for (const [frameId, f] of Object.entries(stats.frames ?? {})) {
-        if (!f.kept || this.disposed) continue;
-        const list = (await (await fetch(`${base}/${encodeURIComponent(frameId)}`)).json()) as {
-          renders?: { seq: number; url: string; width: number; height: number; seed: number; model: string; renderedAt: number }[];
-        };
-        const last = list.renders?.[list.renders.length - 1];
-        if (!last || !isNewerRender(last, this.renders.get(frameId).history.at(-1))) continue;
-        const jpeg = await fetch(last.url);
-        if (!jpeg.ok || this.disposed) continue;
-        this.renders.addRender({
+      const engine = readEngineStatus(stats.engine);
+      if (engine && !this.renders.engine.get()) this.setEngine(engine);
+      await Promise.all(
+        Object.entries(stats.frames ?? {})
+          .filter(([, f]) => !!f.kept)
+          .map(([frameId]) => this.backfillFrame(base, frameId)),
+      );
+    } catch (e) {
+      console.warn('[livecanvas] could not load the renders of the room:', (e as Error).message);
+    }
+  }
+
+  private async backfillFrame(base: string, frameId: string): Promise<void> {
+    const res = await fetch(`${base}/${encodeURIComponent(frameId)}`);
+    if (!res.ok || this.disposed) return;
+    const list = (await res.json()) as { renders?: KeptRender[] };
+    const held = new Set(this.renders.get(frameId).history.map((e) => e.seq));
+    const missing = (list.renders ?? []).filter((r) => !held.has(r.seq));
+    const fetched = await Promise.all(
+      missing.map(async (r): Promise<RenderResult | null> => {
+        const jpeg = await fetch(`${this.opts.httpBase ?? ''}${r.url}`);
+        // dropped from the server's history meanwhile: the newer ones still come
+        if (!jpeg.ok) return null;
+        return {
           roomId: this.roomId,
           frameId,
-          seq: last.seq,
+          seq: r.seq,
           mime: 'image/jpeg',
           image: new Uint8Array(await jpeg.arrayBuffer()),
-          width: last.width,
-          height: last.height,
-          seed: last.seed,
-          model: last.model,
+          width: r.width,
+          height: r.height,
+          seed: r.seed,
+          model: r.model,
           // not measured for renders made before this tab was here
           timings: { queueMs: 0, inferenceMs: 0, totalMs: 0 },
-          renderedAt: last.renderedAt,
-        });
-      }
-    } catch (e) {
-      console.warn('[livecanvas] could not load the latest renders of the room:', (e as Error).message);
-    }
+          renderedAt: r.renderedAt,
+        };
+      }),
+    );
+    if (this.disposed) return;
+    this.renders.addPast(frameId, fetched.filter((r): r is RenderResult => r !== null));
   }
 
   isPeeking(frameId: string): boolean {
@@ -219,7 +274,8 @@ export class LiveSession {
   }
 
   private async sendSnapshot(snap: SnapshotMessage): Promise<SnapshotAckLike | undefined> {
-    if (!this.socket.connected) return undefined;
+    // socket.io would buffer it and deliver it before the next room:join, where it is refused
+    if (!this.canSend()) return undefined;
     try {
       return await this.socket
         .timeout(SNAPSHOT_ACK_TIMEOUT_MS)
@@ -249,6 +305,17 @@ export class LiveSession {
     }
     return { x, y };
   }
+}
+
+/** One entry of `GET /api/renders/:roomId/:frameId` (server/render/RenderService.ts). */
+interface KeptRender {
+  seq: number;
+  url: string;
+  width: number;
+  height: number;
+  seed: number;
+  model: string;
+  renderedAt: number;
 }
 
 const sessions = new WeakMap<Editor, Atom<LiveSession | null>>();

@@ -1,7 +1,7 @@
 // Renders and engine state as UI state: one tldraw atom per frame, so shape components and the
 // HUD re-render when a render for their frame arrives. Never written to the shared document.
 import { atom, type Atom } from 'tldraw';
-import type { EngineStatus, FrameStatus, RenderResult } from '../../lib/protocol/events';
+import { EngineStatus, type FrameStatus, type RenderResult } from '../../lib/protocol/events';
 import { RENDER_HISTORY_LENGTH } from '../../lib/protocol/limits';
 
 export interface RenderEntry {
@@ -22,6 +22,20 @@ export interface RenderEntry {
   inferenceMs: number;
 }
 
+/** The engine status with the optional warm-up time the server may add to `engine:status`. */
+export type LiveEngineStatus = EngineStatus & { warmupMs?: number };
+
+/** Reads an `engine:status` payload, keeping `warmupMs` even where the schema does not list it. */
+export function readEngineStatus(raw: unknown): LiveEngineStatus | null {
+  const s = EngineStatus.safeParse(raw);
+  if (!s.success) return null;
+  const warmupMs = (raw as { warmupMs?: unknown }).warmupMs;
+  return typeof warmupMs === 'number' && Number.isFinite(warmupMs) ? { ...s.data, warmupMs } : s.data;
+}
+
+/** How long a frame:status message that is not an error stays on the HUD after it arrived. */
+export const NOTICE_TTL_MS = 15_000;
+
 export interface FrameRenders {
   /** oldest first, at most `historyLength` */
   history: readonly RenderEntry[];
@@ -30,9 +44,18 @@ export interface FrameRenders {
   status: Pick<FrameStatus, 'state' | 'message'> | null;
   /** receive times of recent renders, for renders/s */
   arrivals: readonly number[];
+  /** the latest message of a frame:status that was not an error (e.g. "this frame asks for
+   * another model"): statuses without a message follow it quickly, so it is kept a while */
+  notice: { message: string; at: number } | null;
 }
 
-const EMPTY: FrameRenders = { history: [], viewIndex: null, status: null, arrivals: [] };
+const EMPTY: FrameRenders = { history: [], viewIndex: null, status: null, arrivals: [], notice: null };
+
+/** The notice to show for a frame at `now`, if any. */
+export function frameNotice(frame: FrameRenders | null, now: number): string | null {
+  const n = frame?.notice;
+  return n && now - n.at < NOTICE_TTL_MS ? n.message : null;
+}
 
 export const FPS_WINDOW_MS = 3000;
 
@@ -54,7 +77,7 @@ export function isNewerRender(
 }
 
 export class LiveRenderStore {
-  readonly engine = atom<EngineStatus | null>('live engine status', null);
+  readonly engine = atom<LiveEngineStatus | null>('live engine status', null);
   private readonly frames = new Map<string, Atom<FrameRenders>>();
   private readonly historyLength: number;
   private readonly now: () => number;
@@ -86,23 +109,7 @@ export class LiveRenderStore {
     const a = this.atomFor(r.frameId);
     const cur = a.get();
     if (!isNewerRender(r, cur.history[cur.history.length - 1])) return false;
-    const receivedAt = this.now();
-    const own = ownClientId !== undefined && r.sourceClient === ownClientId && r.sentAt !== undefined;
-    const bytes = r.image instanceof Uint8Array ? r.image : new Uint8Array(r.image);
-    const entry: RenderEntry = {
-      frameId: r.frameId,
-      seq: r.seq,
-      url: this.createUrl(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: r.mime })),
-      width: r.width,
-      height: r.height,
-      seed: r.seed,
-      model: r.model,
-      renderedAt: r.renderedAt,
-      receivedAt,
-      latencyMs: own ? Math.max(0, receivedAt - r.sentAt!) : r.timings.totalMs,
-      latencySource: own ? 'own' : 'server',
-      inferenceMs: r.timings.inferenceMs,
-    };
+    const entry = this.entry(r, ownClientId);
     let history = [...cur.history, entry];
     let viewIndex = cur.viewIndex;
     const overflow = history.length - this.historyLength;
@@ -111,14 +118,42 @@ export class LiveRenderStore {
       history = history.slice(overflow);
       if (viewIndex !== null) viewIndex = Math.max(0, viewIndex - overflow);
     }
-    const arrivals = [...cur.arrivals.filter((t) => t > receivedAt - FPS_WINDOW_MS), receivedAt];
+    const arrivals = [...cur.arrivals.filter((t) => t > entry.receivedAt - FPS_WINDOW_MS), entry.receivedAt];
     a.set({ ...cur, history, viewIndex, arrivals });
     return true;
   }
 
+  /**
+   * Takes renders made before this tab was here (the server's kept history, fetched over HTTP):
+   * merged by server time with what is held, renders already held (same seq) skipped, the newest
+   * `historyLength` kept. The render on screen stays the one on screen. Returns how many were added.
+   */
+  addPast(frameId: string, renders: readonly RenderResult[]): number {
+    const a = this.atomFor(frameId);
+    const cur = a.get();
+    const held = new Set(cur.history.map((e) => e.seq));
+    const added = renders.filter((r) => r.frameId === frameId && !held.has(r.seq)).map((r) => this.entry(r));
+    if (added.length === 0) return 0;
+    const viewed = cur.viewIndex === null ? null : cur.history[cur.viewIndex];
+    let history = [...cur.history, ...added].sort((x, y) => (isNewerRender(x, y) ? 1 : isNewerRender(y, x) ? -1 : 0));
+    const overflow = history.length - this.historyLength;
+    if (overflow > 0) {
+      for (const old of history.slice(0, overflow)) this.revokeUrl(old.url);
+      history = history.slice(overflow);
+    }
+    const at = viewed ? history.indexOf(viewed) : -1;
+    const viewIndex = viewed ? Math.max(0, at) : null;
+    a.set({ ...cur, history, viewIndex });
+    return added.filter((e) => history.includes(e)).length;
+  }
+
   setStatus(s: Pick<FrameStatus, 'frameId' | 'state' | 'message'>): void {
     const a = this.atomFor(s.frameId);
-    a.set({ ...a.get(), status: { state: s.state, message: s.message } });
+    const cur = a.get();
+    const problem = s.state === 'error' || s.state === 'no-model';
+    // errors show as the state line; other messages are notices that outlive the next status
+    const notice = problem ? null : s.message ? { message: s.message, at: this.now() } : cur.notice;
+    a.set({ ...cur, status: { state: s.state, message: s.message }, notice });
   }
 
   /** Moves through the history; stepping past the newest follows new renders again. */
@@ -148,6 +183,26 @@ export class LiveRenderStore {
 
   dispose(): void {
     for (const id of [...this.frames.keys()]) this.deleteFrame(id);
+  }
+
+  private entry(r: RenderResult, ownClientId?: string): RenderEntry {
+    const receivedAt = this.now();
+    const own = ownClientId !== undefined && r.sourceClient === ownClientId && r.sentAt !== undefined;
+    const bytes = r.image instanceof Uint8Array ? r.image : new Uint8Array(r.image);
+    return {
+      frameId: r.frameId,
+      seq: r.seq,
+      url: this.createUrl(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: r.mime })),
+      width: r.width,
+      height: r.height,
+      seed: r.seed,
+      model: r.model,
+      renderedAt: r.renderedAt,
+      receivedAt,
+      latencyMs: own ? Math.max(0, receivedAt - r.sentAt!) : r.timings.totalMs,
+      latencySource: own ? 'own' : 'server',
+      inferenceMs: r.timings.inferenceMs,
+    };
   }
 
   private atomFor(frameId: string): Atom<FrameRenders> {

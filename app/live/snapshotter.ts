@@ -71,20 +71,38 @@ export interface SnapshotterOptions {
   clock?: PacerClock;
   /** wall clock for seq and sentAt (ms since epoch) */
   wallClock?: () => number;
+  /**
+   * Whether a snapshot can be taken by a renderer now (joined to the room, engine able to
+   * render). While it is false, changed frames are remembered without being captured, and sent
+   * by `resume()`: capturing every 50 ms for nobody would only burn the drawing person's CPU.
+   */
+  canSend?: () => boolean;
   onError?: (frameId: string, message: string) => void;
 }
 
+/** Refusals that say nothing about the snapshot itself, so the same content may pass later. */
+const TRANSIENT_REFUSALS = new Set(['not-joined', 'unknown-frame', 'rate-limited', 'server-error']);
+/** First wait before sending again after a transient refusal or a missing ack; doubles each time. */
+export const SNAPSHOT_RETRY_MS = 1_000;
+/** Consecutive retries of one frame before it waits for a rejoin, the engine or the next change. */
+export const SNAPSHOT_MAX_RETRIES = 3;
+
 export class LiveFrameSnapshotter {
   private readonly pacer: FramePacer;
+  /** hash of the content the server last took (or is being sent): the same content is not sent twice */
   private readonly lastHash = new Map<string, string>();
   private readonly lastMembers = new Map<string, Set<TLShapeId>>();
   private readonly lastSeq = new Map<string, number>();
   private readonly forced = new Set<string>();
-  /** frames whose last snapshot the server could not take (engine not ready): sent again later */
-  private readonly refused = new Set<string>();
+  /** frames whose latest content has not reached a renderer: sent again by `resume()` */
+  private readonly waiting = new Set<string>();
+  private readonly retries = new Map<string, { count: number; timer: unknown }>();
   private readonly capture: NonNullable<SnapshotterOptions['capture']>;
   private readonly wallClock: () => number;
+  private readonly clock: PacerClock;
+  private readonly canSend: () => boolean;
   private stopListening: (() => void) | null = null;
+  private disposed = false;
   /** snapshots sent, for the HUD and tests */
   sent = 0;
 
@@ -95,10 +113,12 @@ export class LiveFrameSnapshotter {
   ) {
     this.capture = opts.capture ?? captureFrameJpeg;
     this.wallClock = opts.wallClock ?? Date.now;
+    this.clock = opts.clock ?? realClock;
+    this.canSend = opts.canSend ?? (() => true);
     this.pacer = new FramePacer(
       (id) => this.snapshot(id),
       opts.minIntervalMs ?? SNAPSHOT_MIN_INTERVAL_MS,
-      opts.clock ?? realClock,
+      this.clock,
     );
   }
 
@@ -120,16 +140,27 @@ export class LiveFrameSnapshotter {
     this.pacer.mark(frameId);
   }
 
-  /** Sends again the frames whose snapshots the server turned away, e.g. once the engine is ready. */
-  retryRefused(): void {
-    for (const id of this.refused) this.request(id);
-    this.refused.clear();
+  /** Frames whose latest content no renderer has taken yet (offline, refused, engine unable). */
+  waitingFrames(): string[] {
+    return [...this.waiting];
+  }
+
+  /** Sends the waiting frames: call when the room is (re)joined or the engine becomes ready. */
+  resume(): void {
+    const ids = [...this.waiting];
+    this.waiting.clear();
+    for (const id of ids) {
+      this.cancelRetry(id);
+      this.request(id);
+    }
   }
 
   dispose(): void {
+    this.disposed = true;
     this.stopListening?.();
     this.stopListening = null;
     this.pacer.dispose();
+    for (const id of [...this.retries.keys()]) this.cancelRetry(id);
   }
 
   private touched(rec: TLRecord, prev: TLRecord | null): void {
@@ -157,6 +188,8 @@ export class LiveFrameSnapshotter {
       this.pacer.forget(rec.id);
       this.lastHash.delete(rec.id);
       this.lastMembers.delete(rec.id);
+      this.waiting.delete(rec.id);
+      this.cancelRetry(rec.id);
       return;
     }
     this.markFramesOf(rec);
@@ -192,8 +225,17 @@ export class LiveFrameSnapshotter {
     this.lastMembers.set(frameId, content.memberIds);
     const force = this.forced.delete(frameId);
     if (!force && this.lastHash.get(frameId) === hash) return;
+    if (!this.canSend()) {
+      this.waiting.add(frameId);
+      return;
+    }
+    this.waiting.delete(frameId);
+    // Recorded before the await so that changes arriving meanwhile compare against what is in
+    // flight; forgotten again below if the server does not take it.
     this.lastHash.set(frameId, hash);
 
+    // The latency the HUD shows starts when the person's change starts being captured.
+    const sentAt = this.wallClock();
     let captured: CapturedFrame;
     try {
       captured = await this.capture(this.editor, frame, content.exportIds);
@@ -210,18 +252,44 @@ export class LiveFrameSnapshotter {
       hash,
       mime: captured.mime,
       image: captured.bytes,
-      sentAt: this.wallClock(),
+      sentAt,
     });
-    if (!ack) return; // no answer in time: the render (or an error event) may still come
-    if (ack.ok && ack.outcome === 'stale' && typeof ack.lastSeq === 'number') {
+    if (this.disposed) return;
+    if (ack?.ok && ack.outcome === 'stale' && typeof ack.lastSeq === 'number') {
       // Another client's clock is ahead: continue above their seq and send this content again.
       this.lastSeq.set(frameId, Math.max(seq, ack.lastSeq));
       this.lastHash.delete(frameId);
       this.pacer.mark(frameId);
-    } else if (!ack.ok) {
-      this.lastHash.delete(frameId);
-      // the reason reaches the person through `frame:status` / `lc:error`, sent alongside the ack
-      if (ack.error?.code === 'server-error') this.refused.add(frameId);
+    } else if (ack?.ok && ack.outcome !== 'not-rendered') {
+      this.cancelRetry(frameId);
+    } else {
+      // No answer (offline, timed out), a refusal, or an engine that cannot render: this content
+      // has not reached a renderer, so it is sent again on rejoin / engine ready / next change.
+      if (this.lastHash.get(frameId) === hash) this.lastHash.delete(frameId);
+      this.waiting.add(frameId);
+      const transient = !ack || (!ack.ok && TRANSIENT_REFUSALS.has(ack.error?.code ?? ''));
+      if (transient) this.scheduleRetry(frameId);
     }
+  }
+
+  /** Sends a frame again after a transient failure, backing off, while nothing else resends it. */
+  private scheduleRetry(frameId: string): void {
+    const r = this.retries.get(frameId) ?? { count: 0, timer: null };
+    if (r.timer != null || r.count >= SNAPSHOT_MAX_RETRIES) return;
+    const wait = SNAPSHOT_RETRY_MS * 2 ** r.count;
+    r.count++;
+    r.timer = this.clock.setTimeout(() => {
+      r.timer = null;
+      if (this.disposed || !this.waiting.has(frameId)) return;
+      this.waiting.delete(frameId);
+      this.request(frameId);
+    }, wait);
+    this.retries.set(frameId, r);
+  }
+
+  private cancelRetry(frameId: string): void {
+    const r = this.retries.get(frameId);
+    if (r?.timer != null) this.clock.clearTimeout(r.timer);
+    this.retries.delete(frameId);
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeState, NO_MODEL_HINT } from '../../app/live/LiveFrameHud';
+import { describeEngineLoad, describeState, NO_MODEL_HINT } from '../../app/live/LiveFrameHud';
 import type { FrameRenders } from '../../app/live/renderStore';
 
 const frame = (over: Partial<FrameRenders> = {}): FrameRenders => ({
@@ -7,6 +7,7 @@ const frame = (over: Partial<FrameRenders> = {}): FrameRenders => ({
   viewIndex: null,
   status: null,
   arrivals: [],
+  notice: null,
   ...over,
 });
 
@@ -32,5 +33,23 @@ describe('HUD state line', () => {
     });
     expect(describeState(ready, frame(), true).text).toBe('draw to render');
     expect(describeState({ state: 'loading', model: 'sd-turbo' }, frame(), true).text).toBe('loading sd-turbo…');
+  });
+
+  it('after a crash shows why the engine is loading again, not just "loading"', () => {
+    const crashed = { state: 'loading' as const, model: 'tiny-lcm', message: 'engine crashed (out of memory); reloading the model' };
+    expect(describeState(crashed, frame(), true)).toEqual({ text: crashed.message, tone: 'busy' });
+    const gaveUp = { state: 'error' as const, message: 'engine crashed repeatedly (x) — check the server log and restart it' };
+    expect(describeState(gaveUp, frame(), true)).toEqual({ text: gaveUp.message, tone: 'error' });
+  });
+});
+
+describe('HUD engine load line', () => {
+  it('shows load time and, when the server reports it, warm-up time', () => {
+    expect(describeEngineLoad({ state: 'ready', model: 'tiny-lcm', loadMs: 1234 })).toBe('tiny-lcm loaded in 1.2 s');
+    expect(describeEngineLoad({ state: 'ready', model: 'sd-turbo', loadMs: 42_000, warmupMs: 3500 })).toBe(
+      'sd-turbo loaded in 42 s + 3.5 s warm-up',
+    );
+    expect(describeEngineLoad({ state: 'loading', model: 'sd-turbo' })).toBeNull();
+    expect(describeEngineLoad(null)).toBeNull();
   });
 });

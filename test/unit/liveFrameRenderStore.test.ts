@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { react } from 'tldraw';
-import { LiveRenderStore, isNewerRender } from '../../app/live/renderStore';
+import { frameNotice, LiveRenderStore, isNewerRender, NOTICE_TTL_MS, readEngineStatus } from '../../app/live/renderStore';
 import type { RenderResult } from '../../lib/protocol/events';
 
 const JPEG = new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3, 0xff, 0xd9]);
@@ -120,5 +120,53 @@ describe('LiveRenderStore', () => {
     expect(isNewerRender({ renderedAt: 2, seq: 1 }, { renderedAt: 1, seq: 100 })).toBe(true);
     expect(isNewerRender({ renderedAt: 1, seq: 100 }, { renderedAt: 2, seq: 1 })).toBe(false);
     expect(isNewerRender({ renderedAt: 1, seq: 1 }, undefined)).toBe(true);
+  });
+
+  it("merges a late joiner's fetched history with renders already received, oldest first", () => {
+    const { store, revoked } = makeStore(5);
+    // the newest render arrived over the socket before the history came back over HTTP
+    store.addRender(render(9, 900));
+    const added = store.addPast('shape:f1', [render(3, 300), render(9, 900), render(5, 500), render(7, 700)]);
+    expect(added).toBe(3);
+    expect(store.get('shape:f1').history.map((e) => e.seq)).toEqual([3, 5, 7, 9]);
+    expect(store.shown('shape:f1')?.seq).toBe(9);
+    store.step('shape:f1', -3);
+    expect(store.shown('shape:f1')?.seq).toBe(3);
+    // past renders do not count as arrivals (renders/s)
+    expect(store.get('shape:f1').arrivals).toHaveLength(1);
+
+    // more than the history holds: the oldest go, the picture being looked at stays
+    store.step('shape:f1', 1); // on seq 5
+    store.addPast('shape:f1', [render(1, 100), render(2, 200), render(8, 800)]);
+    expect(store.get('shape:f1').history.map((e) => e.seq)).toEqual([3, 5, 7, 8, 9]);
+    expect(store.shown('shape:f1')?.seq).toBe(5);
+    expect(revoked).toHaveLength(2);
+    expect(store.addPast('shape:f1', [])).toBe(0);
+  });
+
+  it('keeps a non-error frame:status message as a notice for a while, through statuses without one', () => {
+    const { store, setNow } = makeStore();
+    setNow(1000);
+    store.setStatus({ frameId: 'shape:f1', state: 'queued', message: 'this frame asks for sd-turbo; the server runs tiny-lcm' });
+    setNow(1200);
+    store.setStatus({ frameId: 'shape:f1', state: 'rendering' });
+    store.setStatus({ frameId: 'shape:f1', state: 'idle' });
+    expect(frameNotice(store.get('shape:f1'), 2000)).toMatch(/sd-turbo/);
+    expect(frameNotice(store.get('shape:f1'), 1000 + NOTICE_TTL_MS + 1)).toBeNull();
+    // an error is the state line, not a notice
+    store.setStatus({ frameId: 'shape:f1', state: 'error', message: 'bad image' });
+    expect(frameNotice(store.get('shape:f1'), 2000)).toBeNull();
+  });
+
+  it('reads engine:status with the optional warmupMs, and rejects malformed ones', () => {
+    expect(readEngineStatus({ state: 'ready', model: 'tiny-lcm', loadMs: 1200, warmupMs: 400 })).toEqual({
+      state: 'ready',
+      model: 'tiny-lcm',
+      loadMs: 1200,
+      warmupMs: 400,
+    });
+    expect(readEngineStatus({ state: 'ready', loadMs: 5 })).toEqual({ state: 'ready', loadMs: 5 });
+    expect(readEngineStatus({ state: 'bogus' })).toBeNull();
+    expect(readEngineStatus(null)).toBeNull();
   });
 });

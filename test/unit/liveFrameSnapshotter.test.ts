@@ -1,0 +1,400 @@
+// The snapshotter on a real (headless) tldraw editor with the live frame shape: what it sends to
+// the server, when, and what it does with the server's answers. Time is a manual clock, the
+// server is the `send` function answering like the real one does (see server/render).
+import { createShapeId, createTLStore, defaultBindingUtils, defaultShapeUtils, Editor, type TLShapeId } from 'tldraw';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { PacerClock } from '../../app/live/framePacer';
+import { LiveFrameShapeUtil } from '../../app/live/LiveFrameShapeUtil';
+import {
+  collectFrameContent,
+  frameContentHash,
+  isLiveFrame,
+  LiveFrameSnapshotter,
+  SNAPSHOT_RETRY_MS,
+  type SnapshotAckLike,
+  type SnapshotMessage,
+  type SnapshotterOptions,
+} from '../../app/live/snapshotter';
+import { LIVE_FRAME_TYPE } from '../../lib/canvas/liveFrame';
+import { SNAPSHOT_MIN_INTERVAL_MS } from '../../lib/protocol/limits';
+
+/** A manual clock: time only moves when the test says so, timers fire in order. */
+class ManualClock implements PacerClock {
+  t = 0;
+  private timers: { at: number; fn: () => void; id: number }[] = [];
+  private nextId = 1;
+  now() {
+    return this.t;
+  }
+  setTimeout(fn: () => void, ms: number) {
+    const id = this.nextId++;
+    this.timers.push({ at: this.t + ms, fn, id });
+    return id;
+  }
+  clearTimeout(id: unknown) {
+    this.timers = this.timers.filter((x) => x.id !== id);
+  }
+  async advance(ms: number) {
+    const end = this.t + ms;
+    for (;;) {
+      this.timers.sort((a, b) => a.at - b.at);
+      const next = this.timers[0];
+      if (!next || next.at > end) break;
+      this.timers.shift();
+      this.t = next.at;
+      next.fn();
+      await flush();
+    }
+    this.t = end;
+    await flush();
+  }
+}
+
+const flush = async () => {
+  for (let i = 0; i < 10; i++) await Promise.resolve();
+};
+
+/** The few DOM pieces tldraw's Editor touches when it is built without a page (text measuring
+ * element, container, window size): enough to run the store, geometry and bounds in Node. */
+function stubDom() {
+  const g = globalThis as Record<string, unknown>;
+  const element = (doc: unknown): Record<string, unknown> => ({
+    ownerDocument: doc,
+    style: { setProperty() {}, removeProperty() {} },
+    classList: { add() {}, remove() {}, contains: () => false, toggle() {} },
+    setAttribute() {},
+    removeAttribute() {},
+    getAttribute: () => null,
+    appendChild: (c: unknown) => c,
+    removeChild() {},
+    remove() {},
+    append() {},
+    addEventListener() {},
+    removeEventListener() {},
+    dispatchEvent: () => true,
+    focus() {},
+    blur() {},
+    getBoundingClientRect: () => ({ x: 0, y: 0, width: 1280, height: 800, top: 0, left: 0, right: 1280, bottom: 800 }),
+    querySelector: () => null,
+    querySelectorAll: () => [],
+    contains: () => false,
+    children: [],
+    childNodes: [],
+    clientWidth: 1280,
+    clientHeight: 800,
+    textContent: '',
+  });
+  const doc: Record<string, unknown> = {
+    addEventListener() {},
+    removeEventListener() {},
+    title: '',
+    activeElement: null,
+    fonts: { add() {}, delete() {}, check: () => true, ready: Promise.resolve(), addEventListener() {}, removeEventListener() {} },
+  };
+  doc.createElement = () => element(doc);
+  doc.body = element(doc);
+  doc.defaultView = globalThis;
+  g.window ??= globalThis;
+  g.addEventListener ??= () => {};
+  g.removeEventListener ??= () => {};
+  g.devicePixelRatio ??= 1;
+  g.matchMedia ??= () => ({ matches: false, addEventListener() {}, removeEventListener() {}, addListener() {}, removeListener() {} });
+  g.requestAnimationFrame ??= (cb: (t: number) => void) => setTimeout(() => cb(Date.now()), 1);
+  g.cancelAnimationFrame ??= (id: ReturnType<typeof setTimeout>) => clearTimeout(id);
+  return element(doc);
+}
+
+let container: Record<string, unknown>;
+beforeAll(() => {
+  container = stubDom();
+});
+
+const editors: Editor[] = [];
+const snapshotters: LiveFrameSnapshotter[] = [];
+afterEach(() => {
+  snapshotters.splice(0).forEach((s) => s.dispose());
+  editors.splice(0).forEach((e) => e.dispose());
+});
+
+function newEditor(): Editor {
+  const shapeUtils = [...defaultShapeUtils, LiveFrameShapeUtil];
+  const editor = new Editor({
+    store: createTLStore({ shapeUtils, bindingUtils: defaultBindingUtils }),
+    shapeUtils,
+    bindingUtils: defaultBindingUtils,
+    tools: [],
+    getContainer: () => container as unknown as HTMLElement,
+  } as unknown as ConstructorParameters<typeof Editor>[0]);
+  editors.push(editor);
+  return editor;
+}
+
+const WALL_EPOCH = 1_800_000_000_000;
+
+interface Sent extends SnapshotMessage {
+  /** manual clock time when it reached the server */
+  at: number;
+}
+
+/** An editor with one live frame holding one rectangle, already sent and accepted, and a
+ * snapshotter whose server then answers with `answer` (the n-th snapshot from then on; accepted
+ * by default). `sent` holds the snapshots sent after that settled start. */
+async function setup(
+  opts: { answer?: (s: Sent, n: number) => SnapshotAckLike | undefined } & Partial<SnapshotterOptions> = {},
+) {
+  const clock = (opts.clock as ManualClock | undefined) ?? new ManualClock();
+  const editor = newEditor();
+  const frameId = createShapeId('frame');
+  const boxId = createShapeId('box');
+  const sent: Sent[] = [];
+  const captures: number[] = [];
+  let settled = false;
+  const accept = (s: Sent): SnapshotAckLike => ({ ok: true, outcome: 'accepted', lastSeq: s.seq });
+  const snapshotter = new LiveFrameSnapshotter(
+    editor,
+    async (snap) => {
+      const s = { ...snap, at: clock.t };
+      if (!settled) return accept(s);
+      sent.push(s);
+      return (opts.answer ?? accept)(s, sent.length);
+    },
+    {
+      wallClock: () => WALL_EPOCH + clock.t,
+      capture: async (_ed, frame, ids) => {
+        captures.push(clock.t);
+        return { bytes: new TextEncoder().encode(JSON.stringify(ids)), mime: 'image/jpeg', width: frame.props.outputSize, height: frame.props.outputSize };
+      },
+      ...opts,
+      clock,
+    },
+  ).start();
+  snapshotters.push(snapshotter);
+  /** Store listeners run on the next animation frame; tests deliver them at once. */
+  const change = (fn: () => void) => {
+    fn();
+    editor.store._flushHistory();
+  };
+  change(() => {
+    editor.createShape({ id: frameId, type: LIVE_FRAME_TYPE, x: 0, y: 0 });
+    editor.createShape({ id: boxId, type: 'geo', parentId: frameId, x: 20, y: 20, props: { w: 50, h: 50 } });
+  });
+  await clock.advance(1000);
+  settled = true;
+  captures.length = 0;
+  const hashNow = () => {
+    const f = editor.getShape(frameId);
+    if (!isLiveFrame(f)) throw new Error('frame gone');
+    return frameContentHash(editor, f, collectFrameContent(editor, f));
+  };
+  const moveBox = (x: number) => change(() => editor.updateShape({ id: boxId, type: 'geo', x }));
+  return { clock, editor, frameId, boxId, sent, captures, snapshotter, hashNow, moveBox, change };
+}
+
+describe('LiveFrameSnapshotter', () => {
+  it('sends a changed frame once, with the hash of what it shows; unchanged content is not sent again', async () => {
+    const { clock, editor, frameId, boxId, sent, snapshotter, hashNow, moveBox, change } = await setup();
+    const start = hashNow();
+    moveBox(40);
+    await clock.advance(100);
+    expect(sent).toHaveLength(1);
+    expect(sent[0].frameId).toBe(frameId);
+    expect(sent[0].hash).toBe(hashNow());
+    expect(sent[0].hash).not.toBe(start);
+    // the capture was handed the box drawn into the frame
+    expect(JSON.parse(new TextDecoder().decode(sent[0].image))).toEqual([boxId]);
+
+    // changes that do not change the render: meta, the frame's view, a no-op move
+    change(() => editor.updateShape({ id: boxId, type: 'geo', meta: { note: 'x' } }));
+    change(() => editor.updateShape({ id: frameId, type: LIVE_FRAME_TYPE, props: { view: 'side' } }));
+    moveBox(40);
+    await clock.advance(200);
+    expect(sent).toHaveLength(1);
+
+    // going back to the first state is a change again; a render setting is a change too
+    moveBox(20);
+    await clock.advance(100);
+    change(() => editor.updateShape({ id: frameId, type: LIVE_FRAME_TYPE, props: { prompt: 'a fox' } }));
+    await clock.advance(100);
+    expect(sent.map((s) => s.hash)).toEqual([sent[0].hash, start, hashNow()]);
+    expect(sent[1].seq).toBeGreaterThan(sent[0].seq);
+    expect(sent[2].seq).toBeGreaterThan(sent[1].seq);
+
+    // "render now" sends the same content on request
+    snapshotter.request(frameId);
+    await clock.advance(100);
+    expect(sent).toHaveLength(4);
+    expect(sent[3].hash).toBe(sent[2].hash);
+  });
+
+  it('sends at most one snapshot per 50 ms while drawing, and always a trailing one with the final state', async () => {
+    const { clock, sent, captures, hashNow, moveBox } = await setup();
+    // a stroke-like burst: a change every 8 ms for 400 ms
+    for (let i = 1; i <= 50; i++) {
+      moveBox(20 + i);
+      await clock.advance(8);
+    }
+    const finalHash = hashNow();
+    const lastChange = clock.t - 8;
+    await clock.advance(1000);
+    expect(sent.length).toBeGreaterThanOrEqual(400 / SNAPSHOT_MIN_INTERVAL_MS - 1);
+    expect(sent.length).toBeLessThanOrEqual(400 / SNAPSHOT_MIN_INTERVAL_MS + 1);
+    // each snapshot starts with its capture: those are at least 50 ms apart
+    expect(captures).toHaveLength(sent.length);
+    for (let i = 1; i < captures.length; i++) expect(captures[i] - captures[i - 1]).toBeGreaterThanOrEqual(SNAPSHOT_MIN_INTERVAL_MS);
+    const last = sent[sent.length - 1];
+    expect(last.hash).toBe(finalHash);
+    expect(captures[captures.length - 1]).toBeGreaterThanOrEqual(lastChange);
+    // nothing after the trailing one
+    const n = sent.length;
+    await clock.advance(1000);
+    expect(sent).toHaveLength(n);
+  });
+
+  it('stamps sentAt when the capture starts, so the latency shown includes the capture', async () => {
+    const clock = new ManualClock();
+    let captureStartedAt = -1;
+    const { sent, moveBox } = await setup({
+      clock,
+      capture: async (_ed, frame) => {
+        captureStartedAt = WALL_EPOCH + clock.t;
+        clock.t += 120; // a slow export
+        return { bytes: new Uint8Array([1]), mime: 'image/jpeg', width: frame.props.outputSize, height: frame.props.outputSize };
+      },
+    });
+    moveBox(44);
+    await clock.advance(100);
+    expect(sent).toHaveLength(1);
+    expect(sent[0].sentAt).toBe(captureStartedAt);
+    expect(WALL_EPOCH + sent[0].at - sent[0].sentAt!).toBeGreaterThanOrEqual(120);
+  });
+
+  it("on a stale ack, sends the same content again with a seq above the server's lastSeq", async () => {
+    const serverLastSeq = WALL_EPOCH + 3_600_000; // another client's clock is an hour ahead
+    const { clock, sent, moveBox } = await setup({
+      answer: (s, n) =>
+        n === 1 ? { ok: true, outcome: 'stale', lastSeq: serverLastSeq } : { ok: true, outcome: 'accepted', lastSeq: s.seq },
+    });
+    moveBox(44);
+    await clock.advance(200);
+    expect(sent).toHaveLength(2);
+    expect(sent[1].hash).toBe(sent[0].hash);
+    expect(sent[0].seq).toBeLessThan(serverLastSeq);
+    expect(sent[1].seq).toBeGreaterThan(serverLastSeq);
+    await clock.advance(1000);
+    expect(sent).toHaveLength(2);
+  });
+
+  it('keeps a frame whose snapshot got no answer and sends its latest state after the reconnect', async () => {
+    let online = true;
+    const { clock, sent, captures, snapshotter, hashNow, moveBox } = await setup({
+      canSend: () => online,
+      // the connection drops while the first snapshot is on its way: the session answers
+      // undefined when the socket dropped or the ack timed out
+      answer: (s, n) => {
+        if (n === 1) online = false;
+        return online ? { ok: true, outcome: 'accepted', lastSeq: s.seq } : undefined;
+      },
+    });
+    moveBox(60);
+    await clock.advance(100);
+    expect(sent).toHaveLength(1);
+    expect(captures).toHaveLength(1);
+
+    // drawing goes on offline: nothing is captured or sent, however long it takes
+    for (let i = 0; i < 10; i++) {
+      moveBox(70 + i);
+      await clock.advance(20);
+    }
+    await clock.advance(60_000);
+    expect(sent).toHaveLength(1);
+    expect(captures).toHaveLength(1);
+    expect(snapshotter.waitingFrames()).toHaveLength(1);
+
+    // rejoined: the frame's latest state goes out once
+    online = true;
+    snapshotter.resume();
+    await clock.advance(200);
+    expect(sent).toHaveLength(2);
+    expect(sent[1].hash).toBe(hashNow());
+    expect(snapshotter.waitingFrames()).toHaveLength(0);
+    await clock.advance(60_000);
+    expect(sent).toHaveLength(2);
+  });
+
+  it('a snapshot sent but unanswered is sent again on resume even if nothing changed since', async () => {
+    let answered = false;
+    const { clock, sent, snapshotter, moveBox } = await setup({
+      answer: (s) => (answered ? { ok: true, outcome: 'accepted', lastSeq: s.seq } : undefined),
+    });
+    moveBox(50);
+    await clock.advance(100);
+    expect(sent).toHaveLength(1);
+    answered = true;
+    snapshotter.resume();
+    await clock.advance(100);
+    expect(sent).toHaveLength(2);
+    expect(sent[1].hash).toBe(sent[0].hash);
+  });
+
+  it('retries a not-joined refusal (right after a reconnect) and stops once the server takes it', async () => {
+    const { clock, sent, snapshotter, moveBox } = await setup({
+      answer: (s, n) =>
+        n <= 2
+          ? { ok: false, error: { code: 'not-joined', message: 'join the room first' } }
+          : { ok: true, outcome: 'accepted', lastSeq: s.seq },
+    });
+    moveBox(50);
+    await clock.advance(100);
+    expect(sent).toHaveLength(1);
+    await clock.advance(SNAPSHOT_RETRY_MS);
+    expect(sent).toHaveLength(2);
+    await clock.advance(2 * SNAPSHOT_RETRY_MS);
+    expect(sent).toHaveLength(3);
+    expect(new Set(sent.map((s) => s.hash)).size).toBe(1);
+    expect(snapshotter.waitingFrames()).toEqual([]);
+    await clock.advance(60_000);
+    expect(sent).toHaveLength(3);
+  });
+
+  it("keeps frames the engine could not render ('not-rendered') and sends them on resume", async () => {
+    let ready = false;
+    const { clock, sent, snapshotter, moveBox } = await setup({
+      answer: (s) => (ready ? { ok: true, outcome: 'accepted', lastSeq: s.seq } : { ok: true, outcome: 'not-rendered' }),
+    });
+    moveBox(50);
+    await clock.advance(100);
+    expect(sent).toHaveLength(1);
+    await clock.advance(60_000);
+    expect(sent).toHaveLength(1); // no polling while the engine cannot render
+    ready = true;
+    snapshotter.resume();
+    await clock.advance(100);
+    expect(sent).toHaveLength(2);
+    expect(sent[1].hash).toBe(sent[0].hash);
+  });
+
+  it('does not resend content a refusal said is bad, until it changes', async () => {
+    const { clock, sent, moveBox } = await setup({
+      answer: (s, n) =>
+        n === 1 ? { ok: false, error: { code: 'bad-image', message: 'undecodable' } } : { ok: true, outcome: 'accepted', lastSeq: s.seq },
+    });
+    moveBox(50);
+    await clock.advance(30_000);
+    expect(sent).toHaveLength(1);
+    moveBox(33);
+    await clock.advance(100);
+    expect(sent).toHaveLength(2);
+  });
+
+  it('only changes made in this tab are sent, not those arriving from the room', async () => {
+    const { clock, editor, boxId, sent, change } = await setup();
+    change(() =>
+      editor.store.mergeRemoteChanges(() => {
+        const box = editor.getShape(boxId as TLShapeId)!;
+        editor.store.put([{ ...box, x: box.x + 30 }]);
+      }),
+    );
+    await clock.advance(200);
+    expect(sent).toHaveLength(0);
+  });
+});
