@@ -39,6 +39,12 @@ export class LiveFrameShapeUtil extends BaseFrameLikeShapeUtil<LiveFrameShape> {
     return false;
   }
 
+  // The side view's render, the header and the HUD lie outside the frame's bounds: culling the
+  // frame when only they are on screen would hide them (culled shapes get display: none).
+  override canCull(): boolean {
+    return false;
+  }
+
   override getText(shape: LiveFrameShape): string {
     return shape.props.prompt;
   }
