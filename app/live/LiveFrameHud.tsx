@@ -34,10 +34,11 @@ export function describeState(
 
 const seconds = (ms: number) => (ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`);
 
-/** What loading the engine took, e.g. "tiny-lcm loaded in 1.2 s + 0.4 s warm-up"; null before it is known. */
+/** What loading the engine took, e.g. "tiny-lcm loaded in 1.2 s (0.4 s of it warm-up)"; null
+ * before it is known. `warmupMs` is part of `loadMs`. */
 export function describeEngineLoad(engine: LiveEngineStatus | null): string | null {
   if (engine?.state !== 'ready' || typeof engine.loadMs !== 'number') return null;
-  const warm = typeof engine.warmupMs === 'number' ? ` + ${seconds(engine.warmupMs)} warm-up` : '';
+  const warm = typeof engine.warmupMs === 'number' ? ` (${seconds(engine.warmupMs)} of it warm-up)` : '';
   return `${engine.model ?? 'model'} loaded in ${seconds(engine.loadMs)}${warm}`;
 }
 
@@ -80,7 +81,7 @@ export function LiveFrameHud({ frame }: { frame: LiveFrameShape }) {
   const state = describeState(engine, renders, connected && !!session);
   const onCpu = !engine?.executionProvider || /cpu/i.test(engine.executionProvider);
   const cost = relativeRenderCost(frame.props);
-  const notice = state.tone === 'error' ? null : frameNotice(renders, now);
+  const notice = state.tone === 'error' ? null : frameNotice(renders);
   const engineLoad = describeEngineLoad(engine);
 
   const doPin = async () => {

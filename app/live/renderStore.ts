@@ -33,9 +33,6 @@ export function readEngineStatus(raw: unknown): LiveEngineStatus | null {
   return typeof warmupMs === 'number' && Number.isFinite(warmupMs) ? { ...s.data, warmupMs } : s.data;
 }
 
-/** How long a frame:status message that is not an error stays on the HUD after it arrived. */
-export const NOTICE_TTL_MS = 15_000;
-
 export interface FrameRenders {
   /** oldest first, at most `historyLength` */
   history: readonly RenderEntry[];
@@ -44,17 +41,16 @@ export interface FrameRenders {
   status: Pick<FrameStatus, 'state' | 'message'> | null;
   /** receive times of recent renders, for renders/s */
   arrivals: readonly number[];
-  /** the latest message of a frame:status that was not an error (e.g. "this frame asks for
-   * another model"): statuses without a message follow it quickly, so it is kept a while */
-  notice: { message: string; at: number } | null;
 }
 
-const EMPTY: FrameRenders = { history: [], viewIndex: null, status: null, arrivals: [], notice: null };
+const EMPTY: FrameRenders = { history: [], viewIndex: null, status: null, arrivals: [] };
 
-/** The notice to show for a frame at `now`, if any. */
-export function frameNotice(frame: FrameRenders | null, now: number): string | null {
-  const n = frame?.notice;
-  return n && now - n.at < NOTICE_TTL_MS ? n.message : null;
+/** The message of a frame:status that is not a failure (e.g. "this frame asks for model X but the
+ * server runs Y": the server repeats it on every status while it holds), or null. Failures are
+ * the HUD's state line instead. */
+export function frameNotice(frame: FrameRenders | null): string | null {
+  const s = frame?.status;
+  return s?.message && s.state !== 'error' && s.state !== 'no-model' ? s.message : null;
 }
 
 export const FPS_WINDOW_MS = 3000;
@@ -149,11 +145,7 @@ export class LiveRenderStore {
 
   setStatus(s: Pick<FrameStatus, 'frameId' | 'state' | 'message'>): void {
     const a = this.atomFor(s.frameId);
-    const cur = a.get();
-    const problem = s.state === 'error' || s.state === 'no-model';
-    // errors show as the state line; other messages are notices that outlive the next status
-    const notice = problem ? null : s.message ? { message: s.message, at: this.now() } : cur.notice;
-    a.set({ ...cur, status: { state: s.state, message: s.message }, notice });
+    a.set({ ...a.get(), status: { state: s.state, message: s.message } });
   }
 
   /** Moves through the history; stepping past the newest follows new renders again. */

@@ -7,7 +7,6 @@ const frame = (over: Partial<FrameRenders> = {}): FrameRenders => ({
   viewIndex: null,
   status: null,
   arrivals: [],
-  notice: null,
   ...over,
 });
 
@@ -47,7 +46,7 @@ describe('HUD engine load line', () => {
   it('shows load time and, when the server reports it, warm-up time', () => {
     expect(describeEngineLoad({ state: 'ready', model: 'tiny-lcm', loadMs: 1234 })).toBe('tiny-lcm loaded in 1.2 s');
     expect(describeEngineLoad({ state: 'ready', model: 'sd-turbo', loadMs: 42_000, warmupMs: 3500 })).toBe(
-      'sd-turbo loaded in 42 s + 3.5 s warm-up',
+      'sd-turbo loaded in 42 s (3.5 s of it warm-up)',
     );
     expect(describeEngineLoad({ state: 'loading', model: 'sd-turbo' })).toBeNull();
     expect(describeEngineLoad(null)).toBeNull();
