@@ -214,11 +214,121 @@ describe('live frame across two browsers', () => {
         'the latest render in a tab opened later',
       );
       expect(width).toBe(OUTPUT_SIZE);
+
+      // not only the latest: every render the server keeps, to step back through
+      const c = C.page;
+      const listUrl = `${server.url}/api/renders/${roomIdOf(A.page)}/${encodeURIComponent(frameId)}`;
+      let kept: number[] = [];
+      await expect
+        .poll(
+          async () => {
+            kept = ((await (await fetch(listUrl)).json()) as { renders: { seq: number }[] }).renders.map((r) => r.seq);
+            const shown = await c.locator(`[data-live-frame-id="${frameId}"] [data-testid="live-history"]`).textContent();
+            return shown === `${kept.length}/${kept.length}`;
+          },
+          { timeout: 10_000 },
+        )
+        .toBe(true);
+      expect(kept.length).toBeGreaterThanOrEqual(2);
+      await c.locator(`[data-live-frame-id="${frameId}"] button[aria-label="Older render"]`).click();
+      await expect
+        .poll(() => c.locator(`img[data-testid="live-lens"][data-live-frame-id="${frameId}"]`).getAttribute('data-seq'), {
+          timeout: 5000,
+        })
+        .toBe(String(kept[kept.length - 2]));
+
+      // the HUD says what loading the engine took
+      expect(await c.locator(`[data-live-frame-id="${frameId}"] [data-testid="live-engine"]`).textContent()).toMatch(
+        /loaded in \d/,
+      );
       expect(C.errors).toEqual([]);
     } finally {
       await C.context.close();
     }
     expect([...A.errors, ...B.errors]).toEqual([]);
+  });
+
+  it("the side view shows the render beside the frame in B, even when only the render is on screen", async () => {
+    await A.page.locator('[data-testid="live-panel"] button', { hasText: 'Side' }).click();
+    const b = B.page;
+    const sideImg = `[data-live-frame-id="${frameId}"] img.lc-live-frame__render--side`;
+    await waitInPage(
+      b,
+      new Function(
+        `const img = document.querySelector('${sideImg}');
+         return !!img && img.src.startsWith('blob:') && img.complete && img.naturalWidth > 0;`,
+      ) as () => boolean,
+      10_000,
+      'the side render in B',
+    );
+    const frameBox = await b.locator(`[data-live-frame-id="${frameId}"]`).boundingBox();
+    const imgBox = await b.locator(sideImg).boundingBox();
+    expect(imgBox!.x).toBeGreaterThanOrEqual(frameBox!.x + frameBox!.width);
+    expect(Math.round(imgBox!.width)).toBe(Math.round(frameBox!.width));
+
+    // Pan B so that the frame itself is just off screen to the left and only its render shows:
+    // a culled frame would take its render (and HUD) with it.
+    await b.evaluate((id) => {
+      const ed = window.editor!;
+      const bounds = ed.getShapePageBounds(id as any)!;
+      const cam = ed.getCamera();
+      ed.setCamera({ x: -10 - bounds.maxX, y: cam.y, z: 1 });
+    }, frameId);
+    const visible = await waitInPage(
+      b,
+      new Function(
+        `const img = document.querySelector('${sideImg}');
+         if (!img || !img.checkVisibility()) return null;
+         const r = img.getBoundingClientRect();
+         return r.width > 0 && r.right > 0 && r.left < innerWidth ? { left: r.left, width: r.width } : null;`,
+      ) as () => { left: number; width: number } | null,
+      5000,
+      'the side render on screen while its frame is off screen',
+    );
+    expect(visible!.width).toBeGreaterThan(100);
+    expect(await b.evaluate((id) => window.editor!.getViewportPageBounds().collides(window.editor!.getShapePageBounds(id as any)!), frameId)).toBe(false);
+  });
+
+  it('a frame drawn in while the server is down is rendered once the room is back', async () => {
+    const a = A.page;
+    const seqBefore = Number(await B.page.locator(`[data-live-frame-id="${frameId}"] img[data-testid="live-render"]`).getAttribute('data-seq'));
+    const { port, dataDir } = server;
+    await server.stop();
+    await waitInPage(
+      a,
+      new Function(
+        `return document.querySelector('[data-live-frame-id="${frameId}"] [data-testid="live-state"]')?.textContent?.startsWith('offline');`,
+      ) as () => boolean,
+      15_000,
+      'A noticing that it is offline',
+    );
+
+    // a new stroke in the frame while offline
+    await a.mouse.click(1100, 700);
+    await a.keyboard.press('Escape');
+    await a.keyboard.press('d');
+    await a.mouse.move(460, 440);
+    await a.mouse.down();
+    for (let i = 0; i <= 20; i++) await a.mouse.move(460 + i * 10, 440 - i * 3);
+    await a.mouse.up();
+    expect(await a.evaluate((id) => window.editor!.getSortedChildIdsForParent(id as any).length, frameId)).toBe(2);
+
+    server = await startServer({ web: true, model: 'tiny-lcm', port, dataDir });
+    // nothing is drawn after the reconnect: this render can only come from the snapshot the
+    // client kept while offline and sent once it had joined the room again
+    for (const p of [a, B.page]) {
+      const seq = await waitInPage(
+        p,
+        new Function(
+          `const img = document.querySelector('[data-live-frame-id="${frameId}"] img[data-testid="live-render"]');
+           const seq = Number(img?.getAttribute('data-seq'));
+           return seq > ${seqBefore} && img.complete && img.naturalWidth > 0 ? seq : 0;`,
+        ) as () => number,
+        RENDER_DEADLINE_MS + 30_000,
+        'a render of the offline stroke after the reconnect',
+      );
+      expect(seq).toBeGreaterThan(seqBefore);
+    }
   });
 });
 
