@@ -3,7 +3,7 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { MAX_VIOLATIONS, RATE_LIMIT, VIOLATION_WINDOW_MS } from '../lib/protocol/limits';
+import { BYTE_RATE_LIMIT, MAX_ROOM_BYTES, MAX_VIOLATIONS, RATE_LIMIT, VIOLATION_WINDOW_MS } from '../lib/protocol/limits';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -36,6 +36,14 @@ const EnvSchema = z.object({
   SQLITE_SYNC: z.enum(['FULL', 'NORMAL'], { message: 'must be FULL or NORMAL' }).default('FULL'),
   RATE_PER_SECOND: intFrom(1).default(RATE_LIMIT.perSecond),
   RATE_BURST: intFrom(1).default(RATE_LIMIT.burst),
+  RATE_BYTES_PER_SECOND: intFrom(1024).default(BYTE_RATE_LIMIT.perSecond),
+  RATE_BYTES_BURST: intFrom(1024).default(BYTE_RATE_LIMIT.burst),
+  /** largest encoded document a room may grow to */
+  MAX_ROOM_BYTES: intFrom(1024).default(MAX_ROOM_BYTES),
+  /** Socket.IO heartbeat: a peer that vanished (network loss, frozen process) is dropped — and
+   * its cursor removed — after at most PING_INTERVAL_MS + PING_TIMEOUT_MS */
+  PING_INTERVAL_MS: intFrom(100).default(2_000),
+  PING_TIMEOUT_MS: intFrom(100).default(2_000),
   MAX_VIOLATIONS: intFrom(1).default(MAX_VIOLATIONS),
   VIOLATION_WINDOW_MS: intFrom(1).default(VIOLATION_WINDOW_MS),
   NODE_ENV: z.string().default('development'),
@@ -58,6 +66,10 @@ export interface ServerConfig {
   compactIntervalMs: number;
   sqliteSync: 'FULL' | 'NORMAL';
   rateLimit: { perSecond: number; burst: number };
+  /** the same over the bytes of incoming events */
+  byteRateLimit: { perSecond: number; burst: number };
+  maxRoomBytes: number;
+  ping: { intervalMs: number; timeoutMs: number };
   violations: { max: number; windowMs: number };
 }
 
@@ -123,6 +135,9 @@ export function loadConfig(
     compactIntervalMs: e.COMPACT_INTERVAL_S * 1000,
     sqliteSync: e.SQLITE_SYNC,
     rateLimit: { perSecond: e.RATE_PER_SECOND, burst: e.RATE_BURST },
+    byteRateLimit: { perSecond: e.RATE_BYTES_PER_SECOND, burst: e.RATE_BYTES_BURST },
+    maxRoomBytes: e.MAX_ROOM_BYTES,
+    ping: { intervalMs: e.PING_INTERVAL_MS, timeoutMs: e.PING_TIMEOUT_MS },
     violations: { max: e.MAX_VIOLATIONS, windowMs: e.VIOLATION_WINDOW_MS },
   };
 }

@@ -20,10 +20,9 @@ import { RoomStore } from './store/RoomStore';
  * validator and gets an `lc:error` (too-large) instead of a silent disconnect. */
 export const MAX_SOCKET_MESSAGE_BYTES = 2 * Math.max(MAX_YJS_MESSAGE_BYTES, MAX_SNAPSHOT_BYTES);
 
-/** Socket.IO heartbeat: a client that vanished without closing its connection (network loss) is
- * dropped — and its cursor removed — after at most PING_INTERVAL + PING_TIMEOUT. */
-const PING_INTERVAL_MS = 5_000;
-const PING_TIMEOUT_MS = 5_000;
+/** A stop that takes longer than this (compacting many big rooms, a stuck hook) exits anyway;
+ * the update log still holds everything, so nothing acknowledged is lost. */
+const SHUTDOWN_TIMEOUT_MS = 10_000;
 
 export interface LivecanvasServer {
   config: ServerConfig;
@@ -71,8 +70,10 @@ export async function createLivecanvasServer(config: ServerConfig, logger = crea
   const httpServer = createServer((req, res) => onRequest(req, res));
   const io = new SocketServer(httpServer, {
     maxHttpBufferSize: MAX_SOCKET_MESSAGE_BYTES,
-    pingInterval: PING_INTERVAL_MS,
-    pingTimeout: PING_TIMEOUT_MS,
+    // A client that vanished without closing its connection (network loss, frozen tab) is
+    // dropped — and its cursor removed — after at most pingInterval + pingTimeout.
+    pingInterval: config.ping.intervalMs,
+    pingTimeout: config.ping.timeoutMs,
     // Next.js handles its own upgrades (HMR in dev); don't let engine.io close them.
     destroyUpgrade: !config.web,
   });
@@ -82,8 +83,16 @@ export async function createLivecanvasServer(config: ServerConfig, logger = crea
     logger,
     compactEvery: config.compactEvery,
     compactIntervalMs: config.compactIntervalMs,
+    maxRoomBytes: config.maxRoomBytes,
   });
-  const sockets = new SocketGateway({ io, rooms, logger, rateLimit: config.rateLimit, violations: config.violations });
+  const sockets = new SocketGateway({
+    io,
+    rooms,
+    logger,
+    rateLimit: config.rateLimit,
+    byteRateLimit: config.byteRateLimit,
+    violations: config.violations,
+  });
   const health = new HealthRegistry(config.root, () => ({ rooms: rooms.size, clients: io.of('/').sockets.size }));
   const routes = new HttpRoutes();
   onRequest = createRequestHandler(health, routes, nextHandler, logger);

@@ -8,6 +8,13 @@ export const ROOM_ID_LENGTH = 16;
 /** A single Yjs sync/awareness message larger than this is refused (and never applied). */
 export const MAX_YJS_MESSAGE_BYTES = 2 * 1024 * 1024;
 
+/** A room's document (its encoded Yjs state) may not grow beyond this: updates that would make it
+ * larger are refused with `too-large`. Deletions are always accepted, so a full room can be cleaned. */
+export const MAX_ROOM_BYTES = 64 * 1024 * 1024;
+
+/** One awareness state (a person's cursor, selection, name…) as JSON; larger ones are dropped. */
+export const MAX_AWARENESS_STATE_BYTES = 64 * 1024;
+
 /** Snapshot images: encoded size and decoded dimensions. */
 export const MAX_SNAPSHOT_BYTES = 2 * 1024 * 1024;
 export const MAX_SNAPSHOT_SIDE = 2048;
@@ -20,6 +27,15 @@ export const RATE_LIMIT = {
   perSecond: 300,
   /** bucket size (burst) */
   burst: 600,
+};
+
+/** Per-socket token bucket over the bytes of all incoming events: a few messages of 2 MB are
+ * fine, a stream of them is not. Awareness messages over either budget are dropped silently. */
+export const BYTE_RATE_LIMIT = {
+  /** bytes refilled per second */
+  perSecond: 1024 * 1024,
+  /** bucket size (burst) */
+  burst: 4 * 1024 * 1024,
 };
 
 /** After this many rejected messages within VIOLATION_WINDOW_MS the socket is disconnected. */

@@ -14,10 +14,19 @@ import {
 } from 'y-protocols/awareness';
 import * as syncProtocol from 'y-protocols/sync';
 import * as Y from 'yjs';
-import { EV } from '../../lib/protocol/events';
+import { EV, UserInfo } from '../../lib/protocol/events';
+import { MAX_AWARENESS_STATE_BYTES } from '../../lib/protocol/limits';
 import type { Logger } from '../logger';
 import type { RoomStore } from '../store/RoomStore';
-import { MalformedMessageError, checkUpdate, parseAwarenessUpdate, parseSyncMessage } from './yjsMessages';
+import {
+  MalformedMessageError,
+  MissingChangesError,
+  checkUpdate,
+  encodeAwarenessEntries,
+  parseAwarenessUpdate,
+  parseSyncMessage,
+  type AwarenessEntry,
+} from './yjsMessages';
 
 /** Transaction origin of changes that came from a client socket: those are broadcast to
  * everyone but that socket. Any other origin (a server feature editing the doc) goes to all. */
@@ -34,17 +43,46 @@ export interface RoomOptions {
   logger: Logger;
   compactEvery: number;
   compactIntervalMs: number;
+  /** largest encoded document; updates that would grow it beyond are refused (RoomFullError) */
+  maxBytes: number;
 }
+
+/** An update refused because the room's document would grow beyond RoomOptions.maxBytes. */
+export class RoomFullError extends Error {
+  override name = 'RoomFullError';
+}
+
+/** An awareness entry the room dropped, and why (one line, for the sender). */
+export interface AwarenessRefusal {
+  clientID: number;
+  code: 'invalid-message' | 'too-large';
+  message: string;
+}
+
+/** Owner of the server's own awareness client id: no socket may speak for it. */
+const SERVER_OWNER = '';
 
 export class Room {
   readonly doc = new Y.Doc();
   readonly awareness: Awareness;
   readonly loadedAt = Date.now();
   private readonly sockets = new Map<string, Socket>();
-  /** awareness clientID → id of the socket that last announced it */
+  /** awareness clientID → id of the socket that announced it first (and so speaks for it) */
   private readonly awarenessOwners = new Map<number, string>();
   private uncompacted = 0;
   private oldestUncompactedAt = 0;
+  /** encoded size of the document when last measured… */
+  private encodedBytes = 0;
+  /** …or an upper bound of it (after a load that did not re-encode the document) */
+  private encodedBytesExact = true;
+  /** bytes of the updates integrated since encodedBytes was measured */
+  private bytesSince = 0;
+  /** Why compaction is off for this room, if it is: the stored data did not load completely, and
+   * compacting would replace it by the part that did. */
+  private compactionDisabled: string | null = null;
+  /** Yjs client ids with an update refused because the room is full: their later updates build
+   * on it and are refused for the same reason (not as malformed). */
+  private readonly refusedWhenFull = new Set<number>();
   private destroyed = false;
 
   private constructor(
@@ -60,27 +98,45 @@ export class Room {
   static load(id: string, opts: RoomOptions): Room {
     const room = new Room(id, opts);
     const log = opts.logger.child({ room: id });
-    const { snapshot, updates } = opts.store.load(id);
+    const { snapshot, updates, seqs } = opts.store.load(id);
     const parts = snapshot ? [snapshot, ...updates] : updates;
+    const names = snapshot ? ['the snapshot', ...seqs.map((q) => `update ${q}`)] : seqs.map((q) => `update ${q}`);
+    const skipped: string[] = [];
     if (parts.length > 0) {
       try {
         Y.applyUpdate(room.doc, parts.length === 1 ? parts[0]! : Y.mergeUpdates(parts));
       } catch (e) {
         // Should never happen (only validated updates are stored); salvage what applies.
         log.error({ err: e }, 'stored room data does not merge; applying parts one by one');
-        for (const p of parts) {
+        parts.forEach((p, i) => {
           try {
             Y.applyUpdate(room.doc, p);
           } catch (err) {
-            log.error({ err }, 'skipped an unreadable stored update');
+            skipped.push(names[i]!);
+            log.error({ err, part: names[i] }, 'skipped an unreadable stored update');
           }
-        }
+        });
       }
     }
     room.doc.on('update', room.onDocUpdate);
     room.awareness.on('update', room.onAwarenessUpdate);
-    // Updates left in the log (e.g. after a crash) are folded into the snapshot right away.
-    if (updates.length > 0) opts.store.compact(id, Y.encodeStateAsUpdate(room.doc));
+    room.encodedBytes = parts.reduce((n, p) => n + p.byteLength, 0);
+    room.encodedBytesExact = updates.length === 0 && skipped.length === 0;
+    if (skipped.length > 0) {
+      // Compaction would replace the stored data by what loaded: the unreadable parts would be
+      // gone for good. Keep everything (new updates are still appended) until someone looks.
+      room.compactionDisabled = `${skipped.join(', ')} of room ${id} could not be applied`;
+      log.error(
+        { skipped, db: opts.store.path },
+        `ROOM DATA DAMAGED: ${room.compactionDisabled}; the room is served without them and compaction is OFF for it, so the stored rows stay in the database (tables snapshots/updates) for inspection`,
+      );
+    } else if (updates.length > 0) {
+      // Updates left in the log (e.g. after a crash) are folded into the snapshot right away.
+      const state = Y.encodeStateAsUpdate(room.doc);
+      opts.store.compact(id, state);
+      room.encodedBytes = state.byteLength;
+      room.encodedBytesExact = true;
+    }
     log.debug({ snapshotBytes: snapshot?.byteLength ?? 0, updates: updates.length }, 'room loaded');
     return room;
   }
@@ -133,7 +189,25 @@ export class Room {
       encoding.writeVarUint8Array(encoder, Y.encodeStateAsUpdate(this.doc, msg.stateVector));
       return encoding.toUint8Array(encoder);
     }
-    checkUpdate(this.doc, msg.update);
+    let checked;
+    try {
+      checked = checkUpdate(this.doc, msg.update);
+    } catch (e) {
+      if (e instanceof MissingChangesError && this.refusedWhenFull.has(e.client)) {
+        throw new RoomFullError(
+          `room ${this.id} is full: this update builds on one refused earlier for that reason and was not applied either; reload the room to continue`,
+        );
+      }
+      throw e;
+    }
+    if (checked.inserts) {
+      try {
+        this.checkRoomSize(msg.update.byteLength);
+      } catch (e) {
+        for (const c of checked.clients) this.refusedWhenFull.add(c);
+        throw e;
+      }
+    }
     try {
       Y.applyUpdate(this.doc, msg.update, new ClientOrigin(socketId));
     } catch (e) {
@@ -146,35 +220,104 @@ export class Room {
     return null;
   }
 
-  /** Apply a client's awareness update and remember which awareness clients it speaks for. */
-  handleAwarenessMessage(data: Uint8Array, socketId: string): void {
+  /**
+   * Apply a client's awareness update, entry by entry: the first socket to announce an awareness
+   * client id speaks for it until it leaves, so nobody can move or remove someone else's cursor;
+   * states must be objects of at most MAX_AWARENESS_STATE_BYTES whose `user` is a valid UserInfo.
+   * Returns the entries that were dropped (the others are applied and broadcast).
+   */
+  handleAwarenessMessage(data: Uint8Array, socketId: string): AwarenessRefusal[] {
     const entries = parseAwarenessUpdate(data);
-    applyAwarenessUpdate(this.awareness, data, new ClientOrigin(socketId));
-    for (const { clientID, state } of entries) {
+    const accepted: AwarenessEntry[] = [];
+    const refused: AwarenessRefusal[] = [];
+    for (const entry of entries) {
+      const refusal = this.refuseAwarenessEntry(entry, socketId);
+      if (refusal) refused.push(refusal);
+      else accepted.push(entry);
+    }
+    if (accepted.length === 0) return refused;
+    applyAwarenessUpdate(this.awareness, encodeAwarenessEntries(accepted), new ClientOrigin(socketId));
+    for (const { clientID, state } of accepted) {
       if (state === null) {
         if (this.awarenessOwners.get(clientID) === socketId) this.awarenessOwners.delete(clientID);
-      } else {
-        // Latest announcer wins: after a reconnect the new socket takes over its old identity.
+      } else if (!this.awarenessOwners.has(clientID)) {
         this.awarenessOwners.set(clientID, socketId);
       }
+    }
+    return refused;
+  }
+
+  private refuseAwarenessEntry({ clientID, state, json }: AwarenessEntry, socketId: string): AwarenessRefusal | null {
+    const owner = clientID === this.awareness.clientID ? SERVER_OWNER : this.awarenessOwners.get(clientID);
+    if (owner !== undefined && owner !== socketId) {
+      // A reconnecting client whose old socket has not timed out yet lands here too; its next
+      // announcement after the old socket is dropped goes through.
+      return { clientID, code: 'invalid-message', message: `awareness client ${clientID} belongs to another connection; entry dropped` };
+    }
+    if (state === null) return null;
+    if (json.length > MAX_AWARENESS_STATE_BYTES) {
+      return { clientID, code: 'too-large', message: `awareness state of client ${clientID} is ${json.length} bytes, over ${MAX_AWARENESS_STATE_BYTES}; entry dropped` };
+    }
+    if ('user' in (state as object)) {
+      const user = UserInfo.safeParse((state as { user: unknown }).user);
+      if (!user.success) {
+        const issue = user.error.issues[0];
+        const where = issue?.path.length ? `user.${issue.path.join('.')}` : 'user';
+        return { clientID, code: 'invalid-message', message: `awareness state of client ${clientID}: ${where}: ${issue?.message ?? 'invalid'}; entry dropped` };
+      }
+    }
+    return null;
+  }
+
+  /**
+   * Refuse (RoomFullError) an update of `updateBytes` that could make the document larger than
+   * maxBytes. Cheap while the running estimate (last measured size + bytes since) stays below the
+   * limit; near it, the document is measured exactly (by compacting it when that is allowed).
+   */
+  private checkRoomSize(updateBytes: number): void {
+    const max = this.opts.maxBytes;
+    if (this.encodedBytes + this.bytesSince + updateBytes <= max) return;
+    if (this.bytesSince > 0 || !this.encodedBytesExact) this.measure();
+    if (this.encodedBytes + updateBytes <= max) return;
+    throw new RoomFullError(
+      `room ${this.id} is full: its document is ${size(this.encodedBytes)} and this update adds up to ${size(updateBytes)}, over the ${size(max)} limit (MAX_ROOM_BYTES); the update was not applied (delete content, which is always accepted, or use a new room)`,
+    );
+  }
+
+  /** Set encodedBytes to the document's exact encoded size. */
+  private measure(): void {
+    if (this.uncompacted > 0 && !this.compactionDisabled && !this.destroyed) {
+      this.compact();
+    } else {
+      this.encodedBytes = Y.encodeStateAsUpdate(this.doc).byteLength;
+      this.encodedBytesExact = true;
+      this.bytesSince = 0;
     }
   }
 
   /** Compact when COMPACT_EVERY updates or COMPACT_INTERVAL_S have accumulated. */
   compactIfDue(now = Date.now()): void {
-    if (this.uncompacted === 0) return;
+    if (this.uncompacted === 0 || this.compactionDisabled) return;
     if (this.uncompacted >= this.opts.compactEvery || now - this.oldestUncompactedAt >= this.opts.compactIntervalMs) {
       this.compact();
     }
   }
 
-  /** Store the whole document as one snapshot and drop the update log. */
+  /** Store the whole document as one snapshot and drop the update log (not for a room whose
+   * stored data did not load completely: see `load`). */
   compact(): void {
     if (this.destroyed || this.uncompacted === 0) return;
+    if (this.compactionDisabled) {
+      this.opts.logger.warn({ room: this.id, updates: this.uncompacted }, `not compacting: ${this.compactionDisabled}`);
+      return;
+    }
     const snapshot = Y.encodeStateAsUpdate(this.doc);
     this.opts.store.compact(this.id, snapshot);
     this.opts.logger.debug({ room: this.id, updates: this.uncompacted, bytes: snapshot.byteLength }, 'room compacted');
     this.uncompacted = 0;
+    this.encodedBytes = snapshot.byteLength;
+    this.encodedBytesExact = true;
+    this.bytesSince = 0;
   }
 
   destroy(): void {
@@ -191,6 +334,7 @@ export class Room {
     // Durable first: if this throws, nothing is broadcast and the sender gets an error.
     this.opts.store.appendUpdate(this.id, update);
     if (this.uncompacted++ === 0) this.oldestUncompactedAt = Date.now();
+    this.bytesSince += update.byteLength;
     const encoder = encoding.createEncoder();
     syncProtocol.writeUpdate(encoder, update);
     const except = origin instanceof ClientOrigin ? origin.socketId : undefined;
@@ -206,3 +350,5 @@ export class Room {
     this.opts.broadcast(EV.yAwareness, { roomId: this.id, data: encodeAwarenessUpdate(this.awareness, changed) }, except);
   };
 }
+
+const size = (n: number) => (n >= 1048576 ? `${(n / 1048576).toFixed(1)} MB` : `${(n / 1024).toFixed(1)} KB`);

@@ -21,6 +21,8 @@ export interface RoomManagerOptions {
   logger: Logger;
   compactEvery: number;
   compactIntervalMs: number;
+  /** largest encoded document of a room (MAX_ROOM_BYTES) */
+  maxRoomBytes: number;
 }
 
 /** The Socket.IO room a livecanvas room broadcasts to. Prefixed so a room id can never equal a
@@ -61,6 +63,7 @@ export class RoomManager extends EventEmitter<RoomManagerEvents> {
         logger: this.opts.logger,
         compactEvery: this.opts.compactEvery,
         compactIntervalMs: this.opts.compactIntervalMs,
+        maxBytes: this.opts.maxRoomBytes,
         broadcast: (event, payload, except) => {
           const to = this.opts.io.to(roomChannel(roomId));
           (except ? to.except(except) : to).emit(event, payload);

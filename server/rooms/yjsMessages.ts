@@ -4,11 +4,24 @@
 // would sit in the room. We therefore refuse an update unless every struct and deletion in it
 // either refers to something the room already has or to something in the same update.
 import * as decoding from 'lib0/decoding';
+import * as encoding from 'lib0/encoding';
 import * as syncProtocol from 'y-protocols/sync';
 import * as Y from 'yjs';
 
 export class MalformedMessageError extends Error {
   override name = 'MalformedMessageError';
+}
+
+/** An update that continues changes of `client` the room does not have (e.g. because it refused
+ * the update that carried them). */
+export class MissingChangesError extends MalformedMessageError {
+  override name = 'MissingChangesError';
+  constructor(
+    message: string,
+    readonly client: number,
+  ) {
+    super(message);
+  }
 }
 
 export type SyncMessage =
@@ -39,11 +52,18 @@ export function parseSyncMessage(data: Uint8Array): SyncMessage {
   }
 }
 
+export interface CheckedUpdate {
+  /** false when the update only deletes (or is empty): it cannot make the document larger */
+  inserts: boolean;
+  /** the Yjs client ids whose changes it carries */
+  clients: number[];
+}
+
 /**
  * Decode a Yjs (v1) update completely and check that the document `doc` can integrate all of it
  * now. Throws MalformedMessageError naming the first problem.
  */
-export function checkUpdate(doc: Y.Doc, update: Uint8Array): void {
+export function checkUpdate(doc: Y.Doc, update: Uint8Array): CheckedUpdate {
   let decoded: ReturnType<typeof Y.decodeUpdate>;
   try {
     decoded = Y.decodeUpdate(update);
@@ -59,7 +79,7 @@ export function checkUpdate(doc: Y.Doc, update: Uint8Array): void {
     if (s instanceof Y.Skip) continue;
     const have = knownOf(client);
     if (clock > have) {
-      throw new MalformedMessageError(`update skips changes of client ${client} (has ${clock}, room has ${have})`);
+      throw new MissingChangesError(`update skips changes of client ${client} (has ${clock}, room has ${have})`, client);
     }
     known.set(client, Math.max(have, clock + s.length));
   }
@@ -80,6 +100,7 @@ export function checkUpdate(doc: Y.Doc, update: Uint8Array): void {
       if (d.clock + d.len > have) throw new MalformedMessageError('update deletes content the room does not have');
     }
   }
+  return { inserts: decoded.structs.some((s) => !(s instanceof Y.Skip)), clients: [...known.keys()] };
 }
 
 export interface AwarenessEntry {
@@ -87,6 +108,8 @@ export interface AwarenessEntry {
   clock: number;
   /** null = the client left */
   state: unknown;
+  /** the state as sent (JSON), to re-encode the entry unchanged */
+  json: string;
 }
 
 /** Decode a y-protocols awareness update completely (applyAwarenessUpdate would apply the
@@ -99,13 +122,26 @@ export function parseAwarenessUpdate(data: Uint8Array): AwarenessEntry[] {
     for (let i = 0; i < n; i++) {
       const clientID = decoding.readVarUint(decoder);
       const clock = decoding.readVarUint(decoder);
-      const state: unknown = JSON.parse(decoding.readVarString(decoder));
-      if (state !== null && typeof state !== 'object') throw new Error('state is not an object');
-      entries.push({ clientID, clock, state });
+      const json = decoding.readVarString(decoder);
+      const state: unknown = JSON.parse(json);
+      if (state !== null && (typeof state !== 'object' || Array.isArray(state))) throw new Error('state is not an object');
+      entries.push({ clientID, clock, state, json });
     }
     if (decoding.hasContent(decoder)) throw new Error('trailing bytes');
     return entries;
   } catch (e) {
     throw new MalformedMessageError(`undecodable awareness update (${(e as Error).message})`);
   }
+}
+
+/** The y-protocols awareness update carrying exactly `entries` (as parseAwarenessUpdate read them). */
+export function encodeAwarenessEntries(entries: readonly AwarenessEntry[]): Uint8Array {
+  const encoder = encoding.createEncoder();
+  encoding.writeVarUint(encoder, entries.length);
+  for (const e of entries) {
+    encoding.writeVarUint(encoder, e.clientID);
+    encoding.writeVarUint(encoder, e.clock);
+    encoding.writeVarString(encoder, e.json);
+  }
+  return encoding.toUint8Array(encoder);
 }

@@ -1,16 +1,21 @@
 // A rejected client message: becomes an `lc:error` event (and a failed ack) with a protocol error
-// code, and counts as a violation towards disconnection. Anything else thrown by a handler is a
-// bug of ours and is reported as `server-error` without blaming the client.
+// code, and (unless marked otherwise) counts as a violation towards disconnection. Anything else
+// thrown by a handler is a bug of ours and is reported as `server-error` without blaming the client.
 import type { ZodError } from 'zod';
 import type { ErrorCode } from '../../lib/protocol/events';
 
 export class ClientError extends Error {
   override name = 'ClientError';
+  /** false for refusals an honest client can run into (a full room): they are reported but never
+   * lead to a disconnect */
+  readonly violation: boolean;
   constructor(
     readonly code: ErrorCode,
     message: string,
+    opts: { violation?: boolean } = {},
   ) {
     super(message);
+    this.violation = opts.violation ?? true;
   }
 }
 

@@ -5,15 +5,20 @@
 import type { Server, Socket } from 'socket.io';
 import type { z } from 'zod';
 import { EV, RoomJoin, RoomLeave, YAwareness, YSync, type ErrorEvent } from '../../lib/protocol/events';
+import { MAX_YJS_MESSAGE_BYTES } from '../../lib/protocol/limits';
 import type { Logger } from '../logger';
-import type { Room } from '../rooms/Room';
+import { RoomFullError, type AwarenessRefusal, type Room } from '../rooms/Room';
 import type { RoomManager } from '../rooms/RoomManager';
 import { MalformedMessageError } from '../rooms/yjsMessages';
 import { ClientError, clientErrorFromZod } from './ClientError';
-import { TokenBucket, ViolationWindow } from './SocketGuard';
+import { TokenBucket, ViolationWindow, payloadBytes } from './SocketGuard';
 
 /** One socket may be in this many rooms at once; each loaded room costs memory. */
 export const MAX_ROOMS_PER_SOCKET = 8;
+
+/** Dropped awareness entries are reported once per (room, client id, reason) and socket; past
+ * this many distinct ones a socket gets no more reports. */
+const MAX_AWARENESS_REPORTS = 64;
 
 export interface RoomEventContext<T> {
   socket: Socket;
@@ -31,6 +36,7 @@ export interface SocketGatewayOptions {
   rooms: RoomManager;
   logger: Logger;
   rateLimit: { perSecond: number; burst: number };
+  byteRateLimit: { perSecond: number; burst: number };
   violations: { max: number; windowMs: number };
 }
 
@@ -38,7 +44,10 @@ type Ack = (response: unknown) => void;
 
 interface Guard {
   bucket: TokenBucket;
+  bytes: TokenBucket;
   violations: ViolationWindow;
+  /** `${roomId}/${clientID}/${code}` of dropped awareness entries already reported */
+  awarenessReported: Set<string>;
 }
 
 type Handler = (socket: Socket, raw: unknown, respond: (result?: unknown) => void) => unknown;
@@ -56,7 +65,7 @@ export class SocketGateway {
       opts.rooms.leave(roomId, socket);
     });
     this.handlers.set(EV.ySync, (socket, raw) => {
-      const { roomId, data } = parse(YSync, raw, EV.ySync);
+      const { roomId, data } = parseYSync(raw);
       const room = this.joinedRoom(socket, roomId);
       const reply = malformedAsClientError(() => room.handleSyncMessage(data, socket.id));
       if (reply) socket.emit(EV.ySync, { roomId, data: reply });
@@ -64,7 +73,10 @@ export class SocketGateway {
     this.handlers.set(EV.yAwareness, (socket, raw) => {
       const { roomId, data } = parse(YAwareness, raw, EV.yAwareness);
       const room = this.joinedRoom(socket, roomId);
-      malformedAsClientError(() => room.handleAwarenessMessage(data, socket.id));
+      const refused = malformedAsClientError(() => room.handleAwarenessMessage(data, socket.id));
+      if (refused.length === 0) return undefined;
+      this.reportAwarenessRefusals(socket, roomId, refused);
+      return { dropped: refused.map((r) => r.clientID) };
     });
     opts.io.on('connection', (socket) => this.onConnection(socket));
   }
@@ -96,19 +108,35 @@ export class SocketGateway {
 
   private onConnection(socket: Socket): void {
     const { rateLimit, violations } = this.opts;
-    this.guards.set(socket, {
+    const guard: Guard = {
       bucket: new TokenBucket(rateLimit.perSecond, rateLimit.burst),
+      bytes: new TokenBucket(this.opts.byteRateLimit.perSecond, this.opts.byteRateLimit.burst),
       violations: new ViolationWindow(violations.max, violations.windowMs),
-    });
+      awarenessReported: new Set(),
+    };
+    this.guards.set(socket, guard);
     // Runs before any handler, for every incoming event, known or not.
     socket.use((packet, next) => {
       // Echoed in errors and logs: keep whatever a client sent as event name short.
       const event = String(packet[0]).slice(0, 64);
       const ack = typeof packet[packet.length - 1] === 'function' ? (packet[packet.length - 1] as Ack) : undefined;
-      if (!this.guards.get(socket)!.bucket.take()) {
+      const size = payloadBytes(packet.slice(1));
+      let limited: string | null = null;
+      if (!guard.bucket.take()) {
         const { perSecond, burst } = this.opts.rateLimit;
-        const msg = `${event}: too many messages (limit ${perSecond}/s, burst ${burst}); slow down`;
-        this.reject(socket, event, new ClientError('rate-limited', msg), ack, packet[1]);
+        limited = `${event}: too many messages (limit ${perSecond}/s, burst ${burst}); slow down`;
+      } else if (!guard.bytes.take(size)) {
+        const { perSecond, burst } = this.opts.byteRateLimit;
+        limited = `${event}: too much data (${kib(size)} now; limit ${kib(perSecond)}/s, burst ${kib(burst)}); retry in ${guard.bytes.waitMs(size)} ms`;
+      }
+      if (limited !== null) {
+        if (packet[0] === EV.yAwareness) {
+          // Presence is a stream of latest values: dropping some costs nothing, and an honest
+          // client moving its cursor fast must never be disconnected for it.
+          ack?.({ ok: false, error: { code: 'rate-limited', message: limited } });
+          return;
+        }
+        this.reject(socket, event, new ClientError('rate-limited', limited), ack, packet[1]);
         return;
       }
       if (!this.handlers.has(packet[0])) {
@@ -162,7 +190,7 @@ export class SocketGateway {
     const body: ErrorEvent = { code: error.code, message: error.message, event, ...(roomId && { roomId }) };
     socket.emit(EV.error, body);
     ack?.({ ok: false, error: { code: error.code, message: error.message } });
-    if (error.code === 'server-error') return;
+    if (error.code === 'server-error' || !error.violation) return;
     this.log.debug({ socket: socket.id, code: error.code, event }, 'message rejected');
     if (this.guards.get(socket)?.violations.record() && socket.connected) {
       const { max, windowMs } = this.opts.violations;
@@ -173,6 +201,20 @@ export class SocketGateway {
         event,
       } satisfies ErrorEvent);
       socket.disconnect(true);
+    }
+  }
+
+  /** One lc:error per dropped kind of awareness entry (the same cursor moving 30 times a second
+   * would otherwise produce 30 errors a second); never a violation: a reconnecting client whose
+   * old connection is not timed out yet sends such entries too. */
+  private reportAwarenessRefusals(socket: Socket, roomId: string, refused: AwarenessRefusal[]): void {
+    const reported = this.guards.get(socket)?.awarenessReported;
+    if (!reported) return;
+    for (const r of refused) {
+      const key = `${roomId}/${r.clientID}/${r.code}`;
+      if (reported.has(key) || reported.size >= MAX_AWARENESS_REPORTS) continue;
+      reported.add(key);
+      this.sendError(socket, { code: r.code, message: `${EV.yAwareness}: ${r.message}`, event: EV.yAwareness, roomId });
     }
   }
 
@@ -208,14 +250,33 @@ function parse<S extends z.ZodType>(schema: S, raw: unknown, event: string): z.o
   return r.data;
 }
 
+/** YSync, with a refusal of an oversized message that says what to do about it. */
+function parseYSync(raw: unknown) {
+  try {
+    return parse(YSync, raw, EV.ySync);
+  } catch (e) {
+    if (!(e instanceof ClientError) || e.code !== 'too-large') throw e;
+    const data = (raw as { data?: { byteLength?: unknown } }).data;
+    const size = typeof data?.byteLength === 'number' ? `${(data.byteLength / 1048576).toFixed(2)} MB` : 'too large';
+    throw new ClientError(
+      'too-large',
+      `${EV.ySync}: message is ${size}, over the ${MAX_YJS_MESSAGE_BYTES / 1048576} MB limit; nothing was applied. Send changes this large (e.g. a sync step 2 after long offline editing) as several update messages of at most ${MAX_YJS_MESSAGE_BYTES / 1048576} MB, each a complete Yjs update that applies after the previous ones`,
+    );
+  }
+}
+
 function malformedAsClientError<T>(fn: () => T): T {
   try {
     return fn();
   } catch (e) {
     if (e instanceof MalformedMessageError) throw new ClientError('malformed-update', e.message);
+    // Not the sender's fault: a full room refuses everyone's additions alike.
+    if (e instanceof RoomFullError) throw new ClientError('too-large', e.message, { violation: false });
     throw e;
   }
 }
+
+const kib = (n: number) => (n >= 1048576 ? `${(n / 1048576).toFixed(1)} MB` : `${Math.ceil(n / 1024)} KB`);
 
 function roomIdOf(raw: unknown): string | undefined {
   const id = raw && typeof raw === 'object' ? (raw as { roomId?: unknown }).roomId : undefined;

@@ -17,6 +17,8 @@ import { join } from 'node:path';
 export interface StoredRoom {
   snapshot: Uint8Array | null;
   updates: Uint8Array[];
+  /** the `seq` of each update (same order), to name them in logs */
+  seqs: number[];
 }
 
 export interface RoomStoreOptions {
@@ -56,7 +58,7 @@ export class RoomStore {
     `);
     this.stmts = {
       snapshot: this.db.prepare<[string], { data: Buffer }>('SELECT data FROM snapshots WHERE room_id = ?'),
-      updates: this.db.prepare<[string], { data: Buffer }>('SELECT data FROM updates WHERE room_id = ? ORDER BY seq'),
+      updates: this.db.prepare<[string], { seq: number; data: Buffer }>('SELECT seq, data FROM updates WHERE room_id = ? ORDER BY seq'),
       append: this.db.prepare<[string, string, Uint8Array]>(
         'INSERT INTO updates (room_id, seq, data) VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM updates WHERE room_id = ?), ?)',
       ),
@@ -74,8 +76,8 @@ export class RoomStore {
   /** The stored snapshot (if any) and the updates appended since, in order. */
   load(roomId: string): StoredRoom {
     const snap = this.stmts.snapshot.get(roomId);
-    const updates = this.stmts.updates.all(roomId).map((r) => toBytes(r.data));
-    return { snapshot: snap ? toBytes(snap.data) : null, updates };
+    const rows = this.stmts.updates.all(roomId);
+    return { snapshot: snap ? toBytes(snap.data) : null, updates: rows.map((r) => toBytes(r.data)), seqs: rows.map((r) => r.seq) };
   }
 
   /** Durable when it returns (one committed transaction). */

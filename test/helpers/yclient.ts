@@ -2,6 +2,12 @@
 // server over Socket.IO using the same protocol as the browser (room:join with ack, y:sync and
 // y:awareness carrying raw y-protocols messages). Every update it sends carries an ack callback,
 // so `acked()` tells when the server has stored everything this peer sent.
+//
+// Run as a script it is one peer in a process of its own, for tests where a participant must
+// vanish without closing anything (SIGSTOP = a frozen machine or a dead network):
+//   node --import tsx test/helpers/yclient.ts <url> <roomId> <name>
+// It prints `ready <awareness clientID>` once joined and synced.
+import { realpathSync } from 'node:fs';
 import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 import { io, type Socket } from 'socket.io-client';
@@ -89,9 +95,10 @@ export async function connectPeer(url: string, roomId: string, opts: PeerOptions
       const enc = encoding.createEncoder();
       syncProtocol.writeSyncStep1(enc, doc);
       sendSync(encoding.toUint8Array(enc));
-      if (awareness.getLocalState() !== null) {
-        socket.emit(EV.yAwareness, { roomId, data: encodeAwarenessUpdate(awareness, [doc.clientID]) });
-      }
+      // Re-set (not just re-send) the local state: that bumps its clock, and after a reconnect
+      // the server and the others hold our removal at the old clock, which a re-send would not beat.
+      const state = awareness.getLocalState();
+      if (state !== null) awareness.setLocalState(state);
     });
   });
   socket.on('disconnect', (reason) => {
@@ -227,4 +234,19 @@ export function drawShape(i: number, points = 40): Record<string, unknown> {
 /** Compare two record maps key by key (Y.Map key order differs between peers). */
 export function recordsOf(map: Y.Map<unknown>): Record<string, unknown> {
   return Object.fromEntries([...map.entries()].sort(([a], [b]) => a.localeCompare(b)));
+}
+
+if (process.argv[1] && import.meta.filename === realpathSync(process.argv[1])) {
+  const [url, roomId, name = 'peer'] = process.argv.slice(2);
+  if (!url || !roomId) {
+    console.error('usage: node --import tsx test/helpers/yclient.ts <url> <roomId> [name]');
+    process.exit(2);
+  }
+  connectPeer(url, roomId, { user: { name, color: '#3366ff' } }).then(
+    (p) => process.stdout.write(`ready ${p.doc.clientID}\n`),
+    (err: Error) => {
+      console.error(`peer failed: ${err.message}`);
+      process.exit(1);
+    },
+  );
 }

@@ -7,7 +7,7 @@ import { Awareness, encodeAwarenessUpdate } from 'y-protocols/awareness';
 import * as syncProtocol from 'y-protocols/sync';
 import * as Y from 'yjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { MAX_VIOLATIONS, MAX_YJS_MESSAGE_BYTES } from '../../lib/protocol/limits';
+import { BYTE_RATE_LIMIT, MAX_VIOLATIONS, MAX_YJS_MESSAGE_BYTES, RATE_LIMIT } from '../../lib/protocol/limits';
 import { startServer, type TestServer } from '../helpers/server';
 import { connectPeer, drawShape, randomRoomId, recordsOf, until, type AckResult, type Peer } from '../helpers/yclient';
 
@@ -118,6 +118,9 @@ describe('bad input', () => {
     expect(data.byteLength).toBeGreaterThan(MAX_YJS_MESSAGE_BYTES);
     const res = await send(attacker.socket, 'y:sync', { roomId: room.roomId, data });
     expect(res).toMatchObject({ ok: false, error: { code: 'too-large' } });
+    // The refusal says what happened and what a client with that much to upload should do.
+    expect(res.error!.message).toMatch(/message is 2\.\d\d MB, over the 2 MB limit; nothing was applied/);
+    expect(res.error!.message).toMatch(/several update messages/);
     expect(attacker.errors.map((e) => e.code)).toContain('too-large');
     expect(attacker.socket.connected).toBe(true);
 
@@ -179,18 +182,110 @@ describe('bad input', () => {
     await expectIntact(room);
   });
 
-  it('a flood → rate-limited, then disconnect; honest clients keep syncing', async () => {
+  it('a flood of updates → rate-limited, then disconnect; honest clients keep syncing', async () => {
     const room = await honestRoom();
     const attacker = await peer(room.roomId);
-    const fake = new Awareness(new Y.Doc());
-    const aw = encodeAwarenessUpdate(fake, [fake.clientID]);
-    fake.destroy();
-    for (let i = 0; i < 2000; i++) attacker.socket.emit('y:awareness', { roomId: room.roomId, data: aw });
+    const emptyUpdate = updateMessage(new Uint8Array([0, 0])); // valid, changes nothing
+    for (let i = 0; i < 2000 && attacker.socket.connected; i++) attacker.socket.emit('y:sync', { roomId: room.roomId, data: emptyUpdate });
     await until(() => !attacker.socket.connected, 10_000, 'flooder disconnected');
     expect(attacker.errors.some((e) => e.code === 'rate-limited')).toBe(true);
     await expectIntact(room);
     const health = (await (await fetch(`${server.url}/healthz`)).json()) as { ok: boolean };
     expect(health.ok).toBe(true);
+  });
+
+  it('an awareness burst over the message budget is thinned out silently: no error, no violation, no disconnect', async () => {
+    const room = await honestRoom();
+    const sender = await peer(room.roomId);
+    const fake = new Awareness(new Y.Doc());
+    fake.setLocalStateField('user', { name: 'Fast', color: '#123456' });
+    const burst = 3 * RATE_LIMIT.burst;
+    for (let i = 0; i < burst; i++) {
+      fake.setLocalStateField('cursor', { x: i, y: 0 });
+      sender.socket.emit('y:awareness', { roomId: room.roomId, data: encodeAwarenessUpdate(fake, [fake.clientID]) });
+    }
+    fake.destroy();
+    // Wait for the bucket to refill, then prove the burst cost no violations: MAX_VIOLATIONS - 1
+    // bad messages keep the socket connected, one more disconnects it.
+    await until(() => (room.watcher.awareness.getStates().get(fake.clientID) as { cursor?: { x: number } })?.cursor !== undefined, 2000, 'burst reached the watcher');
+    await new Promise((r) => setTimeout(r, Math.ceil((RATE_LIMIT.burst / RATE_LIMIT.perSecond) * 1000) + 200));
+    expect(sender.socket.connected).toBe(true);
+    expect(sender.errors).toEqual([]);
+    const bad = { roomId: room.roomId, data: new Uint8Array([2, 3, 1, 2, 3]) };
+    for (let i = 0; i < MAX_VIOLATIONS - 1; i++) expect((await send(sender.socket, 'y:sync', bad)).error?.code).toBe('malformed-update');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(sender.socket.connected).toBe(true);
+    sender.socket.emit('y:sync', bad);
+    await until(() => !sender.socket.connected, 5000, 'the 20th violation disconnects');
+    await expectIntact(room);
+  });
+
+  it('a byte flood (few messages, many MB) → rate-limited by the byte budget', async () => {
+    const room = await honestRoom();
+    const attacker = await peer(room.roomId);
+    // 1.5 MB messages: 12 of them are far under the message budget but 18 MB of data.
+    const chunk = 1.5 * 1024 * 1024;
+    const junk = updateMessage(new Uint8Array(chunk).fill(7));
+    const t0 = performance.now();
+    const results = await Promise.all(Array.from({ length: 12 }, () => send(attacker.socket, 'y:sync', { roomId: room.roomId, data: junk })));
+    const seconds = (performance.now() - t0) / 1000;
+    const limited = results.filter((r) => r.error?.code === 'rate-limited');
+    const judged = results.filter((r) => r.error?.code === 'malformed-update');
+    expect(limited.length + judged.length).toBe(12);
+    // Only what fits in the burst plus the refill got as far as the update decoder.
+    expect(judged.length * chunk).toBeLessThanOrEqual(BYTE_RATE_LIMIT.burst + BYTE_RATE_LIMIT.perSecond * seconds + chunk);
+    expect(limited.length).toBeGreaterThan(0);
+    expect(limited[0]!.error!.message).toMatch(/too much data .*retry in \d+ ms/);
+    await expectIntact(room);
+  });
+});
+
+describe('a room at its size limit', () => {
+  let smallServer: TestServer;
+  const MAX_ROOM_BYTES = 60_000;
+  beforeAll(async () => {
+    smallServer = await startServer({ env: { MAX_ROOM_BYTES: String(MAX_ROOM_BYTES) } });
+  });
+  afterAll(async () => {
+    for (const p of peers.splice(0)) p.close();
+    await smallServer?.stop();
+  });
+
+  it('refuses additions with too-large (never a disconnect), keeps the document intact, still accepts deletions', async () => {
+    const roomId = randomRoomId();
+    const writer = await peer(roomId, smallServer.url);
+    const watcher = await peer(roomId, smallServer.url);
+    let n = 0;
+    while (writer.nacks.length === 0 && n < 1000) {
+      writer.records.set(`shape:${n}`, drawShape(n));
+      n++;
+      await writer.acked();
+    }
+    expect(writer.nacks.length).toBe(1);
+    const accepted = n - 1;
+    expect(accepted).toBeGreaterThan(10);
+    expect(writer.nacks[0]!.error).toMatchObject({ code: 'too-large' });
+    expect(writer.nacks[0]!.error!.message).toMatch(/is full: its document is .* over the 58\.6 KB limit \(MAX_ROOM_BYTES\); the update was not applied/);
+    // An honest client keeps drawing: every later addition builds on the refused one and is
+    // refused the same way, more often than MAX_VIOLATIONS, without a disconnect.
+    for (let i = 0; i < MAX_VIOLATIONS + 5; i++) writer.records.set(`shape:late${i}`, drawShape(5000 + i));
+    await writer.acked();
+    expect(writer.nacks.length).toBe(MAX_VIOLATIONS + 6);
+    expect(writer.nacks.every((r) => r.error?.code === 'too-large')).toBe(true);
+    expect(writer.socket.connected).toBe(true);
+    // Everyone else sees exactly the accepted shapes; a newcomer too.
+    await until(() => watcher.records.size === accepted, 2000, 'watcher has the accepted shapes');
+    const newcomer = await peer(roomId, smallServer.url);
+    expect(recordsOf(newcomer.records)).toEqual(recordsOf(watcher.records));
+    expect(newcomer.records.has(`shape:${accepted}`)).toBe(false);
+    // Deletions are accepted even from the refused writer, and make room for others.
+    for (let i = 0; i < 20; i++) writer.records.delete(`shape:${i}`);
+    await writer.acked();
+    await until(() => watcher.records.size === accepted - 20, 2000, 'deletions arrive');
+    watcher.records.set('shape:fits-again', drawShape(9999));
+    await watcher.acked();
+    expect(watcher.nacks).toEqual([]);
+    await until(() => newcomer.records.has('shape:fits-again'), 2000, 'new shape arrives');
   });
 });
 
