@@ -26,6 +26,12 @@ const EVENTS: [string, string, string, z.ZodType][] = [
   [P.EV.error, 'server → client', 'ErrorEvent', P.ErrorEvent],
 ];
 
+/** event name → [schema name, schema] of the answer to its ack callback */
+const ACKS: [string, string, z.ZodType][] = [
+  [P.EV.snapshot, 'SnapshotAck', P.SnapshotAck],
+  [P.EV.pin, 'PinAck', P.PinAck],
+];
+
 function jsonSchema(schema: z.ZodType): unknown {
   return z.toJSONSchema(schema, {
     io: 'input',
@@ -49,6 +55,11 @@ export function generatedBlock(): string {
     const s = jsonSchema(schema) as Record<string, unknown>;
     delete s.$schema;
     parts.push(`### \`${event}\` — ${name} (${direction})`, '', '```json', JSON.stringify(s, null, 2), '```', '');
+  }
+  for (const [event, name, schema] of ACKS) {
+    const s = jsonSchema(schema) as Record<string, unknown>;
+    delete s.$schema;
+    parts.push(`### ack of \`${event}\` — ${name} (server → client)`, '', '```json', JSON.stringify(s, null, 2), '```', '');
   }
   parts.push('### Error codes', '', P.ErrorCode.options.map((c) => `\`${c}\``).join(', '), '');
   parts.push('### Limits (`lib/protocol/limits.ts`)', '', '| name | value |', '|---|---|');

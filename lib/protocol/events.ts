@@ -105,6 +105,8 @@ export const EngineStatus = z.object({
   model: z.string().optional(),
   executionProvider: z.string().optional(),
   loadMs: z.number().optional(),
+  /** part of loadMs spent warming up `sizes` */
+  warmupMs: z.number().optional(),
   message: z.string().optional(),
   sizes: z.array(z.number().int().min(MIN_RENDER_SIDE).max(MAX_RENDER_SIDE)).optional(),
 });
@@ -128,6 +130,31 @@ export const ErrorEvent = z.object({
   roomId: z.string().optional(),
   frameId: z.string().optional(),
 });
+
+// ───────────── acknowledgements (server → client, answers to an event's ack callback) ─────────────
+
+export const AckFailure = z.object({ ok: z.literal(false), error: z.object({ code: ErrorCode, message: z.string() }) });
+
+/** Ack of `frame:snapshot`: what the render scheduler did with it (docs/protocol.md "Rendering"). */
+export const SnapshotAck = z.union([
+  z.object({ ok: z.literal(true), outcome: z.enum(['accepted', 'replaced', 'stale']), lastSeq: z.number().int() }),
+  z.object({ ok: z.literal(true), outcome: z.literal('not-rendered'), engine: EngineState, message: z.string() }),
+  AckFailure,
+]);
+
+/** Ack of `frame:pin`: the pinned render as an asset of the room. */
+export const PinAck = z.union([
+  z.object({
+    ok: z.literal(true),
+    assetId: z.string(),
+    url: z.string(),
+    width: z.number().int(),
+    height: z.number().int(),
+    mime: z.literal('image/jpeg'),
+    seed: z.number().int(),
+  }),
+  AckFailure,
+]);
 
 /** Event names, in one place. */
 export const EV = {
@@ -153,3 +180,5 @@ export type FrameStatus = z.infer<typeof FrameStatus>;
 export type EngineStatus = z.infer<typeof EngineStatus>;
 export type ErrorEvent = z.infer<typeof ErrorEvent>;
 export type ErrorCode = z.infer<typeof ErrorCode>;
+export type SnapshotAck = z.infer<typeof SnapshotAck>;
+export type PinAck = z.infer<typeof PinAck>;

@@ -45,6 +45,13 @@ export const VIOLATION_WINDOW_MS = 10_000;
 /** Client side snapshot pacing: at most one snapshot per frame per this interval while drawing. */
 export const SNAPSHOT_MIN_INTERVAL_MS = 50;
 
+/** Per-socket token bucket over `frame:snapshot` (each one is fully decoded before it is accepted):
+ * twice what one client drawing into one frame sends (1000 / SNAPSHOT_MIN_INTERVAL_MS). */
+export const SNAPSHOT_RATE_LIMIT = {
+  perSecond: 40,
+  burst: 40,
+};
+
 /** Output sizes accepted by exported UNets: multiples of 64. */
 export const MIN_RENDER_SIDE = 128;
 export const MAX_RENDER_SIDE = 1024;
