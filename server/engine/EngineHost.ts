@@ -3,7 +3,8 @@
 // The host tracks the engine state (loading/ready/no-model/error) and reports every change.
 import { Worker } from 'node:worker_threads';
 import type { EngineStatus } from '../../lib/protocol';
-import type { EngineInfo, EngineReply, EngineRequest, RenderParams, RenderTimingsMs } from './messages';
+import type { RgbImage } from '../../lib/image/rgb';
+import type { EngineInfo, EngineInput, EngineReply, EngineRequest, RenderParams, RenderTimingsMs } from './messages';
 import { resolveModel } from './resolveModel';
 
 export interface EngineConfig {
@@ -21,6 +22,15 @@ export interface EngineConfig {
   workers: number;
   /** JPEG quality of renders */
   jpegQuality: number;
+  /** ENGINE_TEST_DELAY_MS, tests only: every render blocks its worker's thread this long */
+  testDelayMs?: number;
+}
+
+/** What a worker reports once its model is loaded and warmed up. */
+interface WorkerLoaded {
+  info: EngineInfo;
+  warmupMs: number;
+  warmedSizes: { width: number; height: number }[];
 }
 
 export interface EngineRenderOutput {
@@ -94,17 +104,19 @@ export class EngineHost {
     this.setStatus({ state: 'loading', model: model.name, executionProvider: this.config.executionProvider });
     const t0 = performance.now();
     try {
-      const infos = await Promise.all(
+      const loaded = await Promise.all(
         Array.from({ length: Math.max(1, this.config.workers) }, () => this.spawn(model.dir)),
       );
       if (this.stopped) return this.statusNow;
-      this.info = { ...infos[0], model: model.name };
+      this.info = { ...loaded[0].info, model: model.name };
       this.setStatus({
         state: 'ready',
         model: model.name,
         executionProvider: this.info.executionProvider,
         loadMs: Math.round(performance.now() - t0),
-        sizes: fixedSides(this.info) ?? this.config.warmupSizes,
+        // the workers warm up in parallel; the slowest one decides when the engine is ready
+        warmupMs: Math.max(...loaded.map((l) => l.warmupMs)),
+        sizes: warmedSides(loaded[0].warmedSizes),
       });
     } catch (err) {
       await this.terminateAll();
@@ -117,8 +129,15 @@ export class EngineHost {
     return this.statusNow;
   }
 
-  /** Renders one snapshot on the next free worker. */
-  async render(image: Uint8Array, params: RenderParams): Promise<EngineRenderOutput> {
+  /** The size the model's UNet was exported for, when it is fixed (snapshots are decoded to it). */
+  get fixedSize(): { width: number; height: number } | undefined {
+    return this.info?.fixedSize as { width: number; height: number } | undefined;
+  }
+
+  /** Renders one snapshot on the next free worker. `image` is encoded bytes (copied) or raw RGB,
+   * whose buffer is transferred to the worker when the view covers all of it (detached here: the
+   * caller must not use it afterwards). */
+  async render(image: Uint8Array | RgbImage, params: RenderParams): Promise<EngineRenderOutput> {
     if (this.statusNow.state !== 'ready') {
       throw new EngineRenderError(this.statusNow.message ?? `engine is ${this.statusNow.state}`, 'ENGINE_NOT_READY');
     }
@@ -130,15 +149,15 @@ export class EngineHost {
     }
     slot.busy = true;
     const id = this.nextId++;
-    // Copy into a buffer of our own: the socket's Buffer may be a view into a shared pool, which
-    // must not be transferred (detached) away from the main thread.
-    const copy = new Uint8Array(image.byteLength);
-    copy.set(image);
-    const request: EngineRequest = { type: 'render', id, image: copy.buffer, params, quality: this.config.jpegQuality };
+    const input: EngineInput =
+      image instanceof Uint8Array
+        ? { kind: 'encoded', bytes: copyOf(image) }
+        : { kind: 'rgb', data: ownBuffer(image.data), width: image.width, height: image.height };
+    const request: EngineRequest = { type: 'render', id, image: input, params, quality: this.config.jpegQuality };
     const s = slot;
     return new Promise<EngineRenderOutput>((resolve, reject) => {
       s.pending = { id, resolve, reject };
-      s.worker.postMessage(request, [copy.buffer]);
+      s.worker.postMessage(request, [input.kind === 'rgb' ? input.data : input.bytes]);
     });
   }
 
@@ -154,18 +173,18 @@ export class EngineHost {
     for (const fn of this.listeners) fn(s);
   }
 
-  private spawn(modelDir: string): Promise<EngineInfo> {
+  private spawn(modelDir: string): Promise<WorkerLoaded> {
     const worker = new Worker(BOOT_URL, { workerData: { entry: WORKER_URL.href } });
     const slot: WorkerSlot = { worker, busy: true };
     this.slots.push(slot);
-    return new Promise<EngineInfo>((resolve, reject) => {
+    return new Promise<WorkerLoaded>((resolve, reject) => {
       let loaded = false;
       worker.on('message', (msg: EngineReply) => {
         switch (msg.type) {
           case 'loaded':
             loaded = true;
             slot.busy = false;
-            resolve(msg.info);
+            resolve({ info: msg.info, warmupMs: msg.warmupMs, warmedSizes: msg.warmedSizes });
             break;
           case 'load-error':
             reject(new Error(msg.message));
@@ -190,6 +209,7 @@ export class EngineHost {
         executionProvider: this.config.executionProvider,
         threads: this.config.threads,
         warmupSizes: this.config.warmupSizes,
+        ...(this.config.testDelayMs && { testDelayMs: this.config.testDelayMs }),
       };
       worker.postMessage(load);
     });
@@ -257,8 +277,22 @@ export class EngineHost {
   }
 }
 
-/** A model exported for one size renders only that size; its sides are the sizes on offer. */
-function fixedSides(info: EngineInfo): number[] | undefined {
-  const f = info.fixedSize as { width: number; height: number } | undefined;
-  return f ? [...new Set([f.width, f.height])] : undefined;
+/** The output sides a worker actually warmed up (a fixed-size model warms its one size). */
+function warmedSides(sizes: { width: number; height: number }[]): number[] {
+  return [...new Set(sizes.flatMap((s) => [s.width, s.height]))];
+}
+
+/** A buffer the worker may take: the view's own ArrayBuffer when the view covers all of it
+ * (transferred, no copy), else a copy — a Buffer may be a view into Node's shared pool, which
+ * must not be detached from the main thread. */
+function ownBuffer(view: Uint8Array): ArrayBuffer {
+  const b = view.buffer;
+  if (b instanceof ArrayBuffer && view.byteOffset === 0 && view.byteLength === b.byteLength) return b;
+  return copyOf(view);
+}
+
+function copyOf(view: Uint8Array): ArrayBuffer {
+  const copy = new Uint8Array(view.byteLength);
+  copy.set(view);
+  return copy.buffer;
 }

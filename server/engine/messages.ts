@@ -10,6 +10,8 @@ export interface EngineLoadRequest {
   threads: number;
   /** output sides to run once at load so the first real render is not slow */
   warmupSizes: number[];
+  /** ENGINE_TEST_DELAY_MS (tests only): block this worker's thread for this long in every render */
+  testDelayMs?: number;
 }
 
 export interface RenderParams {
@@ -22,11 +24,16 @@ export interface RenderParams {
   height: number;
 }
 
+/** What a render starts from: encoded image bytes, or raw RGB already decoded (and usually already
+ * resized to the render size) by the server's snapshot validation, so nothing is decoded twice. */
+export type EngineInput =
+  | { kind: 'encoded'; bytes: ArrayBuffer }
+  | { kind: 'rgb'; data: ArrayBuffer; width: number; height: number };
+
 export interface EngineRenderRequest {
   type: 'render';
   id: number;
-  /** encoded snapshot (PNG/JPEG/WebP) */
-  image: ArrayBuffer;
+  image: EngineInput;
   params: RenderParams;
   /** JPEG quality of the result */
   quality: number;
@@ -44,7 +51,7 @@ export interface EngineInfo {
 }
 
 export interface RenderTimingsMs {
-  /** decode + resize of the snapshot */
+  /** decode + resize of the snapshot in the worker (0 for raw RGB at the render size) */
   decodeMs: number;
   /** the diffusion pipeline (text encoder, VAE, UNet steps) */
   inferenceMs: number;
@@ -55,7 +62,14 @@ export interface RenderTimingsMs {
 }
 
 export type EngineReply =
-  | { type: 'loaded'; info: EngineInfo; loadMs: number; warmupMs: number }
+  | {
+      type: 'loaded';
+      info: EngineInfo;
+      loadMs: number;
+      warmupMs: number;
+      /** the output sizes the worker actually rendered during warm-up */
+      warmedSizes: { width: number; height: number }[];
+    }
   | { type: 'load-error'; message: string; code?: string }
   | {
       type: 'result';
