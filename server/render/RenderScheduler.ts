@@ -9,7 +9,10 @@
 // - Fair: ready rooms take turns (round-robin) and so do ready frames within a room, so one busy
 //   room cannot starve another and one frame cannot starve its neighbours.
 // - The pending slot is only read when the engine becomes free, so a render never starts for a
-//   snapshot that was already superseded at that moment.
+//   snapshot that was already superseded at that moment. Every start records the seq it started
+//   and the newest seq accepted for the frame at that moment (`recentStarts`), so this can be
+//   checked from outside. "Accepted" means submitted: a newer snapshot that its caller is still
+//   validating is not in the slot yet, and the render starts with the newest one that is.
 
 export interface RenderJob<TImage = Uint8Array, TSettings = unknown> {
   roomId: string;
@@ -52,7 +55,18 @@ export interface FrameCounters {
   lastAcceptedSeq: number;
   lastStartedSeq: number;
   lastRenderedSeq: number;
+  /** renders started for a seq below the newest accepted one (the latest-wins rule says: never) */
+  startedSuperseded: number;
 }
+
+/** One render start: the seq it rendered and the newest seq accepted for its frame at that moment. */
+export interface StartRecord {
+  seq: number;
+  newestAcceptedSeq: number;
+}
+
+/** Start records kept per frame (the most recent ones). */
+export const START_LOG_LENGTH = 100;
 
 export interface JobTiming {
   /** time from arrival to start of the render */
@@ -84,6 +98,7 @@ interface FrameSlot<TJob> {
   ready: boolean;
   state: SchedulerFrameState;
   counters: FrameCounters;
+  starts: StartRecord[];
 }
 
 interface RoomSlots<TJob> {
@@ -179,6 +194,11 @@ export class RenderScheduler<TJob extends RenderJob<unknown, unknown>, TResult =
     return c ? { ...c } : undefined;
   }
 
+  /** The last START_LOG_LENGTH render starts of a frame, oldest first. */
+  recentStarts(roomId: string, frameId: string): StartRecord[] {
+    return [...(this.rooms.get(roomId)?.frames.get(frameId)?.starts ?? [])];
+  }
+
   frameIds(roomId: string): string[] {
     return [...(this.rooms.get(roomId)?.frames.keys() ?? [])];
   }
@@ -228,7 +248,9 @@ export class RenderScheduler<TJob extends RenderJob<unknown, unknown>, TResult =
           lastAcceptedSeq: -1,
           lastStartedSeq: -1,
           lastRenderedSeq: -1,
+          startedSuperseded: 0,
         },
+        starts: [],
       };
       room.frames.set(frameId, frame);
     }
@@ -291,6 +313,9 @@ export class RenderScheduler<TJob extends RenderJob<unknown, unknown>, TResult =
     frame.inFlight = true;
     frame.counters.started++;
     frame.counters.lastStartedSeq = job.seq;
+    if (job.seq < frame.counters.lastAcceptedSeq) frame.counters.startedSuperseded++;
+    frame.starts.push({ seq: job.seq, newestAcceptedSeq: frame.counters.lastAcceptedSeq });
+    if (frame.starts.length > START_LOG_LENGTH) frame.starts.shift();
     const startedAt = this.now();
     this.setState(room.roomId, frame, 'rendering');
     let run: Promise<TResult>;
