@@ -148,23 +148,39 @@ async function main(): Promise<void> {
   // Features, one line each:
   await attachRender(server);
 
-  const shutdown = (signal: string) => {
-    logger.info({ signal }, 'shutting down: flushing rooms');
-    const force = setTimeout(() => {
-      logger.error('shutdown took longer than 10 s; exiting anyway');
-      process.exit(1);
-    }, 10_000);
-    force.unref();
-    server.close().then(
-      () => process.exit(0),
-      (err) => {
-        logger.error({ err }, 'shutdown failed');
+  // One Ctrl-C often arrives more than once (the terminal signals the whole process group, and
+  // `npm start` or a process manager may pass it on too), so repeats must not interrupt the
+  // flush: the first signal starts it, the second is ignored, a third forces the exit.
+  let signals = 0;
+  const shutdown = (signal: NodeJS.Signals) => {
+    signals++;
+    if (signals === 1) {
+      logger.info({ signal }, 'shutting down: flushing rooms');
+      // Tell `npm start` (scripts/start.mjs) we got it, so it need not pass the signal on.
+      // (A parent that is gone already is no reason to fail: the callback swallows that.)
+      if (process.connected) process.send?.({ type: 'shutting-down', signal }, undefined, undefined, () => {});
+      const force = setTimeout(() => {
+        logger.error(`shutdown took longer than ${SHUTDOWN_TIMEOUT_MS / 1000} s; exiting anyway`);
         process.exit(1);
-      },
-    );
+      }, SHUTDOWN_TIMEOUT_MS);
+      force.unref();
+      server.close().then(
+        () => process.exit(0),
+        (err) => {
+          logger.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    } else if (signals === 2) {
+      logger.info({ signal }, 'already shutting down; send the signal once more to exit without flushing');
+    } else {
+      logger.error({ signal }, 'exiting without finishing the flush (the update log keeps every stored update)');
+      process.exit(1);
+    }
   };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => shutdown(sig));
+  // The IPC channel from scripts/start.mjs must not keep the process alive by itself.
+  process.channel?.unref();
 
   let addr: AddressInfo;
   try {
