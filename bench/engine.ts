@@ -2,20 +2,20 @@
 // split into model time (inside session.run), codec time (JPEG decode + encode) and overhead
 // (everything else: tensor conversion, sampler math, JS). `--json` prints one JSON line.
 //
-//   npm run bench:engine -- [--model models/local/tiny-lcm] [--size 512] [--steps 4] [--iterations 20] [--json]
+//   npm run bench:engine -- [--model models/local/tiny-lcm] [--vae taesd] [--size 512] [--steps 4] [--iterations 60] [--json]
 import { Command } from 'commander';
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import sharp from 'sharp';
 import { Img2ImgPipeline } from '../lib/diffusion/Img2ImgPipeline';
+import { resolveModelArg } from '../lib/diffusion/modelPaths';
 
 const program = new Command()
   .name('bench:engine')
   .option('--model <folder|preset>', 'model folder or preset under $MODELS_DIR', 'tiny-lcm')
+  .option('--vae <folder|preset>', "use this folder's VAE halves instead of the model's (e.g. taesd)")
   .option('--size <px>', 'output side', '512')
   .option('--steps <n>', 'steps', '4')
   .option('--strength <s>', 'img2img strength', '0.5')
-  .option('--iterations <n>', 'timed runs after warm-up', '20')
+  .option('--iterations <n>', 'timed runs after warm-up', '60')
   .option('--warmup <n>', 'untimed runs first', '3')
   .option('--threads <n>', 'onnxruntime intra-op threads (default: cores)')
   .option('--ep <provider>', 'execution provider', 'cpu')
@@ -23,8 +23,7 @@ const program = new Command()
   .parse();
 const o = program.opts();
 
-const modelsDir = process.env.MODELS_DIR ?? join(process.cwd(), 'models', 'local');
-const modelDir = existsSync(o.model) ? resolve(o.model) : join(modelsDir, o.model);
+const modelDir = resolveModelArg(o.model);
 const size = Number(o.size);
 const steps = Number(o.steps);
 const iterations = Number(o.iterations);
@@ -50,6 +49,7 @@ const round = (v: number) => Math.round(v * 100) / 100;
 
 const pipeline = await Img2ImgPipeline.load(modelDir, {
   executionProvider: o.ep,
+  vae: o.vae,
   ...(o.threads && { threads: Number(o.threads) }),
   logger: { warn: (m) => process.stderr.write(`warning: ${m}\n`) },
 }).catch((e: Error) => {
@@ -78,6 +78,7 @@ const result = {
   codec_ms_p50: round(p50(rows.map((r) => r.codec))),
   overhead_ms_p50: round(p50(rows.map((r) => r.overhead))),
   model: pipeline.info.name,
+  vae: pipeline.info.vae,
   unet_calls: unetCalls,
   iterations,
   threads: pipeline.info.threads,
@@ -86,7 +87,7 @@ const result = {
 if (o.json) {
   console.log(JSON.stringify(result));
 } else {
-  console.log(`engine bench: ${result.model} (${pipeline.info.kind}, ${pipeline.info.vaeKind} VAE) ${size}² ${steps} steps, ${unetCalls} UNet calls, ${iterations} runs, ${result.threads} threads, ${result.ep}`);
+  console.log(`engine bench: ${result.model} (${pipeline.info.kind}, ${pipeline.info.vaeKind} VAE from ${pipeline.info.vae}) ${size}² ${steps} steps, ${unetCalls} UNet calls, ${iterations} runs, ${result.threads} threads, ${result.ep}`);
   const line = (name: string, xs: number[]) => {
     const s = [...xs].sort((a, b) => a - b);
     console.log(`${name.padEnd(10)} p50 ${p50(xs).toFixed(2).padStart(8)} ms   min ${s[0].toFixed(2).padStart(8)}   max ${s[s.length - 1].toFixed(2).padStart(8)}`);

@@ -9,6 +9,8 @@ import { EngineError } from './errors';
 import { byteToHalfTable, float16ToFloat32, float32ToFloat16, halfToByteTable } from './fp16';
 import { readContract, summarizeContract, type FloatType, type ModelContract } from './ModelContract';
 import { ModelFolder, type ModelKind, type ModelPart, type VaeKind } from './ModelFolder';
+import { resolveModelArg } from './modelPaths';
+import type { VaeFactsSource } from './VaeFolder';
 import { GaussianRng } from './rng';
 import { EulerScheduler } from './schedulers/EulerScheduler';
 import { guidanceEmbedding, LcmScheduler } from './schedulers/LcmScheduler';
@@ -39,6 +41,11 @@ export interface PipelineLoadOptions {
   sampler?: SamplerName;
   /** prompt embeddings kept (LRU); a repeated prompt skips the text encoder */
   promptCacheSize?: number;
+  /** use this folder's vae_encoder/ + vae_decoder/ instead of the model's own: a folder path or
+   * a preset name under `modelsDir` (e.g. 'taesd', the tiny VAE that makes CPU frames cheap) */
+  vae?: string;
+  /** where preset names (of `vae`) live; default $MODELS_DIR or ./models/local */
+  modelsDir?: string;
 }
 
 export interface Img2ImgParams {
@@ -88,6 +95,10 @@ export interface PipelineInfo {
   schedulerClass: string;
   vaeKind: VaeKind;
   latentScale: number;
+  /** name of the folder the VAE halves come from (the model's own unless the `vae` option is set) */
+  vae: string;
+  /** where the VAE kind and scaling factor were read: config.json, the preset stamp, the graph */
+  vaeFactsFrom: VaeFactsSource;
   dtypes: Record<ModelPart, FloatType>;
   contract: string;
   executionProvider: ExecutionProvider;
@@ -146,10 +157,17 @@ export class Img2ImgPipeline {
   }
 
   static async load(dir: string, opts: PipelineLoadOptions = {}): Promise<Img2ImgPipeline> {
-    const folder = ModelFolder.open(dir);
     const requested = (opts.executionProvider ?? opts.executionProviders?.[0] ?? 'cpu') as ExecutionProvider;
     if (!EXECUTION_PROVIDERS.includes(requested)) {
       throw new EngineError('INVALID_PARAMS', `unknown execution provider '${requested}'; use one of ${EXECUTION_PROVIDERS.join(', ')}`);
+    }
+    const folder = ModelFolder.open(dir, { vaeDir: opts.vae ? resolveModelArg(opts.vae, opts.modelsDir) : undefined });
+    // a downloaded preset says where it runs (sd-turbo's fused fp16 graphs: CUDA only); refuse
+    // before any session exists, and never fall back to a provider it does not run on
+    const allowed = folder.stamp?.executionProviders;
+    const refusal = allowed && `${folder.stamp!.preset} runs on ${allowed.join(', ')} only. ${folder.stamp!.epRefusal ?? ''}`.trim();
+    if (allowed && !allowed.includes(requested)) {
+      throw new EngineError('MODEL_UNSUPPORTED', `refusing to load ${folder.name} on the ${requested} execution provider: ${refusal}`);
     }
     const threads = opts.threads ?? opts.intraOpNumThreads ?? defaultThreads();
     if (!Number.isInteger(threads) || threads < 1) throw new EngineError('INVALID_PARAMS', `threads must be a positive integer (got ${threads})`);
@@ -172,7 +190,12 @@ export class Img2ImgPipeline {
           })
         : new EulerScheduler({ ...noiseSchedule, ancestral: samplerName === 'euler-ancestral' });
 
-    const { sessions, executionProvider } = await createSessions(folder, { executionProvider: requested, threads, logger: opts.logger });
+    const { sessions, executionProvider } = await createSessions(folder, {
+      executionProvider: requested,
+      threads,
+      logger: opts.logger,
+      noCpuFallback: allowed && !allowed.includes('cpu') ? refusal : undefined,
+    });
     let contract: ModelContract;
     try {
       contract = readContract(folder, sessions);
@@ -189,6 +212,8 @@ export class Img2ImgPipeline {
       schedulerClass: folder.schedulerClass,
       vaeKind: folder.vaeKind,
       latentScale: folder.latentScale,
+      vae: folder.vae.name,
+      vaeFactsFrom: folder.vae.factsFrom,
       dtypes: {
         text_encoder: contract.textEncoder.output.type,
         unet: contract.unet.sample.type,
@@ -204,10 +229,10 @@ export class Img2ImgPipeline {
     };
     if (folder.encoderSamplesNoise) {
       (opts.logger?.warn.bind(opts.logger) ?? console.warn)(
-        `${folder.dir}/vae_encoder/model.onnx samples its latent with a random op onnxruntime seeds itself, so the same seed will not give byte-identical images; re-export with a current optimum (latent_parameters output) for reproducible renders`,
+        `${folder.partPath('vae_encoder')} samples its latent with a random op onnxruntime seeds itself, so the same seed will not give byte-identical images; re-export with a current optimum (latent_parameters output) for reproducible renders`,
       );
     }
-    opts.logger?.info?.(`loaded ${folder.name} (${folder.kind}, ${samplerName}, ${folder.vaeKind} VAE, ${info.contract}) on ${executionProvider}`);
+    opts.logger?.info?.(`loaded ${folder.name} (${folder.kind}, ${samplerName}, ${folder.vaeKind} VAE${opts.vae ? ` from ${folder.vae.name}` : ''}, ${info.contract}) on ${executionProvider}`);
     return new Img2ImgPipeline(folder, sessions, contract, tokenizer, sampler, info, opts.promptCacheSize ?? 16);
   }
 
@@ -351,7 +376,7 @@ export class Img2ImgPipeline {
     const latentTensor = enc.out[ve.output.name] as ort.Tensor;
     const [, lc, lh, lw] = latentTensor.dims;
     if ((lc !== 4 && lc !== 8) || lh !== height / 8 || lw !== width / 8) {
-      throw new EngineError('MODEL_UNSUPPORTED', `${this.folder.dir}/vae_encoder/model.onnx returned a [${latentTensor.dims.join(',')}] latent for a ${width}×${height} image, expected [1,4 or 8,${height / 8},${width / 8}]`);
+      throw new EngineError('MODEL_UNSUPPORTED', `${this.folder.partPath('vae_encoder')} returned a [${latentTensor.dims.join(',')}] latent for a ${width}×${height} image, expected [1,4 or 8,${height / 8},${width / 8}]`);
     }
     // 8 channels = mean ‖ logvar (new Optimum contract): take the mean, the mode of the posterior
     const scale = this.folder.latentScale;
@@ -413,7 +438,7 @@ export class Img2ImgPipeline {
     const decoded = dec.out[vd.output.name] as ort.Tensor;
     const [, dc, dh, dw] = decoded.dims;
     if (dc !== 3 || dh !== height || dw !== width) {
-      throw new EngineError('MODEL_UNSUPPORTED', `${this.folder.dir}/vae_decoder/model.onnx returned [${decoded.dims.join(',')}] for a ${lh}×${lw} latent, expected [1,3,${height},${width}]`);
+      throw new EngineError('MODEL_UNSUPPORTED', `${this.folder.partPath('vae_decoder')} returned [${decoded.dims.join(',')}] for a ${lh}×${lw} latent, expected [1,3,${height},${width}]`);
     }
     const rgbOut = reuseOutput ? (buf.rgbOut ??= new Uint8Array(3 * width * height)) : undefined;
     const image =

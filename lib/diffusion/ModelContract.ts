@@ -42,7 +42,7 @@ type Sessions = Record<ModelPart, ort.InferenceSession>;
 
 export function readContract(folder: ModelFolder, sessions: Sessions): ModelContract {
   const unsupported = (part: ModelPart, problem: string, fix: string) =>
-    new EngineError('MODEL_UNSUPPORTED', `${folder.dir}/${part}/model.onnx ${problem}; ${fix}`);
+    new EngineError('MODEL_UNSUPPORTED', `${folder.partPath(part)} ${problem}; ${fix}`);
   const SD_FIX = 'use an SD 1.x/2.x LCM or Turbo img2img export (diffusers/Optimum ONNX layout)';
 
   const inputs = (part: ModelPart) => tensorMeta(sessions[part].inputMetadata);

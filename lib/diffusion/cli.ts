@@ -3,10 +3,11 @@
 // error line and a non-zero exit.
 import { Command, InvalidArgumentError } from 'commander';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { extname, isAbsolute, join, resolve } from 'node:path';
+import { extname, resolve } from 'node:path';
 import { encodeJpeg, encodePng } from '../image';
 import { EngineError } from './errors';
 import { Img2ImgPipeline } from './Img2ImgPipeline';
+import { resolveModelArg } from './modelPaths';
 import { EXECUTION_PROVIDERS, type ExecutionProvider } from './sessions';
 
 const number = (name: string) => (v: string) => {
@@ -20,19 +21,13 @@ const integer = (name: string) => (v: string) => {
   return n;
 };
 
-/** A preset name resolves to $MODELS_DIR/<preset> (default ./models/local); anything that looks
- * like a path is used as a folder. */
-export function resolveModelArg(model: string, modelsDir = process.env.MODELS_DIR ?? join(process.cwd(), 'models', 'local')): string {
-  const looksLikePath = isAbsolute(model) || model.startsWith('.') || model.includes('/') || model.includes('\\');
-  if (looksLikePath || existsSync(join(model, 'model_index.json'))) return resolve(model);
-  return join(modelsDir, model);
-}
 
 async function main(argv: string[]): Promise<void> {
   const program = new Command()
     .name('img2img')
     .description('Render one image with a few-step img2img model (LCM / SD-Turbo ONNX folder)')
     .requiredOption('--model <folder|preset>', 'model folder, or a preset name under $MODELS_DIR (default ./models/local)')
+    .option('--vae <folder|preset>', "use this folder's vae_encoder/ + vae_decoder/ (e.g. taesd, the tiny VAE for CPUs)")
     .requiredOption('--input <file>', 'input image (PNG, JPEG or WebP)')
     .requiredOption('--out <file>', 'output image (.png or .jpg)')
     .option('--prompt <text>', 'text prompt', '')
@@ -62,6 +57,7 @@ async function main(argv: string[]): Promise<void> {
   const pipeline = await Img2ImgPipeline.load(modelDir, {
     executionProvider: o.ep as ExecutionProvider,
     threads: o.threads,
+    vae: o.vae,
     logger: { warn: (m) => process.stderr.write(`warning: ${m}\n`) },
   });
   const loadMs = performance.now() - tl;
@@ -83,7 +79,8 @@ async function main(argv: string[]): Promise<void> {
     const t = r.timings;
     const ms = (v: number) => `${v.toFixed(1)} ms`;
     const info = pipeline.info;
-    console.log(`model       ${info.name} (${info.kind}, ${info.scheduler}, ${info.vaeKind} VAE, ${info.executionProvider}, ${info.threads} threads) loaded in ${ms(loadMs)}`);
+    const vae = `${info.vaeKind} VAE${info.vae !== info.name ? ` from ${info.vae}` : ''}`;
+    console.log(`model       ${info.name} (${info.kind}, ${info.scheduler}, ${vae}, ${info.executionProvider}, ${info.threads} threads) loaded in ${ms(loadMs)}`);
     console.log(`decode      ${ms(t.decodeMs)}`);
     console.log(`tokenize    ${ms(t.tokenizeMs)}`);
     console.log(`textEncoder ${ms(t.textEncoderMs)}`);

@@ -3,7 +3,9 @@
 import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { EngineError } from './errors';
-import { downloadHint, type ModelFolder, type ModelPart } from './ModelFolder';
+import type { ModelFolder, ModelPart } from './ModelFolder';
+import { repairHint } from './modelPaths';
+import { readPresetStamp } from './presetStamp';
 
 export const EXECUTION_PROVIDERS = ['cpu', 'cuda', 'coreml', 'dml', 'webgpu'] as const;
 export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
@@ -19,6 +21,8 @@ export interface SessionConfig {
   /** intra-op threads; default = cores (the engine runs one model at a time) */
   threads: number;
   logger?: EngineLogger;
+  /** set when the model must not fall back to cpu: the refusal shown instead of falling back */
+  noCpuFallback?: string;
 }
 
 export function defaultThreads(): number {
@@ -82,14 +86,17 @@ export async function createSessions(folder: ModelFolder, cfg: SessionConfig): P
       try {
         sessions[part] = await ort.InferenceSession.create(folder.partPath(part), sessionOptions(ep, cfg.threads));
       } catch (err) {
-        if (ep === 'cpu') throw loadError(folder, part, err);
+        if (ep === 'cpu') throw loadError(folder, part, err, ep);
+        const why = firstLine(err);
+        if (cfg.noCpuFallback) {
+          throw new EngineError('MODEL_UNSUPPORTED', `execution provider '${ep}' is unavailable here (${why}) and ${folder.name} cannot fall back to cpu: ${cfg.noCpuFallback}`);
+        }
         // was it the provider or the file? the CPU answers that
         try {
           sessions[part] = await ort.InferenceSession.create(folder.partPath(part), sessionOptions('cpu', cfg.threads));
         } catch (cpuErr) {
-          throw loadError(folder, part, cpuErr);
+          throw loadError(folder, part, cpuErr, 'cpu');
         }
-        const why = firstLine(err);
         (cfg.logger?.warn.bind(cfg.logger) ?? console.warn)(
           `execution provider '${ep}' is unavailable here (${why}); running on cpu instead`,
         );
@@ -110,9 +117,19 @@ export async function createSessions(folder: ModelFolder, cfg: SessionConfig): P
   return { sessions: sessions as Record<ModelPart, ort.InferenceSession>, executionProvider: ep };
 }
 
-function loadError(folder: ModelFolder, part: ModelPart, err: unknown): EngineError {
+function loadError(folder: ModelFolder, part: ModelPart, err: unknown, ep: ExecutionProvider): EngineError {
   const reason = ortReason(firstLine(err));
-  const hint = downloadHint(folder.name);
+  // the VAE halves may come from another folder (`vae` option), which has its own origin
+  const vaePart = part === 'vae_encoder' || part === 'vae_decoder';
+  const hint = vaePart ? repairHint(folder.vae.dir, readPresetStamp(folder.vae.dir)) : folder.repairHint;
+  // an operator without a kernel on this provider (ORT's NOT_IMPLEMENTED): the file is fine, it
+  // was built for another provider — ORT-optimized fp16 builds use CUDA-only fused contrib ops
+  if (/Could not find an implementation for/i.test(reason)) {
+    return new EngineError(
+      'MODEL_UNSUPPORTED',
+      `${folder.partPath(part)} uses an operator the ${ep} execution provider has no kernel for (${reason}): this model needs the CUDA execution provider (a GPU-only build such as an ONNX Runtime-optimized fp16 export); run it with --ep cuda on an NVIDIA GPU or use a plain fp32 export here`,
+    );
+  }
   const missing = /External data path does not exist: "?([^"]+)"?/.exec(reason);
   if (missing) {
     return new EngineError('MODEL_MISSING', `${missing[1]} is missing (${part}/model.onnx keeps its weights there); ${hint}`);

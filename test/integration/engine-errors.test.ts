@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EngineError } from '../../lib/diffusion/errors';
 import { Img2ImgPipeline, type Img2ImgParams } from '../../lib/diffusion/Img2ImgPipeline';
+import { STAMP_FILE, type PresetStamp } from '../../lib/diffusion/presetStamp';
+import onnxProto from 'onnx-proto';
 import { GraphBuilder } from '../../models/tiny/onnx-graph';
 
 const MODELS = join(import.meta.dirname, '..', '..', 'models', 'local');
@@ -20,12 +22,22 @@ afterAll(() => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-/** A fresh copy of a tiny model under a preset-like name, to break. */
-function copyModel(model: string, name: string): string {
+/** A fresh copy of a tiny model, to break. Plain by default (a folder made by hand); with `preset`
+ * it carries the stamp `npm run models:download` writes, as if downloaded as that preset. */
+function copyModel(model: string, name: string, preset?: Partial<PresetStamp> & { preset: string }): string {
   const dir = join(tmp, name);
   cpSync(join(MODELS, model), dir, { recursive: true });
+  if (preset) writeStamp(dir, preset);
   return dir;
 }
+
+function writeStamp(dir: string, stamp: Partial<PresetStamp> & { preset: string }) {
+  const full: PresetStamp = { repo: 'acme/x', revision: 'main', endpoint: 'https://huggingface.co', licence: 'MIT', installedAt: new Date(0).toISOString(), files: [], ...stamp };
+  writeFileSync(join(dir, STAMP_FILE), JSON.stringify(full));
+}
+
+/** What a folder made by hand is told instead of a download command. */
+const PLAIN_HINT = 're-export or re-copy the model folder from where it came from';
 
 async function loadError(dir: string): Promise<EngineError> {
   const err = await Img2ImgPipeline.load(dir, { threads: 1 }).then(
@@ -42,20 +54,30 @@ async function loadError(dir: string): Promise<EngineError> {
 }
 
 describe('model folder errors', () => {
-  it('missing folder', async () => {
+  it('missing folder: a preset name says how to download it, any other name does not', async () => {
     const e = await loadError(join(tmp, 'sd-turbo'));
     expect(e.code).toBe('MODEL_MISSING');
     expect(e.message).toContain(join(tmp, 'sd-turbo'));
     expect(e.message).toContain('npm run models:download -- sd-turbo');
+    const plain = await loadError(join(tmp, 'my-export'));
+    expect(plain.code).toBe('MODEL_MISSING');
+    expect(plain.message).toMatch(/model folder .*my-export does not exist; pass a diffusers ONNX folder or an installed preset name/);
+    expect(plain.message).not.toContain('models:download -- my-export');
+    expect((await loadError(join(tmp, 'tiny-lcm'))).message).toContain('generate it with `npm run models:tiny`');
   });
 
-  it('missing part', async () => {
-    const dir = copyModel('tiny-lcm', 'lcm-no-unet');
+  it('missing part: re-download for a downloaded preset, restore for a folder made by hand', async () => {
+    const dir = copyModel('tiny-lcm', 'lcm-no-unet', { preset: 'lcm-dreamshaper-v7' });
     rmSync(join(dir, 'unet', 'model.onnx'));
     const e = await loadError(dir);
     expect(e.code).toBe('MODEL_MISSING');
     expect(e.message).toContain('unet/model.onnx');
-    expect(e.message).toContain('npm run models:download -- lcm-no-unet');
+    expect(e.message).toContain('npm run models:download -- lcm-dreamshaper-v7');
+    const plain = copyModel('tiny-lcm', 'lcm-no-unet-plain');
+    rmSync(join(plain, 'unet', 'model.onnx'));
+    const p = await loadError(plain);
+    expect(p.message).toContain(PLAIN_HINT);
+    expect(p.message).not.toContain('models:download');
   });
 
   it('missing tokenizer or scheduler files', async () => {
@@ -77,7 +99,7 @@ describe('model folder errors', () => {
     expect(e.message).toContain(join(dir, 'unet', 'model.onnx_data'));
     expect(e.message).toMatch(/Git-LFS pointer/);
     expect(e.message).toContain('git lfs pull');
-    expect(e.message).toContain('npm run models:download -- lcm-lfs');
+    expect(e.message).toContain(PLAIN_HINT);
   });
 
   it('Git-LFS pointer instead of a model file', async () => {
@@ -89,7 +111,7 @@ describe('model folder errors', () => {
   });
 
   it('corrupt ONNX file', async () => {
-    const dir = copyModel('tiny-turbo', 'turbo-corrupt');
+    const dir = copyModel('tiny-turbo', 'turbo-corrupt', { preset: 'sdxs-512' });
     const path = join(dir, 'vae_encoder', 'model.onnx');
     const bytes = readFileSync(path);
     bytes.fill(0x5a, 16, 400); // scribble over the protobuf
@@ -98,7 +120,7 @@ describe('model folder errors', () => {
     expect(e.code).toBe('MODEL_CORRUPT');
     expect(e.message).toContain(path);
     expect(e.message).toMatch(/corrupt or incomplete/);
-    expect(e.message).toContain('npm run models:download -- turbo-corrupt');
+    expect(e.message).toContain('npm run models:download -- sdxs-512');
   });
 
   it('truncated external weights', async () => {
@@ -107,7 +129,7 @@ describe('model folder errors', () => {
     const e = await loadError(dir);
     expect(e.code).toBe('MODEL_CORRUPT');
     expect(e.message).toMatch(/external weights of .*unet\/model\.onnx are truncated/);
-    expect(e.message).toContain('npm run models:download -- lcm-truncated');
+    expect(e.message).toContain(PLAIN_HINT);
   });
 
   it('deleted external weights', async () => {
@@ -116,7 +138,7 @@ describe('model folder errors', () => {
     const e = await loadError(dir);
     expect(e.code).toBe('MODEL_MISSING');
     expect(e.message).toContain(`${join(dir, 'unet', 'model.onnx_data')} is missing`);
-    expect(e.message).toContain('npm run models:download -- lcm-no-data');
+    expect(e.message).toContain(PLAIN_HINT);
   });
 
   it('broken JSON config', async () => {
@@ -172,6 +194,48 @@ describe('model folder errors', () => {
     const v = await loadError(edit('turbo-v', { prediction_type: 'v_prediction' }));
     expect(v.code).toBe('MODEL_UNSUPPORTED');
     expect(v.message).toMatch(/scheduler\/scheduler_config\.json: prediction_type "v_prediction" is not supported/);
+  });
+
+  it("a preset's execution providers are enforced at load, with the preset's refusal text", async () => {
+    const epRefusal = 'turbo-gpu is fused for CUDA; use sdxs-512 on the CPU.';
+    const dir = copyModel('tiny-turbo', 'turbo-gpu', { preset: 'turbo-gpu', executionProviders: ['cuda'], epRefusal });
+    const warnings: string[] = [];
+    const onCpu = await Img2ImgPipeline.load(dir, { threads: 1, logger: { warn: (m) => warnings.push(m) } }).catch((e) => e);
+    expect(onCpu).toBeInstanceOf(EngineError);
+    expect(onCpu.code).toBe('MODEL_UNSUPPORTED');
+    expect(onCpu.message).toBe(`refusing to load turbo-gpu on the cpu execution provider: turbo-gpu runs on cuda only. ${epRefusal}`);
+    // asked for cuda, which is not installed here: no silent fallback to a provider it cannot use
+    const onCuda = await Img2ImgPipeline.load(dir, { threads: 1, executionProvider: 'cuda', logger: { warn: (m) => warnings.push(m) } }).catch((e) => e);
+    expect(onCuda).toBeInstanceOf(EngineError);
+    expect(onCuda.code).toBe('MODEL_UNSUPPORTED');
+    expect(onCuda.message).toMatch(/^execution provider 'cuda' is unavailable here \(.+\) and turbo-gpu cannot fall back to cpu: turbo-gpu runs on cuda only\. turbo-gpu is fused for CUDA/);
+    expect(onCuda.message.split('\n')).toHaveLength(1);
+    expect(warnings).toEqual([]);
+    // a stamp that allows cpu changes nothing for the CPU
+    const ok = await Img2ImgPipeline.load(copyModel('tiny-turbo', 'turbo-any', { preset: 'turbo-any', executionProviders: ['cpu', 'cuda'] }), { threads: 1 });
+    expect(ok.info.executionProvider).toBe('cpu');
+    await ok.dispose();
+  });
+
+  it('an operator without a CPU kernel (CUDA-only contrib op) → MODEL_UNSUPPORTED naming the CUDA provider, not "corrupt"', async () => {
+    const dir = copyModel('tiny-turbo', 'turbo-nhwc');
+    // an ONNX Runtime-optimized build's fused com.microsoft.NhwcConv: valid model, no CPU kernel
+    const f32 = (name: string, dims: number[]) => ({ name, type: { tensorType: { elemType: 1, shape: { dim: dims.map((d) => ({ dimValue: d })) } } } });
+    const model = onnxProto.onnx.ModelProto.create({
+      irVersion: 8,
+      opsetImport: [{ domain: '', version: 17 }, { domain: 'com.microsoft', version: 1 }],
+      graph: {
+        name: 'fused_unet',
+        node: [{ opType: 'NhwcConv', domain: 'com.microsoft', input: ['sample', 'w'], output: ['out_sample'] }],
+        input: [f32('sample', [1, 4, 8, 8]), f32('w', [4, 4, 1, 1])],
+        output: [{ name: 'out_sample', type: { tensorType: { elemType: 1 } } }],
+      },
+    });
+    writeFileSync(join(dir, 'unet', 'model.onnx'), onnxProto.onnx.ModelProto.encode(model).finish());
+    const e = await loadError(dir);
+    expect(e.code).toBe('MODEL_UNSUPPORTED');
+    expect(e.message).toMatch(/unet\/model\.onnx uses an operator the cpu execution provider has no kernel for \(Could not find an implementation for NhwcConv.*\): this model needs the CUDA execution provider/);
+    expect(e.message).not.toMatch(/corrupt|re-download/);
   });
 
   it('unknown execution provider', async () => {

@@ -2,7 +2,7 @@
 // output file of the requested size, byte-identical for the same seed, different for another seed,
 // and one error line + non-zero exit for bad input.
 import { spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, truncateSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -80,7 +80,8 @@ describe('img2img CLI determinism and errors', () => {
   });
 
   const errorCases: [string, string[], RegExp][] = [
-    ['unknown preset', ['--model', 'sd-nope'], /^error: model folder .*sd-nope does not exist; download it with `npm run models:download -- sd-nope`/],
+    ['unknown model', ['--model', 'sd-nope'], /^error: model folder .*sd-nope does not exist; pass a diffusers ONNX folder or an installed preset name/],
+    ['preset not downloaded', ['--model', 'lcm-dreamshaper-v7'], /^error: model folder .*lcm-dreamshaper-v7 does not exist; download it with `npm run models:download -- lcm-dreamshaper-v7`/],
     ['missing input file', ['--input', '/nonexistent/in.png'], /^error: input image \/nonexistent\/in\.png does not exist/],
     ['strength out of range', ['--strength', '1.5'], /^error: strength must be greater than 0 and at most 1 \(got 1\.5\)/],
     ['non-numeric steps', ['--steps', 'four'], /--steps must be a number/],
@@ -115,6 +116,28 @@ describe('img2img CLI determinism and errors', () => {
     expect(r.code).toBe(1);
     expect(r.stderr.split('\n').filter(Boolean)).toHaveLength(1);
     expect(r.stderr).toMatch(/^error: the external weights of .*truncated-lcm\/unet\/model\.onnx are truncated or unreadable .*\n$/);
+  });
+
+  it('--vae takes the VAE halves from another folder: tiny-turbo + a downloaded-style taesd = tiny-taesd', async () => {
+    // a MODELS_DIR holding only a taesd folder as the downloader leaves it: no config.json, a stamp
+    const models = join(tmp, 'vae-models');
+    for (const part of ['vae_encoder', 'vae_decoder']) cpSync(join(MODELS, 'tiny-taesd', part, 'model.onnx'), join(models, 'taesd', part, 'model.onnx'));
+    writeFileSync(
+      join(models, 'taesd', '.livecanvas-preset.json'),
+      JSON.stringify({ preset: 'taesd', kind: 'vae', repo: 'deinferno/taesd-onnx', revision: 'main', endpoint: 'https://huggingface.co', licence: 'MIT', installedAt: '2026-01-01T00:00:00.000Z', vae: { class: 'AutoencoderTiny', scalingFactor: 1 }, files: [] }),
+    );
+    const args = ['--input', inputPng, '--prompt', 'a lighthouse', '--strength', '0.7', '--steps', '3', '--seed', '5', '--size', '128'];
+    const combined = await cli(['--model', join(MODELS, 'tiny-turbo'), '--vae', 'taesd', ...args, '--out', join(tmp, 'combined.png')], { MODELS_DIR: models });
+    expect(combined.stderr).toBe('');
+    expect(combined.code).toBe(0);
+    expect(combined.stdout).toMatch(/^model\s+tiny-turbo \(turbo, euler, taesd VAE from taesd, cpu/m);
+    const reference = await cli(['--model', 'tiny-taesd', ...args, '--out', join(tmp, 'reference.png')]);
+    expect(reference.code).toBe(0);
+    expect(readFileSync(join(tmp, 'combined.png')).equals(readFileSync(join(tmp, 'reference.png')))).toBe(true);
+
+    const vaeAsModel = await cli(['--model', 'taesd', ...args, '--out', join(tmp, 'err.png')], { MODELS_DIR: models });
+    expect(vaeAsModel.code).toBe(1);
+    expect(vaeAsModel.stderr).toBe('error: taesd is a VAE only: use --vae taesd with a pipeline preset, e.g. --model sdxs-512 --vae taesd (server: MODEL=sdxs-512 ENGINE_VAE=taesd)\n');
   });
 
   it('undecodable input → error line naming the fix', async () => {

@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EngineError } from '../../lib/diffusion/errors';
+import { STAMP_FILE } from '../../lib/diffusion/presetStamp';
 import { Img2ImgPipeline, type Img2ImgParams } from '../../lib/diffusion/Img2ImgPipeline';
 import { encodePng, type RgbImage } from '../../lib/image';
 import { attr, GraphBuilder } from '../../models/tiny/onnx-graph';
@@ -252,5 +253,100 @@ describe('a VAE encoder that samples inside its graph (pre-2024 Optimum exports)
     const p = await Img2ImgPipeline.load(join(MODELS, 'tiny-lcm'), { threads: 1 });
     expect(p.info.deterministic).toBe(true);
     await p.dispose();
+  });
+});
+
+describe('a VAE from another folder (vae option), e.g. the taesd preset', () => {
+  let models: string;
+  let reference: Img2ImgPipeline;
+  const input = testImage(192, 128);
+  const params: Img2ImgParams = { prompt: 'a castle on a hill', strength: 0.7, steps: 3, seed: 11, width: 192, height: 128 };
+  const render = async (p: Img2ImgPipeline) => Buffer.from((await p.run(input, params)).image.data);
+
+  /** tiny-taesd's VAE halves alone, as the taesd repo ships them: model.onnx files, no config.json. */
+  function vaeOnlyFolder(name: string, stamp?: object): string {
+    const dir = join(models, name);
+    for (const part of ['vae_encoder', 'vae_decoder']) cpSync(join(MODELS, 'tiny-taesd', part, 'model.onnx'), join(dir, part, 'model.onnx'));
+    if (stamp) writeFileSync(join(dir, STAMP_FILE), JSON.stringify(stamp));
+    return dir;
+  }
+
+  beforeAll(async () => {
+    models = mkdtempSync(join(tmpdir(), 'lc-vae-'));
+    // what `npm run models:download -- taesd` stamps (its repo has no config.json to read)
+    vaeOnlyFolder('taesd', {
+      preset: 'taesd', kind: 'vae', repo: 'deinferno/taesd-onnx', revision: 'main', endpoint: 'https://huggingface.co', licence: 'MIT',
+      installedAt: new Date(0).toISOString(), vae: { class: 'AutoencoderTiny', scalingFactor: 1 }, executionProviders: ['cpu'], files: [],
+    });
+    // tiny-taesd = tiny-turbo's text encoder and UNet + a TAESD-style VAE
+    reference = await Img2ImgPipeline.load(join(MODELS, 'tiny-taesd'), { threads: 1 });
+  });
+  afterAll(async () => {
+    await reference?.dispose();
+    rmSync(models, { recursive: true, force: true });
+  });
+
+  it('tiny-turbo + the stamped taesd folder by preset name renders exactly what tiny-taesd renders', async () => {
+    const p = await Img2ImgPipeline.load(join(MODELS, 'tiny-turbo'), { threads: 1, vae: 'taesd', modelsDir: models });
+    try {
+      expect(p.info).toMatchObject({ name: 'tiny-turbo', vae: 'taesd', vaeKind: 'taesd', latentScale: 1, vaeFactsFrom: 'stamp' });
+      expect(p.info.contract).toContain('vae_encoder → latent_sample');
+      expect((await render(p)).equals(await render(reference))).toBe(true);
+    } finally {
+      await p.dispose();
+    }
+  });
+
+  it('without stamp or config.json, the TAESD decoder is recognised by its tanh clamp', async () => {
+    const dir = vaeOnlyFolder('bare-taesd');
+    const p = await Img2ImgPipeline.load(join(MODELS, 'tiny-turbo'), { threads: 1, vae: dir });
+    try {
+      expect(p.info).toMatchObject({ vae: 'bare-taesd', vaeKind: 'taesd', latentScale: 1, vaeFactsFrom: 'graph' });
+      expect((await render(p)).equals(await render(reference))).toBe(true);
+    } finally {
+      await p.dispose();
+    }
+  });
+
+  it("TAESD copied over a model's own VAE folders: recognised without config, refused next to a stale AutoencoderKL config", async () => {
+    const swapped = join(models, 'turbo-swapped');
+    cpSync(join(MODELS, 'tiny-turbo'), swapped, { recursive: true });
+    for (const part of ['vae_encoder', 'vae_decoder']) {
+      rmSync(join(swapped, part), { recursive: true });
+      cpSync(join(MODELS, 'tiny-taesd', part, 'model.onnx'), join(swapped, part, 'model.onnx'));
+    }
+    const p = await Img2ImgPipeline.load(swapped, { threads: 1 });
+    try {
+      expect(p.info).toMatchObject({ vaeKind: 'taesd', latentScale: 1, vaeFactsFrom: 'graph' });
+      expect((await render(p)).equals(await render(reference))).toBe(true);
+    } finally {
+      await p.dispose();
+    }
+
+    const mixed = join(models, 'turbo-mixed');
+    cpSync(join(MODELS, 'tiny-turbo'), mixed, { recursive: true });
+    for (const part of ['vae_encoder', 'vae_decoder']) cpSync(join(MODELS, 'tiny-taesd', part, 'model.onnx'), join(mixed, part, 'model.onnx'));
+    const err = await Img2ImgPipeline.load(mixed, { threads: 1 }).catch((e) => e);
+    expect(err).toBeInstanceOf(EngineError);
+    expect(err.code).toBe('MODEL_UNSUPPORTED');
+    expect(err.message).toMatch(/turbo-mixed\/vae_decoder\/model\.onnx is a TAESD decoder \(tanh clamp\) but its config\.json says AutoencoderKL \(latents × 0\.18215\).*load TAESD with --vae taesd/);
+  });
+
+  it('a VAE-only folder used as the model is refused with the way to use it', async () => {
+    for (const dir of [join(models, 'taesd'), vaeOnlyFolder('unstamped-vae')]) {
+      const err = await Img2ImgPipeline.load(dir, { threads: 1 }).catch((e) => e);
+      expect(err).toBeInstanceOf(EngineError);
+      expect(err.code).toBe('MODEL_UNSUPPORTED');
+      const name = dir.endsWith('taesd') ? 'taesd' : 'unstamped-vae';
+      expect(err.message).toBe(
+        `${name} is a VAE only: use --vae ${name} with a pipeline preset, e.g. --model sdxs-512 --vae ${name} (server: MODEL=sdxs-512 ENGINE_VAE=${name})`,
+      );
+    }
+  });
+
+  it('a missing VAE folder says how to get it', async () => {
+    const err = await Img2ImgPipeline.load(join(MODELS, 'tiny-turbo'), { threads: 1, vae: 'taesd', modelsDir: join(models, 'nowhere') }).catch((e) => e);
+    expect(err.code).toBe('MODEL_MISSING');
+    expect(err.message).toMatch(/^VAE folder .*nowhere\/taesd does not exist; download it with `npm run models:download -- taesd`$/);
   });
 });
