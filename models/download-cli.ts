@@ -5,13 +5,13 @@ import { resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { downloadPreset, DownloadError, type DownloadResult } from './download';
 import { createProgress } from './progress';
-import { DEFAULT_MANIFEST, estimatedBytes, formatBytes, listPresets, loadManifest, parseHumanSize, type HubPreset, type Preset } from './presets';
+import { DEFAULT_MANIFEST, estimatedBytes, formatBytes, listPresets, loadManifest, type HubPreset, type Preset } from './presets';
 
 function sizeLabel(p: Preset): string {
   if (p.source === 'generated') return 'generated';
   const { bytes, exact } = estimatedBytes(p);
   if (exact) return formatBytes(bytes);
-  if (p.approxTotal) return `≈ ${formatBytes(parseHumanSize(p.approxTotal))}`;
+  if (p.approxTotalBytes) return `≈ ${formatBytes(p.approxTotalBytes)}`;
   return `unknown (≥ ${formatBytes(bytes)})`;
 }
 
@@ -54,7 +54,7 @@ const program = new Command()
   .option('--ep <provider>', 'execution provider the model will run on: cpu, cuda, webgpu, dml, coreml', 'cpu')
   .option('--dir <dir>', 'models folder (one sub-folder per preset)', process.env.MODELS_DIR ?? 'models/local')
   .option('-y, --yes', 'accept a non-commercial licence without asking')
-  .option('--force', 'download again even if the same revision is installed')
+  .option('--force', 'download again even if the same revision is installed (discards a partial download)')
   .option('--list', 'list presets with sizes and licences')
   .option('--manifest <file>', 'preset manifest', DEFAULT_MANIFEST)
   .action(async (name: string | undefined, opts: { ep: string; dir: string; yes?: boolean; force?: boolean; list?: boolean; manifest: string }) => {

@@ -11,16 +11,22 @@
 //                            <dir>/<preset>.partial/.livecanvas-verified.json
 // When every file is verified the stamp is written and the whole folder is renamed to
 // <dir>/<preset>, so a model folder is either complete or absent.
+//
+// A preset pinned to a branch ("main") is resolved to a commit by the hub's first answer
+// (X-Repo-Commit); the rest of the files are fetched at that commit, the commit is recorded in
+// the partial folder and the stamp, and a partial download whose branch has since moved is not
+// resumed (its files would mix two commits).
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { STAMP_FILE, type PresetStamp, type StampedFile } from '../lib/diffusion/presetStamp';
 import { getPreset, loadManifest, type HubPreset, type Manifest, type Preset, type PresetFile } from './presets';
 
+export { STAMP_FILE, type PresetStamp };
 export const DEFAULT_ENDPOINT = 'https://huggingface.co';
-export const STAMP_FILE = '.livecanvas-preset.json';
 const VERIFIED_FILE = '.livecanvas-verified.json';
 
 export type DownloadErrorCode =
@@ -33,7 +39,8 @@ export type DownloadErrorCode =
   | 'http'
   | 'network'
   | 'size'
-  | 'checksum';
+  | 'checksum'
+  | 'revision-moved';
 
 /** A failure a person can act on: the message says what happened and what to do. */
 export class DownloadError extends Error {
@@ -75,7 +82,7 @@ export interface DownloadOptions {
   /** Lines for the person (licence text, skips); defaults to nothing. */
   log?: (line: string) => void;
   progress?: DownloadProgress;
-  /** Re-download even when the same revision is installed. */
+  /** Re-download even when the same revision is installed, discarding any partial download. */
   force?: boolean;
   /** Attempts per file for network failures, truncation and 5xx/429 (default 5). */
   maxAttempts?: number;
@@ -83,30 +90,15 @@ export interface DownloadOptions {
   retryDelayMs?: number;
 }
 
-export interface InstalledFile {
-  path: string;
-  size: number;
-  sha256: string;
-  /** Where the expected checksum came from, or null when nothing could be verified. */
-  verifiedAgainst: 'manifest' | 'hub' | null;
-}
+export type InstalledFile = StampedFile;
 
 export interface DownloadResult {
   dir: string;
   alreadyInstalled: boolean;
   files: InstalledFile[];
   skipped: string[];
-}
-
-export interface PresetStamp {
-  preset: string;
-  repo: string;
-  revision: string;
-  endpoint: string;
-  licence: string;
-  installedAt: string;
-  vae?: HubPreset['vae'];
-  files: InstalledFile[];
+  /** the commit the files came from, when the hub said (X-Repo-Commit) */
+  commit?: string;
 }
 
 const noProgress: DownloadProgress = { start() {}, fileStart() {}, advance() {}, fileDone() {}, retry() {}, stop() {} };
@@ -155,6 +147,7 @@ export async function downloadPreset(opts: DownloadOptions): Promise<DownloadRes
   }
 
   const finalDir = join(opts.dir, hub.name);
+  await recoverInterruptedReplace(opts.dir, hub.name);
   const stamp = await readStamp(finalDir);
   if (stamp && stamp.repo === hub.repo && stamp.revision === hub.revision && !opts.force) {
     log(`${hub.name} is already installed at ${finalDir} (revision ${hub.revision}); use --force to download it again`);
@@ -162,8 +155,10 @@ export async function downloadPreset(opts: DownloadOptions): Promise<DownloadRes
   }
 
   const partialDir = join(opts.dir, `${hub.name}.partial`);
+  if (opts.force) await rm(partialDir, { recursive: true, force: true });
   await mkdir(partialDir, { recursive: true });
-  const verified = await readVerified(partialDir, hub);
+  const partial = await readVerified(partialDir, hub);
+  const verified = partial.files;
   const progress = opts.progress ?? noProgress;
   const total = hub.files.every((f) => f.size !== null) ? hub.files.reduce((s, f) => s + (f.size ?? 0), 0) : null;
   progress.start({ preset: hub.name, files: hub.files.length, totalBytes: total });
@@ -176,6 +171,10 @@ export async function downloadPreset(opts: DownloadOptions): Promise<DownloadRes
     progress,
     maxAttempts: opts.maxAttempts ?? 5,
     retryDelayMs: opts.retryDelayMs ?? 1000,
+    commit: null,
+    partialCommit: partial.commit,
+    saveProgress: () =>
+      writeFile(join(partialDir, VERIFIED_FILE), JSON.stringify({ repo: hub.repo, revision: hub.revision, commit: ctx.commit, files: [...verified.values()] }, null, 2)),
   };
   const installed: InstalledFile[] = [];
   const skipped: string[] = [];
@@ -196,26 +195,49 @@ export async function downloadPreset(opts: DownloadOptions): Promise<DownloadRes
       }
       installed.push(result);
       verified.set(file.path, result);
-      await writeFile(join(partialDir, VERIFIED_FILE), JSON.stringify({ repo: hub.repo, revision: hub.revision, files: [...verified.values()] }, null, 2));
+      await ctx.saveProgress();
     }
   } finally {
     progress.stop();
   }
 
+  await writeVaeConfigs(partialDir, hub);
+  const commit = ctx.commit ?? partial.commit ?? undefined;
   const newStamp: PresetStamp = {
     preset: hub.name,
+    kind: hub.kind,
     repo: hub.repo,
     revision: hub.revision,
+    ...(commit ? { commit } : {}),
     endpoint,
     licence: hub.licence.id,
     installedAt: new Date().toISOString(),
     ...(hub.vae ? { vae: hub.vae } : {}),
+    executionProviders: [...hub.executionProviders],
+    ...(hub.epRefusal ? { epRefusal: hub.epRefusal } : {}),
     files: installed,
   };
   await writeFile(join(partialDir, STAMP_FILE), JSON.stringify(newStamp, null, 2) + '\n');
   await rm(join(partialDir, VERIFIED_FILE), { force: true });
   await moveIntoPlace(partialDir, finalDir);
-  return { dir: finalDir, alreadyInstalled: false, files: installed, skipped };
+  return { dir: finalDir, alreadyInstalled: false, files: installed, skipped, ...(commit ? { commit } : {}) };
+}
+
+/** Repos that ship no config.json for their VAE halves (taesd, sd-turbo) get one written from the
+ * manifest's `vae` facts: the engine reads class and scaling factor from there, and the facts then
+ * travel with the folders if someone copies them into another model. */
+async function writeVaeConfigs(partialDir: string, hub: HubPreset): Promise<void> {
+  if (!hub.vae) return;
+  for (const part of ['vae_encoder', 'vae_decoder']) {
+    const listed = (rel: string) => hub.files.some((f) => f.path === `${part}/${rel}`);
+    if (!listed('model.onnx') || listed('config.json')) continue;
+    const config = {
+      _class_name: hub.vae.class,
+      scaling_factor: hub.vae.scalingFactor,
+      _livecanvas_note: `written by npm run models:download from models/presets.json (${hub.repo} ships no ${part}/config.json)`,
+    };
+    await writeFile(join(partialDir, part, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+  }
 }
 
 export async function readStamp(folder: string): Promise<PresetStamp | null> {
@@ -226,28 +248,54 @@ export async function readStamp(folder: string): Promise<PresetStamp | null> {
   }
 }
 
+const REPLACED = '.replaced-';
+
 /** Replaces finalDir with the complete partialDir using renames only: a reader sees the old
- * folder or the new one, never a mix. */
+ * folder or the new one, never a mix. The old folder is renamed away first and deleted only once
+ * the new one is in place; if the second rename fails the old one goes back. (Linux cannot swap
+ * two directories in one rename, and Node has no renameat2(RENAME_EXCHANGE), so between the two
+ * renames — microseconds — the name is briefly absent; a crash right there is undone by
+ * recoverInterruptedReplace on the next run.) */
 async function moveIntoPlace(partialDir: string, finalDir: string) {
-  if (existsSync(finalDir)) {
-    const old = `${finalDir}.replaced-${process.pid}`;
-    await rm(old, { recursive: true, force: true });
-    await rename(finalDir, old);
+  if (!existsSync(finalDir)) {
     await rename(partialDir, finalDir);
-    await rm(old, { recursive: true, force: true });
-  } else {
-    await rename(partialDir, finalDir);
+    return;
   }
+  const old = `${finalDir}${REPLACED}${process.pid}`;
+  await rm(old, { recursive: true, force: true });
+  await rename(finalDir, old);
+  try {
+    await rename(partialDir, finalDir);
+  } catch (err) {
+    await rename(old, finalDir);
+    throw err;
+  }
+  await rm(old, { recursive: true, force: true });
 }
 
-async function readVerified(partialDir: string, hub: HubPreset): Promise<Map<string, InstalledFile>> {
+/** A run that died between moveIntoPlace's two renames left `<preset>.replaced-<pid>` and no
+ * `<preset>`: put the old install back. */
+async function recoverInterruptedReplace(dir: string, name: string) {
+  const finalDir = join(dir, name);
+  if (existsSync(finalDir)) return;
+  let entries: string[];
+  try {
+    entries = await readdir(dir);
+  } catch {
+    return;
+  }
+  const left = entries.find((e) => e.startsWith(`${name}${REPLACED}`));
+  if (left) await rename(join(dir, left), finalDir);
+}
+
+async function readVerified(partialDir: string, hub: HubPreset): Promise<{ files: Map<string, InstalledFile>; commit: string | null }> {
   try {
     const data = JSON.parse(await readFile(join(partialDir, VERIFIED_FILE), 'utf8'));
     // Files verified for another revision are not trusted.
-    if (data.repo !== hub.repo || data.revision !== hub.revision) return new Map();
-    return new Map((data.files as InstalledFile[]).map((f) => [f.path, f]));
+    if (data.repo !== hub.repo || data.revision !== hub.revision) return { files: new Map(), commit: null };
+    return { files: new Map((data.files as InstalledFile[]).map((f) => [f.path, f])), commit: typeof data.commit === 'string' ? data.commit : null };
   } catch {
-    return new Map();
+    return { files: new Map(), commit: null };
   }
 }
 
@@ -267,6 +315,11 @@ interface FileContext {
   progress: DownloadProgress;
   maxAttempts: number;
   retryDelayMs: number;
+  /** the commit this run downloads, from the hub's first X-Repo-Commit */
+  commit: string | null;
+  /** the commit the partial download on disk came from, when it recorded one */
+  partialCommit: string | null;
+  saveProgress: () => Promise<void>;
 }
 
 /** A failure worth another attempt (the next one resumes from the bytes on disk). */
@@ -297,7 +350,9 @@ async function downloadFile(ctx: FileContext, file: PresetFile): Promise<Install
 
 async function attemptFile(ctx: FileContext, file: PresetFile, part: string): Promise<InstalledFile | 'missing-optional'> {
   const { hub } = ctx;
-  const url = `${ctx.endpoint}/${hub.repo}/resolve/${encodeURIComponent(hub.revision)}/${file.path.split('/').map(encodeURIComponent).join('/')}`;
+  // once the hub has resolved a branch to a commit, fetch everything else at that commit
+  const revision = ctx.commit ?? hub.revision;
+  const url = `${ctx.endpoint}/${hub.repo}/resolve/${encodeURIComponent(revision)}/${file.path.split('/').map(encodeURIComponent).join('/')}`;
   let offset = (await sizeOf(part)) ?? 0;
   if (file.size !== null && offset > file.size) {
     await truncate(part, 0);
@@ -431,6 +486,17 @@ async function request(url: string, offset: number, ctx: FileContext) {
     if (size !== null && linkedSize === null) linkedSize = Number(size);
     const etag = normaliseEtag(response.headers.get('x-linked-etag'));
     if (etag && linkedEtag === null) linkedEtag = etag;
+    // only the hub's own answer says which commit it serves (a CDN hop never does); checked
+    // before following its redirect, so no byte of another commit is fetched
+    const commit = response.headers.get('x-repo-commit')?.trim().toLowerCase();
+    if (commit && /^[0-9a-f]{40}$/.test(commit)) {
+      try {
+        await noteCommit(ctx, commit);
+      } catch (err) {
+        await response.body?.cancel();
+        throw err;
+      }
+    }
     if ([301, 302, 303, 307, 308].includes(response.status)) {
       const location = response.headers.get('location');
       await response.body?.cancel();
@@ -443,6 +509,21 @@ async function request(url: string, offset: number, ctx: FileContext) {
     return { response, linkedSize, linkedEtag };
   }
   throw new DownloadError('http', `too many redirects for ${url}`);
+}
+
+/** Records the commit the hub serves; refuses to continue a partial download from another one. */
+async function noteCommit(ctx: FileContext, commit: string): Promise<void> {
+  if (ctx.commit === commit) return;
+  const { hub } = ctx;
+  const previous = ctx.commit ?? ctx.partialCommit;
+  if (previous && previous !== commit) {
+    throw new DownloadError(
+      'revision-moved',
+      `${hub.name}: ${hub.repo} at "${hub.revision}" is now commit ${commit}, but the partial download in ${ctx.partialDir} came from ${previous}; its files would mix two commits, so it was not resumed. Run again with --force to discard it and download ${commit}.`,
+    );
+  }
+  ctx.commit = commit;
+  await ctx.saveProgress();
 }
 
 /** The hub quotes ETags and, for LFS files, uses the sha256 of the content. */

@@ -61,8 +61,9 @@ export const HubPresetSchema = z.object({
   /** Commit sha (preferred) or branch name. */
   revision: z.string().min(1),
   revisionNote: z.string().optional(),
-  /** Whole-repo size as the hub displays it, when the per-file sizes are incomplete. */
-  approxTotal: z.string().optional(),
+  /** Approximate total download in bytes, for --list when per-file sizes are incomplete (from the
+   * hub's listing or the notes; shown with "≈"). */
+  approxTotalBytes: z.number().int().positive().optional(),
   files: z.array(PresetFileSchema).min(1),
 });
 

@@ -8,6 +8,8 @@
 //  - With `token` set, hub paths need `Authorization: Bearer <token>` (401 otherwise); CDN paths
 //    never need it (they are presigned on the real hub).
 //  - Faults: cut the connection after N body bytes (once per file), or serve wrong bytes.
+//  - Every hub answer carries X-Repo-Commit. With a branch as `revision`, `commit` is what the
+//    branch points to (setCommit moves it); files are also served at any commit it pointed to.
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -25,6 +27,8 @@ export interface MockHubOptions {
   redirect?: boolean;
   /** Require this bearer token on hub (non-CDN) paths. */
   token?: string;
+  /** The commit `revision` resolves to (X-Repo-Commit); default: `revision` itself (a pinned sha). */
+  commit?: string;
 }
 
 export interface RequestRecord {
@@ -50,10 +54,14 @@ export class MockHub {
   private readonly corrupt = new Set<string>();
   private server: Server | null = null;
   private cdnServer: Server | null = null;
+  private commit: string;
+  private readonly commits = new Set<string>();
   url = '';
   cdnUrl = '';
 
   constructor(private readonly opts: MockHubOptions) {
+    this.commit = opts.commit ?? opts.revision;
+    this.commits.add(this.commit);
     const threshold = opts.lfsThreshold ?? 10_000;
     const walk = (dir: string) => {
       for (const e of readdirSync(dir)) {
@@ -87,6 +95,12 @@ export class MockHub {
   serveWrongBytes(path: string, on = true) {
     if (on) this.corrupt.add(path);
     else this.corrupt.delete(path);
+  }
+
+  /** Moves the branch to another commit (same files), as a push to the repo would. */
+  setCommit(sha: string) {
+    this.commit = sha;
+    this.commits.add(sha);
   }
 
   async start(): Promise<string> {
@@ -143,18 +157,19 @@ export class MockHub {
     const slash = rest.indexOf('/');
     const revision = rest.slice(0, slash);
     const path = rest.slice(slash + 1);
-    if (revision !== this.opts.revision) return finish(404, { 'x-error-code': 'RevisionNotFound' });
+    if (revision !== this.opts.revision && !this.commits.has(revision)) return finish(404, { 'x-error-code': 'RevisionNotFound' });
+    const commit = this.commits.has(revision) ? revision : this.commit;
     const file = this.files.get(path);
     if (!file) return finish(404, { 'x-error-code': 'EntryNotFound' });
 
     if (file.lfs) {
-      const linked = { 'x-linked-size': file.data.length, 'x-linked-etag': `"${file.sha256}"`, 'x-repo-commit': this.opts.revision };
+      const linked = { 'x-linked-size': file.data.length, 'x-linked-etag': `"${file.sha256}"`, 'x-repo-commit': commit };
       if (this.opts.redirect) {
         return finish(302, { ...linked, location: `${this.cdnUrl}/cdn/${file.sha256}/${path}`, 'content-length': 0 });
       }
       return this.sendBytes(req, res, record, path, file, { ...linked, etag: `"${file.sha256}"` });
     }
-    return this.sendBytes(req, res, record, path, file, { etag: `"${file.gitSha1}"`, 'x-repo-commit': this.opts.revision });
+    return this.sendBytes(req, res, record, path, file, { etag: `"${file.gitSha1}"`, 'x-repo-commit': commit });
   }
 
   private sendBytes(req: IncomingMessage, res: ServerResponse, record: RequestRecord, path: string, file: ServedFile, headers: Record<string, string | number>) {

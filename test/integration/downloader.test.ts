@@ -1,7 +1,7 @@
 // The preset downloader end to end against a local mock of the hub serving a generated tiny model:
 // what lands on disk, what went over the wire, and what a person is told when it goes wrong.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +13,8 @@ import { tinyVariant } from '../../models/tiny/variants';
 import { MockHub, type MockHubOptions } from '../helpers/mock-hub';
 
 const root = join(import.meta.dirname, '..', '..');
+/** the tiny models test/global-setup.ts generates */
+const LOCAL_MODELS = join(root, 'models', 'local');
 const REPO = 'acme/tiny-lcm-onnx';
 const REVISION = '0123456789abcdef0123456789abcdef01234567';
 const BIG = 'unet/model.onnx_data';
@@ -42,16 +44,17 @@ async function startHub(opts: Partial<MockHubOptions> = {}) {
 }
 
 /** A manifest with one hub preset listing every served file (sizes and sha256 as published). */
-function manifestFor(hub: MockHub, tweak: { withoutSha?: string[]; extra?: object[]; nonCommercial?: boolean } = {}): Manifest {
+function manifestFor(hub: MockHub, tweak: { withoutSha?: string[]; extra?: object[]; nonCommercial?: boolean; revision?: string; kind?: string; vae?: object } = {}): Manifest {
   return ManifestSchema.parse({
     version: 1,
     presets: {
       'tiny-remote': {
         description: 'tiny LCM served by the mock hub',
-        kind: 'lcm',
+        kind: tweak.kind ?? 'lcm',
         source: 'hub',
         repo: REPO,
-        revision: REVISION,
+        revision: tweak.revision ?? REVISION,
+        ...(tweak.vae ? { vae: tweak.vae } : {}),
         files: [
           ...hub.listing().map((f) => ({ path: f.path, size: f.size, sha256: tweak.withoutSha?.includes(f.path) ? null : f.sha256 })),
           ...(tweak.extra ?? []),
@@ -103,7 +106,7 @@ describe('downloading a preset from the hub', () => {
     expectIdentical(result.dir, hub);
     expect(readdirSync(dir)).toEqual(['tiny-remote']); // no .partial left behind
     const stamp = await readStamp(result.dir);
-    expect(stamp).toMatchObject({ preset: 'tiny-remote', repo: REPO, revision: REVISION, endpoint: hub.url });
+    expect(stamp).toMatchObject({ preset: 'tiny-remote', kind: 'lcm', repo: REPO, revision: REVISION, commit: REVISION, endpoint: hub.url, executionProviders: ['cpu'] });
     expect(stamp!.files.map((f) => f.path).sort()).toEqual(hub.listing().map((f) => f.path).sort());
     expect(existsSync(join(result.dir, STAMP_FILE))).toBe(true);
 
@@ -210,6 +213,112 @@ describe('downloading a preset from the hub', () => {
     const err = await downloadPreset(options(hub, freshDir(), { manifest: manifestFor(hub, { extra: required }) })).catch((e: unknown) => e);
     expect((err as DownloadError).code).toBe('not-found');
     expect((err as Error).message).toContain(`unet/required.bin is not in ${REPO} at revision ${REVISION} (HTTP 404`);
+  });
+});
+
+describe('branch revisions, replacing an install, VAE presets, --list', () => {
+  const C1 = '1111111111111111111111111111111111111111';
+  const C2 = '2222222222222222222222222222222222222222';
+
+  it('resolves a branch once: the rest of the files come from the commit the hub named, which the stamp records', async () => {
+    const hub = await startHub({ revision: 'main', commit: C1, redirect: true });
+    const result = await downloadPreset(options(hub, freshDir(), { manifest: manifestFor(hub, { revision: 'main' }) }));
+    expectIdentical(result.dir, hub);
+    expect(result.commit).toBe(C1);
+    expect(await readStamp(result.dir)).toMatchObject({ revision: 'main', commit: C1 });
+    const hubPaths = hub.requests.filter((r) => !r.path.startsWith('/cdn/')).map((r) => r.path);
+    expect(hubPaths[0]).toContain(`/${REPO}/resolve/main/`);
+    expect(hubPaths.slice(1).every((p) => p.startsWith(`/${REPO}/resolve/${C1}/`))).toBe(true);
+  });
+
+  it('refuses to resume a partial download after its branch moved to another commit; --force starts over', async () => {
+    const hub = await startHub({ revision: 'main', commit: C1, redirect: true });
+    const dir = freshDir();
+    const manifest = manifestFor(hub, { revision: 'main' });
+    hub.cutOnce(BIG, 20_000);
+    const failed = await downloadPreset(options(hub, dir, { manifest, maxAttempts: 1 })).catch((e: unknown) => e);
+    expect((failed as DownloadError).code).toBe('network');
+
+    hub.setCommit(C2); // someone pushed to main
+    const before = hub.requests.length;
+    const moved = await downloadPreset(options(hub, dir, { manifest })).catch((e: unknown) => e);
+    expect(moved).toBeInstanceOf(DownloadError);
+    expect((moved as DownloadError).code).toBe('revision-moved');
+    expect((moved as Error).message).toBe(
+      `tiny-remote: ${REPO} at "main" is now commit ${C2}, but the partial download in ${join(dir, 'tiny-remote.partial')} came from ${C1}; its files would mix two commits, so it was not resumed. Run again with --force to discard it and download ${C2}.`,
+    );
+    expect(hub.requests.slice(before).filter((r) => r.path.startsWith('/cdn/'))).toHaveLength(0); // no bytes fetched
+    expect(existsSync(join(dir, 'tiny-remote'))).toBe(false);
+    expect(existsSync(join(dir, 'tiny-remote.partial', `${BIG}.part`))).toBe(true);
+
+    const fresh = await downloadPreset(options(hub, dir, { manifest, force: true }));
+    expectIdentical(fresh.dir, hub);
+    expect((await readStamp(fresh.dir))!.commit).toBe(C2);
+  });
+
+  it('replaces an existing install in place (--force) and puts back an install left renamed away by a crash', async () => {
+    const hub = await startHub();
+    const dir = freshDir();
+    await downloadPreset(options(hub, dir));
+    const first = (await readStamp(join(dir, 'tiny-remote')))!.installedAt;
+    const again = await downloadPreset(options(hub, dir, { force: true }));
+    expect(again.alreadyInstalled).toBe(false);
+    expectIdentical(again.dir, hub);
+    expect((await readStamp(again.dir))!.installedAt).not.toBe(first);
+    expect(readdirSync(dir)).toEqual(['tiny-remote']); // the old copy is gone, nothing half-moved
+
+    // a run killed between "old folder renamed away" and "new folder renamed in"
+    renameSync(join(dir, 'tiny-remote'), join(dir, 'tiny-remote.replaced-4242'));
+    const requests = hub.requests.length;
+    const recovered = await downloadPreset(options(hub, dir));
+    expect(recovered.alreadyInstalled).toBe(true);
+    expect(hub.requests.length).toBe(requests);
+    expect(readdirSync(dir)).toEqual(['tiny-remote']);
+    expectIdentical(join(dir, 'tiny-remote'), hub);
+  });
+
+  it('a VAE-only preset gets config.json files from its manifest facts and works as the vae of a pipeline', async () => {
+    // the taesd repo's layout: two model.onnx files and nothing else
+    const servedVae = join(work, 'served-vae');
+    for (const part of ['vae_encoder', 'vae_decoder']) cpSync(join(LOCAL_MODELS, 'tiny-taesd', part, 'model.onnx'), join(servedVae, part, 'model.onnx'));
+    const hub = new MockHub({ root: servedVae, repo: REPO, revision: REVISION });
+    await hub.start();
+    hubs.push(hub);
+    const manifest = manifestFor(hub, { kind: 'vae', vae: { class: 'AutoencoderTiny', scalingFactor: 1 } });
+    const dir = freshDir();
+    const result = await downloadPreset(options(hub, dir, { manifest }));
+    for (const part of ['vae_encoder', 'vae_decoder']) {
+      expect(JSON.parse(readFileSync(join(result.dir, part, 'config.json'), 'utf8'))).toMatchObject({ _class_name: 'AutoencoderTiny', scaling_factor: 1 });
+    }
+    expect(await readStamp(result.dir)).toMatchObject({ kind: 'vae', vae: { class: 'AutoencoderTiny', scalingFactor: 1 } });
+
+    const { Img2ImgPipeline } = await import('../../lib/diffusion/Img2ImgPipeline');
+    const input = { data: new Uint8Array(128 * 128 * 3).map((_, i) => (i * 7) & 255), width: 128, height: 128 };
+    const params = { prompt: 'a boat', strength: 0.6, steps: 2, seed: 3, width: 128, height: 128 };
+    const combined = await Img2ImgPipeline.load(join(LOCAL_MODELS, 'tiny-turbo'), { threads: 1, vae: 'tiny-remote', modelsDir: dir });
+    const reference = await Img2ImgPipeline.load(join(LOCAL_MODELS, 'tiny-taesd'), { threads: 1 });
+    try {
+      expect(combined.info).toMatchObject({ vae: 'tiny-remote', vaeKind: 'taesd', latentScale: 1, vaeFactsFrom: 'config' });
+      const a = await combined.run(input, params);
+      const b = await reference.run(input, params);
+      expect(Buffer.from(a.image.data).equals(Buffer.from(b.image.data))).toBe(true);
+    } finally {
+      await combined.dispose();
+      await reference.dispose();
+    }
+    const asModel = await Img2ImgPipeline.load(result.dir).catch((e: Error) => e);
+    expect((asModel as Error).message).toMatch(/^tiny-remote is a VAE only: use --vae tiny-remote with a pipeline preset/);
+  });
+
+  it('--list gives an approximate total for presets whose file sizes are not all published', async () => {
+    const cli = await runCli(['--list'], {});
+    expect(cli.code).toBe(0);
+    const row = (name: string) => cli.stdout.split('\n').find((l) => l.startsWith(`${name} `)) ?? '';
+    expect(row('sd-turbo')).toContain('≈ 2.58 GB');
+    expect(row('sdxs-512')).toContain('≈ 3.01 GB');
+    expect(row('taesd')).toContain('≈ 9.81 MB');
+    expect(row('lcm-dreamshaper-v7')).toContain('≈ 4.27 GB');
+    expect(cli.stdout).not.toContain('unknown');
   });
 });
 
