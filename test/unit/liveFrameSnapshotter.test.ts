@@ -1,10 +1,15 @@
 // The snapshotter on a real (headless) tldraw editor with the live frame shape: what it sends to
 // the server, when, and what it does with the server's answers. Time is a manual clock, the
 // server is the `send` function answering like the real one does (see server/render).
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Server as IoServer } from 'socket.io';
+import { io as ioClient, type Socket } from 'socket.io-client';
 import { createShapeId, createTLStore, defaultBindingUtils, defaultShapeUtils, Editor, type TLShapeId } from 'tldraw';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { PacerClock } from '../../app/live/framePacer';
 import { LiveFrameShapeUtil } from '../../app/live/LiveFrameShapeUtil';
+import { LiveSession, type RoomConnection } from '../../app/live/liveSession';
 import {
   collectFrameContent,
   frameContentHash,
@@ -16,6 +21,8 @@ import {
   type SnapshotterOptions,
 } from '../../app/live/snapshotter';
 import { LIVE_FRAME_TYPE } from '../../lib/canvas/liveFrame';
+import type { ConnectionStatus } from '../../lib/canvas/socketProvider';
+import { EV, type EngineStatus } from '../../lib/protocol/events';
 import { SNAPSHOT_MIN_INTERVAL_MS } from '../../lib/protocol/limits';
 
 /** A manual clock: time only moves when the test says so, timers fire in order. */
@@ -398,3 +405,157 @@ describe('LiveFrameSnapshotter', () => {
     expect(sent).toHaveLength(0);
   });
 });
+
+/** A Socket.IO server standing in for Livecanvas's: it announces an engine status and acks
+ * every snapshot as accepted, keeping what it received. */
+async function snapshotServer(engine: EngineStatus) {
+  const http: HttpServer = createServer((_req, res) => {
+    res.statusCode = 404;
+    res.end('{}');
+  });
+  const ioServer = new IoServer(http);
+  const received: { frameId: string; hash: string; seq: number }[] = [];
+  let status = engine;
+  ioServer.on('connection', (socket) => {
+    socket.emit(EV.engineStatus, status);
+    socket.on(EV.snapshot, (msg: { frameId: string; hash: string; seq: number }, ack?: (a: unknown) => void) => {
+      received.push({ frameId: msg.frameId, hash: msg.hash, seq: msg.seq });
+      ack?.({ ok: true, outcome: 'accepted', lastSeq: msg.seq });
+    });
+  });
+  await new Promise<void>((r) => http.listen(0, '127.0.0.1', () => r()));
+  const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+  return {
+    url,
+    received,
+    setEngine(next: EngineStatus) {
+      status = next;
+      ioServer.emit(EV.engineStatus, next);
+    },
+    close: () => new Promise<void>((r) => ioServer.close(() => r())),
+  };
+}
+
+/** The room provider's status, as the session sees it. */
+class FakeConnection implements RoomConnection {
+  private listeners = new Set<(s: ConnectionStatus) => void>();
+  constructor(public status: ConnectionStatus) {}
+  onStatus(l: (s: ConnectionStatus) => void) {
+    this.listeners.add(l);
+    l(this.status);
+    return () => void this.listeners.delete(l);
+  }
+  set(s: ConnectionStatus) {
+    this.status = s;
+    for (const l of this.listeners) l(s);
+  }
+}
+
+const until = async (fn: () => boolean, what: string, ms = 2000) => {
+  const end = Date.now() + ms;
+  while (!fn()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+};
+
+describe('LiveSession sends snapshots only when they can be rendered', () => {
+  const cleanups: (() => unknown)[] = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+
+  async function sessionSetup(engine: EngineStatus, connection: FakeConnection) {
+    const server = await snapshotServer(engine);
+    cleanups.push(server.close);
+    const socket: Socket = ioClient(server.url, { transports: ['websocket'] });
+    cleanups.push(() => socket.close());
+    await until(() => socket.connected, 'the socket to connect');
+    const clock = new ManualClock();
+    const editor = newEditor();
+    const captures: number[] = [];
+    const session = new LiveSession(editor, socket, 'room-session-test', {
+      connection,
+      httpBase: server.url,
+      snapshotter: {
+        clock,
+        capture: async (_ed, frame) => {
+          captures.push(clock.t);
+          return { bytes: new Uint8Array([1, 2, 3]), mime: 'image/jpeg', width: frame.props.outputSize, height: frame.props.outputSize };
+        },
+      },
+    });
+    cleanups.push(() => session.dispose());
+    // (what the server sent on connect came before the session listened, as in the browser)
+    server.setEngine(engine);
+    await until(() => session.renders.engine.get()?.state === engine.state, 'the engine status');
+    const frameId = createShapeId('frame');
+    const boxId = createShapeId('box');
+    const change = (fn: () => void) => {
+      fn();
+      editor.store._flushHistory();
+    };
+    const draw = async (strokes: number) => {
+      for (let i = 0; i < strokes; i++) {
+        change(() => editor.updateShape({ id: boxId, type: 'geo', x: 20 + Math.random() * 100 }));
+        await clock.advance(20);
+      }
+      await clock.advance(200);
+    };
+    change(() => {
+      editor.createShape({ id: frameId, type: LIVE_FRAME_TYPE, x: 0, y: 0 });
+      editor.createShape({ id: boxId, type: 'geo', parentId: frameId, x: 20, y: 20, props: { w: 50, h: 50 } });
+    });
+    const hashNow = () => {
+      const f = editor.getShape(frameId);
+      if (!isLiveFrame(f)) throw new Error('frame gone');
+      return frameContentHash(editor, f, collectFrameContent(editor, f));
+    };
+    return { server, session, clock, captures, draw, hashNow, frameId };
+  }
+
+  it("captures nothing while the engine has no model, then sends each changed frame's last state once it is ready", async () => {
+    const { server, captures, clock, draw, hashNow, frameId } = await sessionSetup(
+      { state: 'no-model', message: 'no model installed' },
+      new FakeConnection('connected'),
+    );
+    await draw(20);
+    await new Promise((r) => setTimeout(r, 100)); // anything sent would have arrived by now
+    expect(captures).toHaveLength(0);
+    expect(server.received).toHaveLength(0);
+
+    server.setEngine({ state: 'ready', model: 'tiny-lcm', loadMs: 100 });
+    await until(() => server.received.length === 1, 'the snapshot after the engine became ready');
+    expect(server.received[0]).toMatchObject({ frameId, hash: hashNow() });
+    await clock.advance(1000);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(server.received).toHaveLength(1);
+  });
+
+  it('holds snapshots while the room is not joined and sends the last state when it is', async () => {
+    const connection = new FakeConnection('syncing');
+    const { server, captures, draw, hashNow, clock } = await sessionSetup({ state: 'ready', model: 'tiny-lcm' }, connection);
+    await draw(10);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(captures).toHaveLength(0);
+    expect(server.received).toHaveLength(0);
+
+    await clock.advance(100);
+    connection.set('connected');
+    await until(() => server.received.length === 1, 'the snapshot after the rejoin');
+    expect(server.received[0].hash).toBe(hashNow());
+
+    // offline again: drawing is kept, and sent on the next rejoin
+    connection.set('offline');
+    await draw(5);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(server.received).toHaveLength(1);
+    connection.set('syncing');
+    await clock.advance(100);
+    connection.set('connected');
+    await until(() => server.received.length === 2, 'the snapshot after the second rejoin');
+    expect(server.received[1].hash).toBe(hashNow());
+    expect(server.received[1].seq).toBeGreaterThan(server.received[0].seq);
+  });
+});
+
