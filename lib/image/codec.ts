@@ -20,11 +20,12 @@ export class ImageDecodeError extends Error {
   }
 }
 
-/** PNG/JPEG/WebP (anything libvips reads) → RGB, transparent areas flattened onto white (a
- * sketch's empty canvas is white, not black), optionally cover-resized. */
+/** PNG/JPEG/WebP (anything libvips reads) → RGB, upright per its EXIF orientation (a phone photo
+ * of a paper sketch is stored sideways with an orientation tag), transparent areas flattened onto
+ * white (a sketch's empty canvas is white, not black), optionally cover-resized. */
 export async function decodeImage(bytes: Uint8Array, opts: DecodeOptions = {}): Promise<RgbImage> {
   let pipeline = sharp(bytes, { limitInputPixels: opts.maxInputPixels ?? DEFAULT_MAX_INPUT_PIXELS, failOn: 'error' });
-  pipeline = pipeline.flatten({ background: '#ffffff' }).toColourspace('srgb');
+  pipeline = pipeline.autoOrient().flatten({ background: '#ffffff' }).toColourspace('srgb');
   if (opts.width && opts.height) pipeline = pipeline.resize(opts.width, opts.height, { fit: 'cover', position: 'centre' });
   try {
     const { data, info } = await pipeline.removeAlpha().raw().toBuffer({ resolveWithObject: true });

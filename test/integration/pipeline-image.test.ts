@@ -133,6 +133,23 @@ describe('decode / resize / encode', () => {
     expect(r.data[centre + 1]).toBeGreaterThan(200);
   });
 
+  it('applies the EXIF orientation (a phone photo stored sideways comes out upright)', async () => {
+    // stored 40×20: left half red, right half blue; orientation 6 = "rotate 90° clockwise to view"
+    const w = 40, h = 20;
+    const data = new Uint8Array(w * h * 3);
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) data[(y * w + x) * 3 + (x < w / 2 ? 0 : 2)] = 255;
+    const jpeg = await sharp(data, { raw: { width: w, height: h, channels: 3 } }).jpeg({ quality: 95 }).withMetadata({ orientation: 6 }).toBuffer();
+    expect((await sharp(jpeg).metadata()).orientation).toBe(6);
+    const img = await decodeImage(jpeg);
+    expect([img.width, img.height]).toEqual([20, 40]);
+    // upright: the stored left (red) half is now the top, the right (blue) half the bottom
+    const at = (x: number, y: number) => Array.from(img.data.subarray((y * 20 + x) * 3, (y * 20 + x) * 3 + 3));
+    expect(at(10, 5)[0]).toBeGreaterThan(200);
+    expect(at(10, 5)[2]).toBeLessThan(60);
+    expect(at(10, 34)[2]).toBeGreaterThan(200);
+    expect(at(10, 34)[0]).toBeLessThan(60);
+  });
+
   it('refuses images over the pixel limit and bytes that are not an image', async () => {
     const big = await sharp({ create: { width: 200, height: 200, channels: 3, background: '#000' } }).png().toBuffer();
     await expect(decodeImage(big, { maxInputPixels: 100 * 100 })).rejects.toThrow(/larger than 10000 pixels; send a smaller image/);
