@@ -124,4 +124,23 @@ describe('room sync', () => {
     expect(both.records.has('shape:r1')).toBe(true);
     expect(both.records.has('shape:r2')).toBe(false);
   });
+
+  it('after a refused update (and the gap it leaves), joining again on the same socket resyncs what the server lacks', async () => {
+    const roomId = randomRoomId();
+    const a = await peer(roomId, 'a');
+    const b = await peer(roomId, 'b');
+    // Over MAX_YJS_MESSAGE_BYTES: refused, and a's next update builds on it, so it is refused too.
+    a.records.set('shape:big', { blob: 'x'.repeat(2.2 * 1024 * 1024) });
+    a.records.set('shape:small', drawShape(1));
+    await a.acked();
+    expect(a.nacks.map((n) => n.error?.code)).toEqual(['too-large', 'malformed-update']);
+    expect(a.nacks[0]!.error!.message).toMatch(/over the 2 MB limit; nothing was applied.*several update messages/);
+    // a drops the oversized record and joins again: the state-vector exchange carries the rest.
+    a.records.delete('shape:big');
+    await a.acked();
+    expect(await a.socket.emitWithAck('room:join', { roomId })).toEqual({ ok: true });
+    await until(() => b.records.has('shape:small'), 2000, 'b gets the small shape after the rejoin');
+    expect(b.records.has('shape:big')).toBe(false);
+    expect(recordsOf(b.records)).toEqual(recordsOf(a.records));
+  });
 });
