@@ -108,7 +108,8 @@ export interface PipelineInfo {
   fixedSize?: { width: number; height: number };
   /** how image ⇄ tensor conversion runs */
   pixelKernels: 'wasm-simd' | 'js';
-  /** false when the VAE encoder samples noise inside its graph (same seed ≠ same bytes) */
+  /** false only when the VAE encoder samples noise inside its graph and its deterministic rewrite
+   * could not be written (then the same seed does not give the same bytes) */
   deterministic: boolean;
 }
 
@@ -190,6 +191,21 @@ export class Img2ImgPipeline {
           })
         : new EulerScheduler({ ...noiseSchedule, ancestral: samplerName === 'euler-ancestral' });
 
+    // an old Optimum encoder samples its latent with an unseedable random op: load a rewrite of it
+    // that returns the posterior mean, as the engine does for newer exports
+    let deterministic = true;
+    if (folder.encoderSamplesNoise) {
+      const d = folder.vae.useDeterministicEncoder();
+      if (d.ok) {
+        opts.logger?.info?.(`${folder.vae.dir}/vae_encoder/model.onnx samples its latent in the graph; using the posterior mean (${d.from === 'cache' ? 'cached' : 'rewrote'} ${folder.partPath('vae_encoder')})`);
+      } else {
+        deterministic = false;
+        (opts.logger?.warn.bind(opts.logger) ?? console.warn)(
+          `${folder.vae.dir}/vae_encoder/model.onnx samples its latent with a random op onnxruntime seeds itself, and its deterministic copy could not be written (${d.reason}), so the same seed will not give byte-identical images; make the model folder writable or re-export with a current optimum (latent_parameters output)`,
+        );
+      }
+    }
+
     const { sessions, executionProvider } = await createSessions(folder, {
       executionProvider: requested,
       threads,
@@ -224,14 +240,9 @@ export class Img2ImgPipeline {
       executionProvider,
       requestedExecutionProvider: requested,
       threads,
-      deterministic: !folder.encoderSamplesNoise,
+      deterministic,
       ...(fixed && { fixedSize: { width: fixed.width * 8, height: fixed.height * 8 } }),
     };
-    if (folder.encoderSamplesNoise) {
-      (opts.logger?.warn.bind(opts.logger) ?? console.warn)(
-        `${folder.partPath('vae_encoder')} samples its latent with a random op onnxruntime seeds itself, so the same seed will not give byte-identical images; re-export with a current optimum (latent_parameters output) for reproducible renders`,
-      );
-    }
     opts.logger?.info?.(`loaded ${folder.name} (${folder.kind}, ${samplerName}, ${folder.vaeKind} VAE${opts.vae ? ` from ${folder.vae.name}` : ''}, ${info.contract}) on ${executionProvider}`);
     return new Img2ImgPipeline(folder, sessions, contract, tokenizer, sampler, info, opts.promptCacheSize ?? 16);
   }

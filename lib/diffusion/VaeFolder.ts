@@ -11,6 +11,7 @@
 // another model's folders without its config, and guessing either way could be wrong.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
+import { deterministicEncoder, type DeterministicEncoder } from './deterministicEncoder';
 import { EngineError } from './errors';
 import { repairHint, installHint } from './modelPaths';
 import { findOpTypes } from './onnxOps';
@@ -38,6 +39,8 @@ export class VaeFolder {
    * no way to seed it). Such a model cannot give byte-identical output for the same seed.
    */
   readonly encoderSamplesNoise: boolean;
+  /** the encoder file sessions load: model.onnx, or its deterministic rewrite */
+  private encoderFile = 'model.onnx';
 
   private constructor(
     readonly dir: string,
@@ -46,7 +49,7 @@ export class VaeFolder {
     this.name = basename(dir);
     const config = this.readConfig('vae_decoder') ?? this.readConfig('vae_encoder');
     const taesdGraph = findOpTypes(this.partPath('vae_decoder'), ['Tanh']).has('Tanh');
-    this.encoderSamplesNoise = findOpTypes(this.partPath('vae_encoder'), ['RandomNormalLike', 'RandomNormal']).size > 0;
+    this.encoderSamplesNoise = findOpTypes(join(dir, 'vae_encoder', 'model.onnx'), ['RandomNormalLike', 'RandomNormal']).size > 0;
     const scale = (v: unknown, kind: VaeKind) => (typeof v === 'number' && v > 0 ? v : kind === 'taesd' ? 1 : SD_SCALING_FACTOR);
     if (config) {
       this.kind = config._class_name === 'AutoencoderTiny' ? 'taesd' : 'kl';
@@ -98,7 +101,21 @@ export class VaeFolder {
   }
 
   partPath(part: VaePart): string {
-    return join(this.dir, part, 'model.onnx');
+    return join(this.dir, part, part === 'vae_encoder' ? this.encoderFile : 'model.onnx');
+  }
+
+  /** Switches an encoder that samples inside its graph to its cached deterministic rewrite
+   * (deterministicEncoder.ts). Returns false, leaving the original in use, when the copy cannot
+   * be written; the caller says so. */
+  useDeterministicEncoder(): { ok: true; from: DeterministicEncoder['from'] } | { ok: false; reason: string } {
+    if (!this.encoderSamplesNoise) return { ok: true, from: 'original' };
+    try {
+      const d = deterministicEncoder(join(this.dir, 'vae_encoder', 'model.onnx'));
+      this.encoderFile = basename(d.path);
+      return { ok: true, from: d.from };
+    } catch (e) {
+      return { ok: false, reason: (e as Error).message.split('\n')[0] };
+    }
   }
 
   private readConfig(part: VaePart): Record<string, unknown> | undefined {
