@@ -12,6 +12,8 @@ export interface StoredRender {
   seed: number;
   model: string;
   timings: { queueMs: number; inferenceMs: number; totalMs: number };
+  /** codec time (not in the render payload; in GET /api/renders/:roomId) */
+  stages?: { decodeMs: number; encodeMs: number };
   renderedAt: number;
   sourceClient?: string;
   sentAt?: number;

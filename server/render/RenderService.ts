@@ -8,22 +8,28 @@ import type { Server as IOServer, Socket } from 'socket.io';
 import type * as Y from 'yjs';
 import {
   EV,
-  type EngineStatus,
+  SNAPSHOT_MIN_INTERVAL_MS,
+  SNAPSHOT_RATE_LIMIT,
   type ErrorEvent,
   type FramePin,
   type FrameSnapshot,
   type FrameStatus,
+  type PinAck as PinAckMessage,
   type RenderResult,
+  type SnapshotAck as SnapshotAckMessage,
 } from '../../lib/protocol';
+import type { RgbImage } from '../../lib/image/rgb';
 import type { Logger } from '../logger';
 import { ClientError } from '../socket/ClientError';
+import { TokenBucket } from '../socket/SocketGuard';
 import { EngineRenderError, type EngineHost, type EngineRenderOutput } from '../engine/EngineHost';
 import type { RenderParams } from '../engine/messages';
 import type { AssetStore } from './AssetStore';
 import { getRecordsMap } from '../../lib/canvas/docLayout';
 import { readFrame, renderParamsFor } from './frameSettings';
 import { RenderHistory, type StoredRender } from './RenderHistory';
-import { errorMessage, RenderScheduler, type RenderJob, type SubmitOutcome } from './RenderScheduler';
+import { errorMessage, RenderScheduler, type RenderJob } from './RenderScheduler';
+import { SnapshotIntake } from './SnapshotIntake';
 import { validateSnapshot } from './validateSnapshot';
 
 /** What the render loop needs to reach people. */
@@ -33,42 +39,54 @@ export interface RenderHost {
   channel(roomId: string): string;
 }
 
-export type RenderJobData = RenderJob<Uint8Array, RenderParams>;
+/** A snapshot as the validation left it: decoded and resized to the render size. */
+export interface SnapshotPixels {
+  rgb: RgbImage;
+  /** header read + decode + resize, on libuv's pool */
+  decodeMs: number;
+}
 
-/** Extra fields of the `frame:snapshot` ack (the gateway adds `ok: true`). */
-export type SnapshotAck =
-  | { outcome: SubmitOutcome; lastSeq: number }
-  | { outcome: 'not-rendered'; engine: EngineStatus['state']; message: string };
+export type RenderJobData = RenderJob<SnapshotPixels, RenderParams>;
 
-/** Extra fields of the `frame:pin` ack. */
-export interface PinAck {
-  assetId: string;
-  url: string;
-  width: number;
-  height: number;
-  mime: 'image/jpeg';
-  seed: number;
+/** Fields of a successful ack (lib/protocol SnapshotAck / PinAck); the gateway adds `ok: true`. */
+type OkFields<T> = T extends { ok: true } ? Omit<T, 'ok'> : never;
+export type SnapshotAck = OkFields<SnapshotAckMessage>;
+export type PinAck = OkFields<PinAckMessage>;
+
+export interface RenderServiceOptions {
+  /** renders in flight at once (RENDER_CONCURRENCY) */
+  concurrency: number;
+  /** per-socket token bucket over frame:snapshot; default SNAPSHOT_RATE_LIMIT */
+  snapshotRate?: { perSecond: number; burst: number };
 }
 
 export class RenderService {
   readonly scheduler: RenderScheduler<RenderJobData, EngineRenderOutput>;
   readonly history = new RenderHistory();
+  private readonly intake = new SnapshotIntake();
   /** renders of unloaded rooms are kept this long (RENDER_KEEP_CLOSED_ROOM_S) */
   keepClosedRoomMs = 10 * 60_000;
   private readonly closedRooms = new Map<string, NodeJS.Timeout>();
+  /** the document of every loaded room: a snapshot whose room was unloaded (or reloaded) while it
+   * was being validated is dropped */
+  private readonly openDocs = new Map<string, Y.Doc>();
+  /** roomId → frameId → why the frame does not render with the model it names */
+  private readonly modelNotes = new Map<string, Map<string, string>>();
+  private readonly snapshotBuckets = new WeakMap<Socket, TokenBucket>();
+  private readonly snapshotRate: { perSecond: number; burst: number };
 
   constructor(
     private readonly host: RenderHost,
     readonly engine: EngineHost,
     private readonly assets: AssetStore,
     private readonly log: Logger,
-    concurrency: number,
+    opts: RenderServiceOptions,
   ) {
+    this.snapshotRate = opts.snapshotRate ?? SNAPSHOT_RATE_LIMIT;
     this.scheduler = new RenderScheduler<RenderJobData, EngineRenderOutput>({
-      concurrency,
-      runJob: (job) => engine.render(job.image, job.settings),
-      onState: (roomId, frameId, state, message) =>
-        this.emitRoom(roomId, EV.frameStatus, { roomId, frameId, state, ...(message && { message }) } satisfies FrameStatus),
+      concurrency: opts.concurrency,
+      runJob: (job) => engine.render(job.image.rgb, job.settings),
+      onState: (roomId, frameId, state, message) => this.emitStatus(roomId, frameId, state, message),
       onResult: (job, out, timing) => this.delivered(job, out, timing.queueMs),
       onError: (job, err) => this.failed(job, err),
       onListenerError: (err) => log.error({ err }, 'render listener failed'),
@@ -93,6 +111,7 @@ export class RenderService {
    * Throws ClientError for refused snapshots (the gateway turns it into `lc:error` and a failed ack). */
   async snapshot(socket: Socket, doc: Y.Doc, msg: FrameSnapshot): Promise<SnapshotAck> {
     const { roomId, frameId, seq } = msg;
+    this.takeSnapshotToken(socket);
     const frame = readFrame(doc, frameId);
     if (!frame.ok) throw new ClientError('unknown-frame', `${EV.snapshot}: ${frame.message}; snapshot ignored`);
     const engine = this.engine.status;
@@ -103,16 +122,35 @@ export class RenderService {
       socket.emit(EV.frameStatus, { roomId, frameId, state, message } satisfies FrameStatus);
       return { outcome: 'not-rendered', engine: engine.state, message };
     }
-    // while the engine loads, snapshots wait in the (paused) scheduler, latest wins
-    const check = await validateSnapshot(msg.image, msg.mime);
+    this.noteModel(roomId, frameId, frame.props.model, engine.model);
+    // settings as they are at arrival; the pixels are decoded once, to the size the engine renders
+    const settings = renderParamsFor(frame.props, seq);
+    const size = this.engine.fixedSize ?? { width: settings.width, height: settings.height };
+    const receivedAt = Date.now();
+    // one decode per frame at a time, latest wins among the waiting (SnapshotIntake)
+    const acceptedSeq = () => this.scheduler.counters(roomId, frameId)?.lastAcceptedSeq ?? -1;
+    const turn = await this.intake.turn(roomId, frameId, seq, acceptedSeq());
+    if (turn === 'superseded') return { outcome: 'stale', lastSeq: Math.max(acceptedSeq(), this.intake.newestSeq(roomId, frameId)) };
+    let check: Awaited<ReturnType<typeof validateSnapshot>>;
+    try {
+      check = await validateSnapshot(msg.image, msg.mime, size);
+    } finally {
+      this.intake.done(roomId, frameId);
+    }
     if (!check.ok) throw new ClientError(check.code, `${EV.snapshot}: ${check.message}`);
+    // The document may have changed during the decode: a frame deleted (or a room unloaded)
+    // meanwhile has no one left to render for, and submitting would bring its slot back.
+    if (this.openDocs.get(roomId) !== doc || !readFrame(doc, frameId).ok) {
+      throw new ClientError('unknown-frame', `${EV.snapshot}: frame ${frameId} was deleted while its snapshot was checked; snapshot ignored`);
+    }
+    // while the engine loads, snapshots wait in the (paused) scheduler, latest wins
     const outcome = this.scheduler.submit({
       roomId,
       frameId,
       seq,
-      image: msg.image,
-      settings: renderParamsFor(frame.props, seq),
-      receivedAt: Date.now(),
+      image: { rgb: check.rgb, decodeMs: check.decodeMs },
+      settings,
+      receivedAt,
       sourceClient: socket.id,
       sentAt: msg.sentAt,
     });
@@ -158,12 +196,15 @@ export class RenderService {
     const expiry = this.closedRooms.get(roomId);
     if (expiry) clearTimeout(expiry);
     this.closedRooms.delete(roomId);
+    this.openDocs.set(roomId, doc);
     const records = getRecordsMap(doc);
     records.observe((event) => {
       for (const [key, change] of event.changes.keys) {
         if (change.action === 'delete' && !records.has(key)) {
           this.scheduler.removeFrame(roomId, key);
           this.history.dropFrame(roomId, key);
+          this.modelNotes.get(roomId)?.delete(key);
+          this.intake.forgetFrame(roomId, key);
         }
       }
     });
@@ -172,6 +213,9 @@ export class RenderService {
   /** The room was unloaded (nobody left): pending snapshots go at once; its renders stay for
    * `keepClosedRoomMs` so that someone who reloads the page still sees them. */
   roomClosed(roomId: string): void {
+    this.openDocs.delete(roomId);
+    this.modelNotes.delete(roomId);
+    this.intake.forgetRoom(roomId);
     this.scheduler.removeRoom(roomId);
     const t = setTimeout(() => {
       this.closedRooms.delete(roomId);
@@ -237,10 +281,14 @@ export class RenderService {
     const frames: Record<string, unknown> = {};
     const ids = new Set([...this.history.frameIds(roomId), ...this.scheduler.frameIds(roomId)]);
     for (const frameId of ids) {
+      const last = this.history.list(roomId, frameId).at(-1);
       frames[frameId] = {
         state: this.scheduler.frameState(roomId, frameId),
         ...this.scheduler.counters(roomId, frameId),
+        skipped: this.intake.skipped(roomId, frameId),
         kept: this.history.list(roomId, frameId).length,
+        recentStarts: this.scheduler.recentStarts(roomId, frameId),
+        ...(last && { lastRender: { seq: last.seq, ...last.timings, ...last.stages } }),
       };
     }
     return { roomId, engine: this.engine.status, frames };
@@ -265,6 +313,11 @@ export class RenderService {
         queueMs: Math.round(queueMs),
         inferenceMs: Math.round(out.timings.inferenceMs),
         totalMs: renderedAt - job.receivedAt,
+      },
+      stages: {
+        // the codec: snapshot decode at validation (plus any left to the worker) and JPEG encode
+        decodeMs: round1(job.image.decodeMs + out.timings.decodeMs),
+        encodeMs: round1(out.timings.encodeMs),
       },
       renderedAt,
       sourceClient: job.sourceClient,
@@ -309,10 +362,52 @@ export class RenderService {
     };
   }
 
+  /** A frame's state for the whole room; while the frame names a model other than the loaded one,
+   * every status says so (unless it carries a message of its own, e.g. a render error). */
+  private emitStatus(roomId: string, frameId: string, state: FrameStatus['state'], message?: string) {
+    const text = message ?? this.modelNotes.get(roomId)?.get(frameId);
+    this.emitRoom(roomId, EV.frameStatus, { roomId, frameId, state, ...(text && { message: text }) } satisfies FrameStatus);
+  }
+
+  /** A frame that names another model than the loaded one still renders, with the loaded model —
+   * a room must never be stuck on a setting — and its status says which model and how to get the
+   * one it asked for. Sent at once when that note appears, changes or goes away. */
+  private noteModel(roomId: string, frameId: string, wanted: string, loaded: string | undefined) {
+    const w = wanted.trim();
+    const note =
+      w && loaded && w !== loaded
+        ? `this frame asks for model '${w}' but this server runs '${loaded}', so it renders with '${loaded}'; start the server with MODEL=${w} to use '${w}'`
+        : undefined;
+    let notes = this.modelNotes.get(roomId);
+    if (notes?.get(frameId) === note) return;
+    if (note) {
+      if (!notes) this.modelNotes.set(roomId, (notes = new Map()));
+      notes.set(frameId, note);
+    } else {
+      notes?.delete(frameId);
+    }
+    this.emitStatus(roomId, frameId, this.scheduler.frameState(roomId, frameId));
+  }
+
+  /** Every snapshot is decoded in full before it is accepted, so a socket may send only so many. */
+  private takeSnapshotToken(socket: Socket) {
+    let bucket = this.snapshotBuckets.get(socket);
+    if (!bucket) this.snapshotBuckets.set(socket, (bucket = new TokenBucket(this.snapshotRate.perSecond, this.snapshotRate.burst)));
+    if (!bucket.take()) {
+      const { perSecond, burst } = this.snapshotRate;
+      throw new ClientError(
+        'rate-limited',
+        `${EV.snapshot}: more than ${perSecond} snapshots/s (burst ${burst}) from this connection; send at most one per frame every ${SNAPSHOT_MIN_INTERVAL_MS} ms`,
+      );
+    }
+  }
+
   private emitRoom(roomId: string, event: string, payload: unknown) {
     this.host.io.to(this.host.channel(roomId)).emit(event, payload);
   }
 }
+
+const round1 = (ms: number) => Math.round(ms * 10) / 10;
 
 function sendJson(res: ServerResponse, status: number, body: unknown) {
   const data = JSON.stringify(body);

@@ -21,8 +21,13 @@ export async function attachRender(server: LivecanvasServer, env: NodeJS.Process
     warmupSizes: rc.warmupSizes,
     workers: rc.concurrency,
     jpegQuality: rc.jpegQuality,
+    ...(rc.testDelayMs > 0 && { testDelayMs: rc.testDelayMs }),
   });
-  const service = new RenderService({ io, channel: roomChannel }, engine, new AssetStore(store.db), log, rc.concurrency);
+  if (rc.testDelayMs > 0) log.warn({ testDelayMs: rc.testDelayMs }, 'ENGINE_TEST_DELAY_MS is set: every render blocks its engine worker (tests only)');
+  const service = new RenderService({ io, channel: roomChannel }, engine, new AssetStore(store.db), log, {
+    concurrency: rc.concurrency,
+    snapshotRate: rc.snapshotRate,
+  });
 
   sockets.registerRoomEvent(EV.snapshot, FrameSnapshot, ({ socket, room, payload }) =>
     service.snapshot(socket, room.doc, payload),

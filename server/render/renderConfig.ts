@@ -1,7 +1,7 @@
 // Settings of the live render loop, from environment variables (validated once at start).
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
-import { MAX_RENDER_SIDE, MIN_RENDER_SIDE } from '../../lib/protocol/limits';
+import { MAX_RENDER_SIDE, MIN_RENDER_SIDE, SNAPSHOT_RATE_LIMIT } from '../../lib/protocol/limits';
 
 export interface RenderConfig {
   /** RENDER_CONCURRENCY: renders in flight at once (one engine worker each); default 1 */
@@ -20,6 +20,13 @@ export interface RenderConfig {
   jpegQuality: number;
   /** RENDER_KEEP_CLOSED_ROOM_S: how long the renders of a room nobody is in are kept; default 600 */
   keepClosedRoomS: number;
+  /** SNAPSHOT_RATE_PER_SECOND / SNAPSHOT_RATE_BURST: per-socket token bucket over frame:snapshot;
+   * defaults SNAPSHOT_RATE_LIMIT of lib/protocol/limits.ts */
+  snapshotRate: { perSecond: number; burst: number };
+  /** ENGINE_TEST_DELAY_MS — for tests only: every render blocks its engine worker's thread for this
+   * long (Atomics.wait, a real block like onnxruntime's run), so a test can prove that a slow render
+   * never stalls sync and presence. Default 0; never set it in production. */
+  testDelayMs: number;
 }
 
 const sizes = z
@@ -43,6 +50,9 @@ const Env = z.object({
   ENGINE_WARMUP_SIZES: sizes.default([256]),
   RENDER_JPEG_QUALITY: z.coerce.number().int().min(30).max(100).default(85),
   RENDER_KEEP_CLOSED_ROOM_S: z.coerce.number().int().min(0).default(600),
+  SNAPSHOT_RATE_PER_SECOND: z.coerce.number().positive().default(SNAPSHOT_RATE_LIMIT.perSecond),
+  SNAPSHOT_RATE_BURST: z.coerce.number().int().min(1).default(SNAPSHOT_RATE_LIMIT.burst),
+  ENGINE_TEST_DELAY_MS: z.coerce.number().int().min(0).max(60_000).default(0),
 });
 
 export function loadRenderConfig(env: NodeJS.ProcessEnv = process.env): RenderConfig {
@@ -60,5 +70,7 @@ export function loadRenderConfig(env: NodeJS.ProcessEnv = process.env): RenderCo
     warmupSizes: e.ENGINE_WARMUP_SIZES,
     jpegQuality: e.RENDER_JPEG_QUALITY,
     keepClosedRoomS: e.RENDER_KEEP_CLOSED_ROOM_S,
+    snapshotRate: { perSecond: e.SNAPSHOT_RATE_PER_SECOND, burst: e.SNAPSHOT_RATE_BURST },
+    testDelayMs: e.ENGINE_TEST_DELAY_MS,
   };
 }

@@ -1,4 +1,5 @@
-// validateSnapshot against real encoded images made with sharp.
+// validateSnapshot against real encoded images made with sharp: header checks, and the full decode
+// (+ resize to the render size) that a snapshot must survive before it may take a frame's slot.
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { MAX_SNAPSHOT_BYTES } from '../../lib/protocol';
@@ -16,6 +17,36 @@ describe('validateSnapshot', () => {
     ] as const) {
       expect(await validateSnapshot(new Uint8Array(img), mime)).toMatchObject({ ok: true, width: 320, height: 200 });
     }
+  });
+
+  it('decodes to raw RGB at the render size (cover + centre crop) in a buffer of its own', async () => {
+    // left half red, right half blue; 320×200 cover-resized to 128×128 keeps the middle
+    const img = await sharp({ create: { width: 320, height: 200, channels: 3, background: '#ff0000' } })
+      .composite([{ input: { create: { width: 160, height: 200, channels: 3, background: '#0000ff' } }, left: 160, top: 0 }])
+      .png()
+      .toBuffer();
+    const r = await validateSnapshot(new Uint8Array(img), 'image/png', { width: 128, height: 128 });
+    if (!r.ok) throw new Error(r.message);
+    expect(r.rgb).toMatchObject({ width: 128, height: 128 });
+    expect(r.rgb.data.byteLength).toBe(128 * 128 * 3);
+    expect(r.rgb.data.byteOffset).toBe(0);
+    expect(r.rgb.data.buffer.byteLength).toBe(128 * 128 * 3);
+    const px = (x: number, y: number) => [...r.rgb.data.subarray((y * 128 + x) * 3, (y * 128 + x) * 3 + 3)];
+    expect(px(10, 64)).toEqual([255, 0, 0]);
+    expect(px(117, 64)).toEqual([0, 0, 255]);
+    expect(r.decodeMs).toBeGreaterThan(0);
+  });
+
+  it('refuses a JPEG whose header is fine but whose data is cut off as bad-image', async () => {
+    const jpeg = await solid(256, 256)
+      .composite([{ input: Buffer.from('<svg width="256" height="256"><circle cx="128" cy="128" r="80" stroke="black" stroke-width="6" fill="none"/></svg>') }])
+      .jpeg()
+      .toBuffer();
+    const truncated = new Uint8Array(jpeg.subarray(0, Math.floor(jpeg.byteLength / 2)));
+    expect((await sharp(truncated).metadata()).width).toBe(256); // the header alone would pass
+    const r = await validateSnapshot(truncated, 'image/jpeg', { width: 128, height: 128 });
+    expect(r).toMatchObject({ ok: false, code: 'bad-image' });
+    expect((r as { message: string }).message).toMatch(/could not be decoded/);
   });
 
   it('refuses more bytes than MAX_SNAPSHOT_BYTES as too-large', async () => {
