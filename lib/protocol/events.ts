@@ -137,7 +137,7 @@ export const AckFailure = z.object({ ok: z.literal(false), error: z.object({ cod
 
 /** Ack of `frame:snapshot`: what the render scheduler did with it (docs/protocol.md "Rendering"). */
 export const SnapshotAck = z.union([
-  z.object({ ok: z.literal(true), outcome: z.enum(['accepted', 'replaced', 'stale']), lastSeq: z.number().int() }),
+  z.object({ ok: z.literal(true), outcome: z.enum(['accepted', 'replaced', 'stale', 'superseded']), lastSeq: z.number().int() }),
   z.object({ ok: z.literal(true), outcome: z.literal('not-rendered'), engine: EngineState, message: z.string() }),
   AckFailure,
 ]);

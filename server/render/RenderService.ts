@@ -130,7 +130,7 @@ export class RenderService {
     // one decode per frame at a time, latest wins among the waiting (SnapshotIntake)
     const acceptedSeq = () => this.scheduler.counters(roomId, frameId)?.lastAcceptedSeq ?? -1;
     const turn = await this.intake.turn(roomId, frameId, seq, acceptedSeq());
-    if (turn === 'superseded') return { outcome: 'stale', lastSeq: Math.max(acceptedSeq(), this.intake.newestSeq(roomId, frameId)) };
+    if (turn !== 'go') return { outcome: turn, lastSeq: Math.max(acceptedSeq(), this.intake.newestSeq(roomId, frameId)) };
     let check: Awaited<ReturnType<typeof validateSnapshot>>;
     try {
       check = await validateSnapshot(msg.image, msg.mime, size);

@@ -1,15 +1,17 @@
 // Latest wins before the scheduler too: every snapshot is decoded in full before it may take its
 // frame's slot (validateSnapshot), and a decode costs milliseconds of libuv's small thread pool. So
 // per frame at most one snapshot decodes at a time and at most one waits for its turn; a newer
-// arrival replaces the waiting one, and a snapshot whose seq is not above the newest one the frame
-// already has is not decoded at all. A burst of 100 snapshots then costs two decodes, not 100, and
+// arrival replaces the waiting one ('superseded'), and a snapshot whose seq is not above the newest
+// one the frame already has is not decoded at all ('stale'). A burst of 100 snapshots then costs two decodes, not 100, and
 // its last snapshot does not queue behind 98 stale ones. (Without this gate, decodes of one frame
 // also finished out of order, so older snapshots reached the scheduler after newer ones.)
 
 export type IntakeTurn =
   /** decode now; call `done()` afterwards, whatever happens */
   | 'go'
-  /** a newer snapshot of the frame was already there (or came while this one waited): skip it */
+  /** its seq is not above the newest the frame already has (accepted, decoding or waiting): skip it */
+  | 'stale'
+  /** a newer snapshot of the frame came while this one waited for its turn: skip it */
   | 'superseded';
 
 /** Exists while one snapshot of the frame decodes. */
@@ -22,7 +24,7 @@ interface Gate {
 export class SnapshotIntake {
   /** gates of frames with a decode in flight; dropped as soon as a frame is idle */
   private readonly gates = new Map<string, Gate>();
-  /** roomId → frameId → snapshots skipped (superseded before their decode) */
+  /** roomId → frameId → snapshots skipped (stale or superseded, never decoded) */
   private readonly skippedCount = new Map<string, Map<string, number>>();
 
   /** Waits for this snapshot's turn to be decoded. `floorSeq` is the newest seq the scheduler has
@@ -32,7 +34,7 @@ export class SnapshotIntake {
     let gate = this.gates.get(key);
     if (seq <= Math.max(floorSeq, gate?.newestSeq ?? -1)) {
       this.skip(roomId, frameId);
-      return Promise.resolve('superseded');
+      return Promise.resolve('stale');
     }
     if (!gate) {
       this.gates.set(key, { newestSeq: seq, waiting: null });

@@ -26,9 +26,9 @@ describe('SnapshotIntake', () => {
 
   it('skips a snapshot not newer than what the frame has, and keeps frames apart', async () => {
     const intake = new SnapshotIntake();
-    expect(await intake.turn(R, 'f', 5, 7)).toBe('superseded'); // the scheduler accepted 7 already
+    expect(await intake.turn(R, 'f', 5, 7)).toBe('stale'); // the scheduler accepted 7 already
     expect(await intake.turn(R, 'f', 8, 7)).toBe('go');
-    expect(await intake.turn(R, 'f', 8, 7)).toBe('superseded'); // 8 is decoding
+    expect(await intake.turn(R, 'f', 8, 7)).toBe('stale'); // 8 is decoding
     expect(await intake.turn(R, 'g', 1, -1)).toBe('go'); // another frame does not wait for f
     const later = intake.turn(R, 'f', 9, 7);
     intake.done(R, 'f');
