@@ -30,12 +30,14 @@ export const RATE_LIMIT = {
 };
 
 /** Per-socket token bucket over the bytes of all incoming events: a few messages of 2 MB are
- * fine, a stream of them is not. Awareness messages over either budget are dropped silently. */
+ * fine, a stream of them is not. Sized for a person drawing into a 512² live frame, whose JPEG
+ * snapshots (~30–100 KB, up to 20/s) make 1–2 MB/s. Awareness over either budget is dropped
+ * silently. */
 export const BYTE_RATE_LIMIT = {
   /** bytes refilled per second */
-  perSecond: 1024 * 1024,
+  perSecond: 2 * 1024 * 1024,
   /** bucket size (burst) */
-  burst: 4 * 1024 * 1024,
+  burst: 8 * 1024 * 1024,
 };
 
 /** After this many rejected messages within VIOLATION_WINDOW_MS the socket is disconnected. */

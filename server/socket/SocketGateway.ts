@@ -56,6 +56,9 @@ export class SocketGateway {
   private readonly log: Logger;
   private readonly guards = new WeakMap<Socket, Guard>();
   private readonly handlers = new Map<string, Handler>();
+  /** events carrying the latest value of something: over the byte budget they are refused
+   * without counting a violation (see registerRoomEvent's `stream`) */
+  private readonly streams = new Set<string>();
 
   constructor(private readonly opts: SocketGatewayOptions) {
     this.log = opts.logger.child({ module: 'socket' });
@@ -85,13 +88,18 @@ export class SocketGateway {
    * Add a client → server event about a room. `schema` must parse the payload into an object with
    * a `roomId`; the handler only runs for valid payloads from sockets that joined that room, after
    * rate limiting. Its result (or `{ok:true}`) answers the client's ack, if it sent one.
+   * `stream: true` marks an event that carries the latest value of something and that clients
+   * resend when refused (e.g. a frame's content while someone draws): over the byte budget it is
+   * refused with `rate-limited` like any event, but that does not count towards a disconnect.
    */
   registerRoomEvent<S extends z.ZodType<{ roomId: string }>>(
     name: string,
     schema: S,
     handler: RoomEventHandler<z.output<S>>,
+    opts: { stream?: boolean } = {},
   ): void {
     if (this.handlers.has(name)) throw new Error(`socket event ${name} is already registered`);
+    if (opts.stream) this.streams.add(name);
     const h: Handler = (socket, raw) => {
       const payload = parse(schema, raw, name);
       const room = this.joinedRoom(socket, payload.roomId);
@@ -122,12 +130,14 @@ export class SocketGateway {
       const ack = typeof packet[packet.length - 1] === 'function' ? (packet[packet.length - 1] as Ack) : undefined;
       const size = payloadBytes(packet.slice(1));
       let limited: string | null = null;
+      let violation = true;
       if (!guard.bucket.take()) {
         const { perSecond, burst } = this.opts.rateLimit;
         limited = `${event}: too many messages (limit ${perSecond}/s, burst ${burst}); slow down`;
       } else if (!guard.bytes.take(size)) {
         const { perSecond, burst } = this.opts.byteRateLimit;
         limited = `${event}: too much data (${kib(size)} now; limit ${kib(perSecond)}/s, burst ${kib(burst)}); retry in ${guard.bytes.waitMs(size)} ms`;
+        violation = !this.streams.has(packet[0]);
       }
       if (limited !== null) {
         if (packet[0] === EV.yAwareness) {
@@ -136,7 +146,7 @@ export class SocketGateway {
           ack?.({ ok: false, error: { code: 'rate-limited', message: limited } });
           return;
         }
-        this.reject(socket, event, new ClientError('rate-limited', limited), ack, packet[1]);
+        this.reject(socket, event, new ClientError('rate-limited', limited, { violation }), ack, packet[1]);
         return;
       }
       if (!this.handlers.has(packet[0])) {
