@@ -1,8 +1,12 @@
 // Yjs sync through the real server: convergence of concurrent edits, late joiners, offline edits
 // that reach the others after a reconnect.
+import * as encoding from 'lib0/encoding';
+import { io } from 'socket.io-client';
+import * as syncProtocol from 'y-protocols/sync';
+import * as Y from 'yjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type TestServer } from '../helpers/server';
-import { connectPeer, drawShape, randomRoomId, recordsOf, until, type Peer } from '../helpers/yclient';
+import { connectPeer, drawShape, randomRoomId, recordsOf, until, type AckResult, type Peer } from '../helpers/yclient';
 
 let server: TestServer;
 const peers: Peer[] = [];
@@ -142,5 +146,39 @@ describe('room sync', () => {
     await until(() => b.records.has('shape:small'), 2000, 'b gets the small shape after the rejoin');
     expect(b.records.has('shape:big')).toBe(false);
     expect(recordsOf(b.records)).toEqual(recordsOf(a.records));
+  });
+
+  it('offline changes over 2 MB: one sync step 2 is refused with a message that says what to do; the same changes as several update messages go through', async () => {
+    const roomId = randomRoomId();
+    const a = await peer(roomId, 'a');
+    a.records.set('shape:base', drawShape(1));
+    await a.acked();
+    // An offline client that had synced, then made three ~0.9 MB changes.
+    const offline = new Y.Doc();
+    Y.applyUpdate(offline, Y.encodeStateAsUpdate(a.doc));
+    const serverState = Y.encodeStateVector(offline);
+    const chunks: Uint8Array[] = [];
+    offline.on('update', (u: Uint8Array) => chunks.push(u));
+    for (let i = 0; i < 3; i++) offline.getMap('tl_records').set(`shape:offline${i}`, { blob: String(i).repeat(900 * 1024) });
+    const socket = io(server.url, { transports: ['websocket'], forceNew: true, reconnection: false });
+    try {
+      expect(await socket.timeout(5000).emitWithAck('room:join', { roomId })).toEqual({ ok: true });
+      const message = (type: number, update: Uint8Array) => {
+        const enc = encoding.createEncoder();
+        encoding.writeVarUint(enc, type);
+        encoding.writeVarUint8Array(enc, update);
+        return encoding.toUint8Array(enc);
+      };
+      const send = (data: Uint8Array) => socket.timeout(10_000).emitWithAck('y:sync', { roomId, data }) as Promise<AckResult>;
+      const step2 = await send(message(syncProtocol.messageYjsSyncStep2, Y.encodeStateAsUpdate(offline, serverState)));
+      expect(step2).toMatchObject({ ok: false, error: { code: 'too-large' } });
+      expect(step2.error!.message).toMatch(/message is 2\.\d\d MB, over the 2 MB limit; nothing was applied\. Send changes this large .* as several update messages/);
+      expect(chunks).toHaveLength(3);
+      for (const chunk of chunks) expect(await send(message(syncProtocol.messageYjsUpdate, chunk))).toEqual({ ok: true });
+      await until(() => a.records.has('shape:offline2'), 5000, 'a gets the offline changes');
+      expect(recordsOf(a.records)).toEqual(recordsOf(offline.getMap('tl_records')));
+    } finally {
+      socket.disconnect();
+    }
   });
 });
