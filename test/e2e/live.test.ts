@@ -124,6 +124,13 @@ describe('live frame across two browsers', () => {
       await p.mouse.click(headerPoint.x, headerPoint.y);
       await p.waitForSelector(`[data-testid="live-panel"][data-frame-id="${frameId}"]`, { timeout: 5000 });
     }
+    // every size the engine accepts is offered; the warmed-up one says so, larger ones their CPU cost
+    const sizes = await a.locator('[data-testid="live-size"] option').allTextContents();
+    expect(sizes).toHaveLength(15);
+    expect(sizes[0]).toBe('128²');
+    expect(sizes).toContain('256² · warm');
+    expect(sizes.at(-1)).toMatch(/^1024² · ≈16× CPU time$/);
+
     const prompt = 'a castle on a hill, watercolor';
     await a.locator('[data-testid="live-prompt"]').click();
     await a.keyboard.type(prompt, { delay: 5 });
@@ -270,6 +277,7 @@ describe('live frame across two browsers', () => {
     // a culled frame would take its render (and HUD) with it.
     await b.evaluate((id) => {
       const ed = window.editor!;
+      ed.selectNone(); // tldraw never culls selected shapes
       const bounds = ed.getShapePageBounds(id as any)!;
       const cam = ed.getCamera();
       ed.setCamera({ x: -10 - bounds.maxX, y: cam.y, z: 1 });
@@ -287,6 +295,19 @@ describe('live frame across two browsers', () => {
     );
     expect(visible!.width).toBeGreaterThan(100);
     expect(await b.evaluate((id) => window.editor!.getViewportPageBounds().collides(window.editor!.getShapePageBounds(id as any)!), frameId)).toBe(false);
+  });
+
+  it("the HUD in B shows the server's frame:status note while the frame names a model the server does not run", async () => {
+    const setModel = (model: string) =>
+      A.page.evaluate(
+        ([id, m]) => void window.editor!.updateShape({ id: id as any, type: 'live-frame', props: { model: m } as any }),
+        [frameId, model] as const,
+      );
+    const notice = B.page.locator(`[data-live-frame-id="${frameId}"] [data-testid="live-notice"]`);
+    await setModel('sd-turbo');
+    await expect.poll(() => notice.textContent(), { timeout: 15_000 }).toMatch(/sd-turbo/);
+    await setModel('');
+    await expect.poll(() => notice.count(), { timeout: 15_000 }).toBe(0);
   });
 
   it('a frame drawn in while the server is down is rendered once the room is back', async () => {
