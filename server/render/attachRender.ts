@@ -29,9 +29,11 @@ export async function attachRender(server: LivecanvasServer, env: NodeJS.Process
     snapshotRate: rc.snapshotRate,
   });
 
-  sockets.registerRoomEvent(EV.snapshot, FrameSnapshot, ({ socket, room, payload }) =>
-    service.snapshot(socket, room.doc, payload),
-  );
+  // a stream of latest values that clients resend when refused: over the byte budget, refused
+  // without counting towards a disconnect (the snapshot count limit of RenderService still does)
+  sockets.registerRoomEvent(EV.snapshot, FrameSnapshot, ({ socket, room, payload }) => service.snapshot(socket, room.doc, payload), {
+    stream: true,
+  });
   sockets.registerRoomEvent(EV.pin, FramePin, ({ payload }) => service.pin(payload));
   // after the join ack and the server's sync step 1, which the gateway sends right after this event
   rooms.on('client-joined', (room, socket) => setImmediate(() => socket.connected && service.joined(socket, room.id)));
