@@ -141,7 +141,10 @@ export class RenderService {
     // The document may have changed during the decode: a frame deleted (or a room unloaded)
     // meanwhile has no one left to render for, and submitting would bring its slot back.
     if (this.openDocs.get(roomId) !== doc || !readFrame(doc, frameId).ok) {
-      throw new ClientError('unknown-frame', `${EV.snapshot}: frame ${frameId} was deleted while its snapshot was checked; snapshot ignored`);
+      // someone else's deletion, not this client's fault: no violation
+      throw new ClientError('unknown-frame', `${EV.snapshot}: frame ${frameId} was deleted while its snapshot was checked; snapshot ignored`, {
+        violation: false,
+      });
     }
     // while the engine loads, snapshots wait in the (paused) scheduler, latest wins
     const outcome = this.scheduler.submit({
