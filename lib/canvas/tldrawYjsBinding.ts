@@ -3,9 +3,10 @@
 //   remote doc edits  → store.mergeRemoteChanges (so they are neither undoable nor echoed)
 // Records are stored whole (a Y.Map of plain JSON), which makes a concurrent edit of one record
 // last-writer-wins — the same granularity tldraw's own sync uses.
-import type { SerializedSchema, TLRecord, TLStore } from 'tldraw';
+import type { RecordsDiff, SerializedSchema, TLRecord, TLStore } from 'tldraw';
 import type * as Y from 'yjs';
 import { getMetaMap, getRecordsMap, TL_META_SCHEMA, type JsonRecord } from './docLayout';
+import { MAX_TRANSACTION_RECORD_BYTES, utf8Length } from './shareLimits';
 
 export interface YjsBindingOptions {
   /** transaction origin for local edits; the binding ignores doc changes carrying it */
@@ -13,6 +14,13 @@ export interface YjsBindingOptions {
   /** The document was written by a newer version of the app than this one. The binding has
    * stopped (writing would corrupt the newer records); the page should ask for a reload. */
   onIncompatible?: (message: string) => void;
+  /** Records written to the doc in one transaction stay below this many bytes (as JSON): a
+   * larger local change is split over several transactions, so each Yjs update stays within the
+   * server's message limit. Default MAX_TRANSACTION_RECORD_BYTES. */
+  maxTransactionBytes?: number;
+  /** A single record was larger than `maxTransactionBytes`. It cannot be shared, so the binding
+   * undid it in the store (the doc never saw it) and reports its size. */
+  onTooLarge?: (bytes: number, recordId: string) => void;
 }
 
 export interface YjsBinding {
@@ -49,6 +57,9 @@ export function bindTldrawStoreToYjs(
   const yMeta = getMetaMap(doc);
   const ourSchema = store.schema.serialize();
   const documentTypes = store.scopedTypes.document;
+  const isDocumentRecord = (r: { typeName?: unknown } | undefined): r is JsonRecord =>
+    !!r && documentTypes.has(r.typeName as TLRecord['typeName']);
+  const maxBytes = opts.maxTransactionBytes ?? MAX_TRANSACTION_RECORD_BYTES;
   const unsubs: (() => void)[] = [];
   let stopped = false;
 
@@ -100,7 +111,12 @@ export function bindTldrawStoreToYjs(
       yMeta.set(TL_META_SCHEMA, ourSchema);
     }, origin);
   } else {
-    const stored = Object.fromEntries(yRecords.entries()) as unknown as Record<string, TLRecord>;
+    // Only document records belong in the store from the doc; anything else in tl_records (a
+    // camera, an instance, a presence written by a buggy or hostile client) would overwrite our
+    // own session state.
+    const stored = Object.fromEntries(
+      [...yRecords.entries()].filter(([, r]) => isDocumentRecord(r)),
+    ) as unknown as Record<string, TLRecord>;
     const migrated = store.schema.migrateStoreSnapshot({
       store: stored as any,
       schema: docSchema() ?? ourSchema,
@@ -130,14 +146,49 @@ export function bindTldrawStoreToYjs(
   }
 
   // ── local → doc ──
+  /** Undo, in the store only, records the doc never received. */
+  const revert = (ids: TLRecord['id'][], changes: RecordsDiff<TLRecord>) => {
+    store.mergeRemoteChanges(() => {
+      for (const id of ids) {
+        if (changes.added[id]) store.remove([id]);
+        else if (changes.updated[id]) store.put([changes.updated[id]![0]]);
+      }
+    });
+  };
+
   unsubs.push(
     store.listen(
       ({ changes }) => {
-        doc.transact(() => {
-          for (const r of Object.values(changes.added)) yRecords.set(r.id, r as unknown as JsonRecord);
-          for (const [, r] of Object.values(changes.updated)) yRecords.set(r.id, r as unknown as JsonRecord);
-          for (const r of Object.values(changes.removed)) yRecords.delete(r.id);
-        }, origin);
+        const writes = [...Object.values(changes.added), ...Object.values(changes.updated).map(([, to]) => to)];
+        const removed = Object.values(changes.removed).map((r) => r.id);
+        // Sizes as JSON: a Yjs update encodes the same values a little more compactly.
+        const sized = writes.map((r) => ({ r, bytes: utf8Length(JSON.stringify(r)) + r.id.length }));
+        const tooLarge = sized.filter((s) => s.bytes > maxBytes);
+        if (tooLarge.length) {
+          revert(tooLarge.map((s) => s.r.id), changes);
+          for (const s of tooLarge) opts.onTooLarge?.(s.bytes, s.r.id);
+        }
+        // Bindings last, so a peer applying the chunks one by one never sees one before its shapes.
+        const fits = sized
+          .filter((s) => s.bytes <= maxBytes)
+          .sort((a, b) => Number(a.r.typeName === 'binding') - Number(b.r.typeName === 'binding'));
+        const chunks: (typeof sized)[] = [[]];
+        let chunkBytes = 0;
+        for (const s of fits) {
+          if (chunkBytes + s.bytes > maxBytes) {
+            chunks.push([]);
+            chunkBytes = 0;
+          }
+          chunks[chunks.length - 1]!.push(s);
+          chunkBytes += s.bytes;
+        }
+        chunks.forEach((chunk, i) => {
+          if (!chunk.length && (i > 0 || !removed.length)) return;
+          doc.transact(() => {
+            if (i === 0) for (const id of removed) yRecords.delete(id);
+            for (const { r } of chunk) yRecords.set(r.id, r as unknown as JsonRecord);
+          }, origin);
+        });
       },
       { source: 'user', scope: 'document' },
     ),
@@ -150,11 +201,11 @@ export function bindTldrawStoreToYjs(
     const toRemove: TLRecord['id'][] = [];
     for (const [id, change] of event.changes.keys) {
       if (change.action === 'delete') {
-        if (store.has(id as TLRecord['id'])) toRemove.push(id as TLRecord['id']);
+        if (isDocumentRecord(change.oldValue) && store.has(id as TLRecord['id'])) toRemove.push(id as TLRecord['id']);
         continue;
       }
       const raw = yRecords.get(id);
-      if (!raw || !documentTypes.has(raw.typeName as TLRecord['typeName'])) continue;
+      if (!isDocumentRecord(raw)) continue;
       const record = migrateIn(raw);
       if (record && isValid(record)) toPut.push(record);
     }

@@ -8,6 +8,7 @@ import {
   defaultShapeUtils,
   GeoShapeUtil,
   atom,
+  toRichText,
   UserRecordType,
   type TLStore,
   type TLUser,
@@ -126,6 +127,96 @@ describe('tldraw ⇄ Yjs binding', () => {
     // Stopped: local edits no longer reach the doc.
     store.put([store.schema.types.shape.create(geo('late', 1))]);
     expect(getRecordsMap(doc).has(createShapeId('late'))).toBe(false);
+  });
+});
+
+describe('tldraw ⇄ Yjs binding: what the doc may hold', () => {
+  it('loads only document records from the doc, never another tab’s camera or session records', () => {
+    const doc = new Y.Doc();
+    const storeA = newStore();
+    cleanups.push(bindTldrawStoreToYjs(storeA, doc).dispose);
+    storeA.put([storeA.schema.types.shape.create(geo('box', 5))]);
+    // What a buggy or hostile client could have written into tl_records: its camera and instance.
+    const camera = storeA.allRecords().find((r) => r.typeName === 'camera')!;
+    const instance = storeA.allRecords().find((r) => r.typeName === 'instance')!;
+    getRecordsMap(doc).set(camera.id, { ...camera, x: 1234, y: -77, z: 3 } as any);
+    getRecordsMap(doc).set(instance.id, { ...instance, isGridMode: true, isFocusMode: true } as any);
+
+    const storeB = newStore();
+    const cameraB = storeB.get(camera.id);
+    const instanceB = storeB.get(instance.id);
+    cleanups.push(bindTldrawStoreToYjs(storeB, doc).dispose);
+    expect(storeB.has(createShapeId('box'))).toBe(true);
+    expect(storeB.get(camera.id)).toEqual(cameraB);
+    expect(storeB.get(instance.id)).toEqual(instanceB);
+  });
+
+  it('upgrades a document written with an older schema: records migrate in the store and in the doc', async () => {
+    // A room last edited by a Livecanvas whose tldraw had geo shapes at version 9: plain `text`,
+    // no `richText`, no flip props (tldraw's AddRichText and AddFlipProps migrations come later).
+    const probe = newStore();
+    const ours = probe.schema.serialize() as { schemaVersion: 2; sequences: Record<string, number> };
+    expect(ours.sequences['com.tldraw.shape.geo']).toBeGreaterThan(9);
+    const older = { ...ours, sequences: { ...ours.sequences, 'com.tldraw.shape.geo': 9 } };
+    const current = probe.schema.types.shape.create(geo('old', 40)) as any;
+    const { richText: _r, flipX: _x, flipY: _y, ...props } = current.props;
+    const oldGeo = { ...current, props: { ...props, text: 'from an older version' } };
+    expect(oldGeo.props).not.toHaveProperty('richText');
+
+    const { a: docOld, b: docNew } = linkedDocs();
+    for (const r of Object.values(probe.serialize('document'))) getRecordsMap(docOld).set(r.id, r as any);
+    getRecordsMap(docOld).set(oldGeo.id, oldGeo);
+    getMetaMap(docOld).set(TL_META_SCHEMA, older);
+
+    const store = newStore();
+    const messages: string[] = [];
+    cleanups.push(bindTldrawStoreToYjs(store, docNew, { onIncompatible: (m) => messages.push(m) }).dispose);
+    expect(messages).toEqual([]);
+    const loaded = store.get(createShapeId('old')) as any;
+    expect(loaded.props.richText).toEqual(toRichText('from an older version'));
+    expect(loaded.props).toMatchObject({ flipX: false, flipY: false });
+    expect(loaded.props).not.toHaveProperty('text');
+    // The doc itself was upgraded, record and schema, and the other replica received it.
+    const inDoc = getRecordsMap(docOld).get(oldGeo.id) as any;
+    expect(inDoc.props).toEqual(loaded.props);
+    expect(getMetaMap(docOld).get(TL_META_SCHEMA)).toEqual(ours);
+    // Untouched records were not rewritten.
+    expect(getRecordsMap(docOld).get('page:page')).toEqual(probe.get('page:page' as any));
+  });
+
+  it('splits a large local change over several transactions and refuses a record that alone is too large', async () => {
+    const { a: docA, b: docB } = linkedDocs();
+    const storeA = newStore();
+    const storeB = newStore();
+    const tooLarge: Array<[number, string]> = [];
+    const bindA = bindTldrawStoreToYjs(storeA, docA, {
+      maxTransactionBytes: 20_000,
+      onTooLarge: (bytes, id) => tooLarge.push([bytes, id]),
+    });
+    cleanups.push(bindA.dispose);
+    cleanups.push(bindTldrawStoreToYjs(storeB, docB).dispose);
+    const transactions: number[] = [];
+    docA.on('afterTransaction', (tx: Y.Transaction) => tx.origin === bindA.origin && transactions.push(tx.changed.size));
+
+    // Ten 6 kB shapes in one store change: 60 kB, three or more transactions of at most 20 kB.
+    const padded = (id: string, kb: number) =>
+      storeA.schema.types.shape.create({ ...geo(id, 0), meta: { pad: 'x'.repeat(kb * 1000) } });
+    storeA.put(Array.from({ length: 10 }, (_, i) => padded(`many${i}`, 6)));
+    await until(() => Array.from({ length: 10 }).every((_, i) => storeB.has(createShapeId(`many${i}`))), 'all ten in B');
+    expect(transactions.length).toBeGreaterThanOrEqual(3);
+
+    // One 30 kB shape: undone locally, never in the doc, reported.
+    storeA.put([padded('huge', 30)]);
+    await until(() => tooLarge.length > 0, 'the too-large report');
+    expect(tooLarge[0]![1]).toBe(createShapeId('huge'));
+    expect(tooLarge[0]![0]).toBeGreaterThan(30_000);
+    expect(storeA.has(createShapeId('huge'))).toBe(false);
+    expect(getRecordsMap(docA).has(createShapeId('huge'))).toBe(false);
+
+    // Editing goes on normally afterwards.
+    storeA.put([storeA.schema.types.shape.create(geo('after', 7))]);
+    await until(() => storeB.has(createShapeId('after')), 'a later shape in B');
+    expect(storeB.has(createShapeId('huge'))).toBe(false);
   });
 });
 
