@@ -545,11 +545,20 @@ describe('live render loop with a slow engine (ENGINE_TEST_DELAY_MS) and default
     const during = viewer.rendersOf(frameId).slice(rendersBefore);
     expect(during.length).toBeGreaterThanOrEqual(2);
     for (const r of viewer.rendersOf(frameId)) expect(r.timings.inferenceMs).toBeGreaterThan(1_000);
+    // Were a render on the event loop, nearly every probe would wait for most of a render (> 1 s).
+    // p95 rather than max under 150 ms: on this shared 2-core machine one probe in a hundred can
+    // meet an unrelated stall (other test suites, a slow fsync of the sync commit); none may come
+    // near a render's length.
+    const p95 = (xs: number[]) => Math.round([...xs].sort((x, y) => x - y)[Math.floor(xs.length * 0.95)]);
     const worst = (xs: number[]) => Math.round(Math.max(...xs));
-    const summary = `worst ms: sync ack ${worst(acks)}, sync to viewer ${worst(trips)}, presence ${worst(cursorTrips)} over ${trips.length} probes`;
-    expect(worst(acks), summary).toBeLessThan(150);
-    expect(worst(trips), summary).toBeLessThan(150);
-    expect(worst(cursorTrips), summary).toBeLessThan(150);
+    const summary =
+      `p95 / worst ms: sync ack ${p95(acks)} / ${worst(acks)}, sync to viewer ${p95(trips)} / ${worst(trips)}, ` +
+      `presence ${p95(cursorTrips)} / ${worst(cursorTrips)} over ${trips.length} probes`;
+    expect(trips.length, summary).toBeGreaterThan(40);
+    for (const xs of [acks, trips, cursorTrips]) {
+      expect(p95(xs), summary).toBeLessThan(150);
+      expect(worst(xs), summary).toBeLessThan(SLOW_MS / 2);
+    }
     for (const p of [drawer, viewer]) p.close();
   });
 
