@@ -15,9 +15,9 @@ import {
 } from 'tldraw';
 import * as awarenessProtocol from 'y-protocols/awareness';
 import * as Y from 'yjs';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { getMetaMap, getRecordsMap, TL_META_SCHEMA } from '../../lib/canvas/docLayout';
-import { bindPresence, presenceIdFor } from '../../lib/canvas/presence';
+import { bindPresence, PRESENCE_PUBLISH_INTERVAL_MS, presenceIdFor } from '../../lib/canvas/presence';
 import { bindTldrawStoreToYjs, NEWER_SCHEMA_MESSAGE } from '../../lib/canvas/tldrawYjsBinding';
 
 beforeAll(() => {
@@ -252,5 +252,32 @@ describe('presence', () => {
 
     presenceA.dispose(); // publishes presence: null
     await until(() => !storeB.has(id), "Alice's cursor gone from B");
+  });
+
+  it('publishes presence at most ~30 times a second however fast the pointer moves, ending on the latest', () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    cleanups.push(() => vi.useRealTimers());
+    const aw = new awarenessProtocol.Awareness(new Y.Doc());
+    cleanups.push(() => aw.destroy());
+    const store = newStore();
+    const presence = bindPresence(
+      store,
+      aw,
+      atom<TLUser | null>('user', UserRecordType.create({ id: createUserId('fast'), name: 'Fast', color: '#000000' })),
+    );
+    cleanups.push(presence.dispose);
+    vi.advanceTimersByTime(100);
+    let published = 0;
+    aw.on('update', (_c: unknown, origin: unknown) => origin === 'local' && published++);
+
+    // One second of pointer events at 1 kHz (a 240 Hz screen delivers a quarter of that).
+    for (let i = 1; i <= 1000; i++) {
+      store.update('pointer:pointer' as any, (p: any) => ({ ...p, x: i, y: -i }));
+      vi.advanceTimersByTime(1);
+    }
+    vi.advanceTimersByTime(PRESENCE_PUBLISH_INTERVAL_MS);
+    expect(published).toBeLessThanOrEqual(1000 / PRESENCE_PUBLISH_INTERVAL_MS + 2);
+    expect(published).toBeGreaterThanOrEqual(1000 / PRESENCE_PUBLISH_INTERVAL_MS - 2);
+    expect((aw.getLocalState()?.presence as any)?.cursor).toMatchObject({ x: 1000, y: -1000 });
   });
 });
