@@ -16,6 +16,8 @@ export interface EngineConfig {
   executionProvider: string;
   /** ENGINE_THREADS: onnxruntime intra-op threads per worker, 0 = default */
   threads: number;
+  /** ENGINE_VAE: VAE-only preset or folder replacing the model's VAE; '' or absent = the model's */
+  vae?: string;
   /** ENGINE_WARMUP_SIZES */
   warmupSizes: number[];
   /** RENDER_CONCURRENCY: workers, each rendering one job at a time */
@@ -206,6 +208,8 @@ export class EngineHost {
       const load: EngineRequest = {
         type: 'load',
         modelDir,
+        modelsDir: this.config.modelsDir,
+        ...(this.config.vae && { vae: this.config.vae }),
         executionProvider: this.config.executionProvider,
         threads: this.config.threads,
         warmupSizes: this.config.warmupSizes,

@@ -24,6 +24,8 @@ async function load(req: EngineLoadRequest) {
   try {
     pipeline = await Img2ImgPipeline.load(req.modelDir, {
       executionProvider: req.executionProvider as never,
+      modelsDir: req.modelsDir,
+      ...(req.vae && { vae: req.vae }),
       ...(req.threads > 0 && { threads: req.threads }),
     });
     const loadMs = performance.now() - t0;

@@ -5,6 +5,10 @@ export interface EngineLoadRequest {
   type: 'load';
   /** folder of the model (diffusers/Optimum ONNX layout) */
   modelDir: string;
+  /** MODELS_DIR, where a VAE preset name is looked up */
+  modelsDir: string;
+  /** ENGINE_VAE: VAE-only preset or folder replacing the model's VAE */
+  vae?: string;
   executionProvider: string;
   /** onnxruntime intra-op threads; 0 = onnxruntime's default */
   threads: number;

@@ -13,31 +13,38 @@ const PRESETS_FILE = resolve(import.meta.dirname, '..', '..', 'models', 'presets
 
 const isModelFolder = (dir: string) => existsSync(join(dir, 'model_index.json'));
 
-/** The preset marked `default: true` in models/presets.json (array of presets, `{presets: [...]}`
- * or an object keyed by name), or undefined when the manifest is missing or marks none. */
-export function defaultPresetName(presetsFile = PRESETS_FILE): string | undefined {
-  if (!existsSync(presetsFile)) return undefined;
+/** Entries of models/presets.json (array of presets, `{presets: [...]}` or an object keyed by
+ * name) as [name, preset]; empty when the manifest is missing or unreadable. */
+function presetEntries(presetsFile = PRESETS_FILE): [string, unknown][] {
+  if (!existsSync(presetsFile)) return [];
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(presetsFile, 'utf8'));
   } catch {
-    return undefined;
+    return [];
   }
   const container = raw && typeof raw === 'object' && 'presets' in raw ? (raw as { presets: unknown }).presets : raw;
-  const entries: [string, unknown][] = Array.isArray(container)
+  return Array.isArray(container)
     ? container.map((p) => [String((p as { name?: unknown; id?: unknown })?.name ?? (p as { id?: unknown })?.id ?? ''), p])
     : container && typeof container === 'object'
       ? Object.entries(container)
       : [];
-  const found = entries.find(([, p]) => p && typeof p === 'object' && (p as { default?: unknown }).default === true);
+}
+
+/** The preset marked `default: true` in models/presets.json, or undefined when none is. */
+export function defaultPresetName(presetsFile = PRESETS_FILE): string | undefined {
+  const found = presetEntries(presetsFile).find(([, p]) => p && typeof p === 'object' && (p as { default?: unknown }).default === true);
   return found?.[0] || undefined;
 }
+
+/** A folder holding only a VAE (the taesd preset): usable as ENGINE_VAE, not as MODEL. */
+const isVaeOnlyFolder = (dir: string) => !isModelFolder(dir) && existsSync(join(dir, 'vae_decoder', 'model.onnx'));
 
 const downloadHint = (preset: string) => `run \`npm run models:download -- ${preset}\``;
 
 /** Which presets the server uses when MODEL is not set, best first, by execution provider.
- * On CPU the one-step SDXS-512 (tiny VAE, small UNet) is the only one that feels live on a few
- * cores; on a GPU, LCM Dreamshaper gives better pictures at 4 steps. sd-turbo is a CUDA-only fp16
+ * On CPU the one-step SDXS-512 (small UNet; pair it with ENGINE_VAE=taesd) is the only one that
+ * feels live on a few cores; on a GPU, LCM Dreamshaper gives better pictures at 4 steps. sd-turbo is a CUDA-only fp16
  * build. Generated tiny-* models have random weights and are never picked by themselves. */
 export function presetPreference(executionProvider: string, presetsFile = PRESETS_FILE): string[] {
   const marked = defaultPresetName(presetsFile);
@@ -56,11 +63,19 @@ export function resolveModel(
     const looksLikePath = isAbsolute(wanted) || wanted.startsWith('.') || wanted.includes('/') || wanted.includes('\\');
     const dir = looksLikePath ? resolve(wanted) : join(modelsDir, wanted);
     if (isModelFolder(dir)) return { ok: true, name: looksLikePath ? basename(dir) : wanted, dir };
+    if (isVaeOnlyFolder(dir)) {
+      return {
+        ok: false,
+        message: `'${wanted}' is a VAE only — set ENGINE_VAE=${wanted} together with a model, e.g. MODEL=sdxs-512 ENGINE_VAE=${wanted}`,
+      };
+    }
+    if (looksLikePath) return { ok: false, message: `model folder ${dir} has no model_index.json — point MODEL at a diffusers ONNX folder` };
+    const known = presetEntries(presetsFile).map(([name]) => name);
     return {
       ok: false,
-      message: looksLikePath
-        ? `model folder ${dir} has no model_index.json — point MODEL at a diffusers ONNX folder`
-        : `model '${wanted}' is not installed in ${modelsDir} — ${downloadHint(wanted)}`,
+      message: known.includes(wanted)
+        ? `model '${wanted}' is not installed in ${modelsDir} — ${downloadHint(wanted)}`
+        : `'${wanted}' is neither a preset nor a folder in ${modelsDir} — \`npm run models:download -- --list\` shows the presets`,
     };
   }
   const preferred = presetPreference(executionProvider, presetsFile);

@@ -18,6 +18,7 @@ export async function attachRender(server: LivecanvasServer, env: NodeJS.Process
     modelsDir: config.modelsDir,
     executionProvider: rc.executionProvider,
     threads: rc.threads,
+    vae: rc.vae,
     warmupSizes: rc.warmupSizes,
     workers: rc.concurrency,
     jpegQuality: rc.jpegQuality,

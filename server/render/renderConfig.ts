@@ -14,6 +14,9 @@ export interface RenderConfig {
    * spinning (before, 2 threads cost twice the time), and real UNets gain from the second core
    * (docs/BENCHMARKS.md "Live loop"). */
   threads: number;
+  /** ENGINE_VAE: a VAE-only preset or folder (e.g. `taesd`) that replaces the model's own VAE;
+   * '' = the model's VAE. On a CPU the tiny VAE is what keeps a frame near a second. */
+  vae: string;
   /** ENGINE_WARMUP_SIZES: comma-separated output sides rendered once at start; default 256 */
   warmupSizes: number[];
   /** RENDER_JPEG_QUALITY: quality of broadcast renders; default 85 */
@@ -47,6 +50,7 @@ const Env = z.object({
   RENDER_CONCURRENCY: z.coerce.number().int().min(1).max(16).default(1),
   ENGINE_EP: z.string().min(1).default('cpu'),
   ENGINE_THREADS: z.coerce.number().int().min(0).max(256).optional(),
+  ENGINE_VAE: z.string().default(''),
   ENGINE_WARMUP_SIZES: sizes.default([256]),
   RENDER_JPEG_QUALITY: z.coerce.number().int().min(30).max(100).default(85),
   RENDER_KEEP_CLOSED_ROOM_S: z.coerce.number().int().min(0).default(600),
@@ -67,6 +71,7 @@ export function loadRenderConfig(env: NodeJS.ProcessEnv = process.env): RenderCo
     concurrency: e.RENDER_CONCURRENCY,
     executionProvider: e.ENGINE_EP,
     threads: e.ENGINE_THREADS ?? Math.max(1, Math.floor(availableParallelism() / e.RENDER_CONCURRENCY)),
+    vae: e.ENGINE_VAE,
     warmupSizes: e.ENGINE_WARMUP_SIZES,
     jpegQuality: e.RENDER_JPEG_QUALITY,
     keepClosedRoomS: e.RENDER_KEEP_CLOSED_ROOM_S,

@@ -187,14 +187,47 @@ describe('EngineHost', () => {
     expect(out.params).toMatchObject({ strength: 0.02, steps: 1 });
   });
 
+  it('ENGINE_VAE swaps in a VAE-only folder: tiny-turbo + tiny-taesd VAE renders exactly like tiny-taesd', async () => {
+    const swapped = new EngineHost(config('tiny-turbo', { vae: 'tiny-taesd' }));
+    const reference = new EngineHost(config('tiny-taesd'));
+    hosts.push(swapped, reference);
+    expect(await swapped.start()).toMatchObject({ state: 'ready', model: 'tiny-turbo' });
+    expect(await reference.start()).toMatchObject({ state: 'ready' });
+    expect(swapped.engineInfo?.vaeKind).toBe('taesd');
+    const input = new Uint8Array(await sketch(256));
+    const params = { prompt: 'a cat', strength: 0.5, steps: 2, seed: 11, guidance: 0, width: 256, height: 256 };
+    const a = await swapped.render(input.slice(), params);
+    const b = await reference.render(input.slice(), params);
+    expect(Buffer.from(a.jpeg).equals(Buffer.from(b.jpeg))).toBe(true);
+    // and it really is a different VAE from tiny-turbo's own
+    const own = new EngineHost(config('tiny-turbo'));
+    hosts.push(own);
+    await own.start();
+    expect(own.engineInfo?.vaeKind).toBe('kl');
+    const c = await own.render(input.slice(), params);
+    expect(Buffer.from(c.jpeg).equals(Buffer.from(a.jpeg))).toBe(false);
+  });
+
   it('reports no-model with the download command when nothing is installed', async () => {
     const host = new EngineHost(config('', { modelsDir: '/nonexistent-models' }));
     const s = await host.start();
     expect(s.state).toBe('no-model');
     expect(s.message).toBe('no model installed — run `npm run models:download -- sdxs-512`');
+    // a preset that is not downloaded: the download command; an unknown name: the preset list
+    expect(resolveModel('lcm-dreamshaper-v7', TINY_MODELS_DIR)).toMatchObject({
+      ok: false,
+      message: expect.stringContaining('npm run models:download -- lcm-dreamshaper-v7'),
+    });
     expect(resolveModel('not-a-preset', TINY_MODELS_DIR)).toMatchObject({
       ok: false,
-      message: expect.stringContaining('npm run models:download -- not-a-preset'),
+      message: expect.stringContaining('npm run models:download -- --list'),
+    });
+    // a VAE-only folder (like the taesd preset) is refused as MODEL with the way to use it
+    const vaeOnly = mkdtempSync(join(tmpdir(), 'lc-vae-only-'));
+    symlinkSync(join(TINY_MODELS_DIR, 'tiny-taesd', 'vae_decoder'), join(vaeOnly, 'vae_decoder'));
+    expect(resolveModel(vaeOnly, TINY_MODELS_DIR)).toMatchObject({
+      ok: false,
+      message: expect.stringContaining('ENGINE_VAE='),
     });
     expect(resolveModel('tiny-taesd', TINY_MODELS_DIR)).toMatchObject({ ok: true, name: 'tiny-taesd' });
     await expect(host.render(new Uint8Array(4), { prompt: '', strength: 1, steps: 1, seed: 0, guidance: 0, width: 128, height: 128 })).rejects.toThrow(/no model installed/);
