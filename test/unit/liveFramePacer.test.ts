@@ -1,44 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { FramePacer, type PacerClock } from '../../app/live/framePacer';
+import { FramePacer } from '../../app/live/framePacer';
+import { flushMicrotasks as flush, ManualClock } from '../helpers/manualClock';
 
-/** A manual clock: time only moves when the test says so, timers fire in order. */
-class ManualClock implements PacerClock {
-  t = 0;
-  private timers: { at: number; fn: () => void; id: number }[] = [];
-  private nextId = 1;
-  now() {
-    return this.t;
-  }
-  setTimeout(fn: () => void, ms: number) {
-    const id = this.nextId++;
-    this.timers.push({ at: this.t + ms, fn, id });
-    return id;
-  }
-  clearTimeout(id: unknown) {
-    this.timers = this.timers.filter((x) => x.id !== id);
-  }
-  get pending() {
-    return this.timers.length;
-  }
-  async advance(ms: number) {
-    const end = this.t + ms;
-    for (;;) {
-      this.timers.sort((a, b) => a.at - b.at);
-      const next = this.timers[0];
-      if (!next || next.at > end) break;
-      this.timers.shift();
-      this.t = next.at;
-      next.fn();
-      await flush();
-    }
-    this.t = end;
-    await flush();
-  }
-}
-
-const flush = async () => {
-  for (let i = 0; i < 5; i++) await Promise.resolve();
-};
 
 describe('FramePacer', () => {
   it('runs at once, then at most once per interval while marks keep coming, then a trailing run', async () => {

@@ -7,7 +7,6 @@ import { Server as IoServer } from 'socket.io';
 import { io as ioClient, type Socket } from 'socket.io-client';
 import { createShapeId, createTLStore, defaultBindingUtils, defaultShapeUtils, Editor, type TLShapeId } from 'tldraw';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { PacerClock } from '../../app/live/framePacer';
 import { LiveFrameShapeUtil } from '../../app/live/LiveFrameShapeUtil';
 import { LiveSession, type RoomConnection } from '../../app/live/liveSession';
 import {
@@ -24,42 +23,8 @@ import { LIVE_FRAME_TYPE } from '../../lib/canvas/liveFrame';
 import type { ConnectionStatus } from '../../lib/canvas/socketProvider';
 import { EV, type EngineStatus } from '../../lib/protocol/events';
 import { SNAPSHOT_MIN_INTERVAL_MS } from '../../lib/protocol/limits';
+import { flushMicrotasks as flush, ManualClock } from '../helpers/manualClock';
 
-/** A manual clock: time only moves when the test says so, timers fire in order. */
-class ManualClock implements PacerClock {
-  t = 0;
-  private timers: { at: number; fn: () => void; id: number }[] = [];
-  private nextId = 1;
-  now() {
-    return this.t;
-  }
-  setTimeout(fn: () => void, ms: number) {
-    const id = this.nextId++;
-    this.timers.push({ at: this.t + ms, fn, id });
-    return id;
-  }
-  clearTimeout(id: unknown) {
-    this.timers = this.timers.filter((x) => x.id !== id);
-  }
-  async advance(ms: number) {
-    const end = this.t + ms;
-    for (;;) {
-      this.timers.sort((a, b) => a.at - b.at);
-      const next = this.timers[0];
-      if (!next || next.at > end) break;
-      this.timers.shift();
-      this.t = next.at;
-      next.fn();
-      await flush();
-    }
-    this.t = end;
-    await flush();
-  }
-}
-
-const flush = async () => {
-  for (let i = 0; i < 10; i++) await Promise.resolve();
-};
 
 /** The few DOM pieces tldraw's Editor touches when it is built without a page (text measuring
  * element, container, window size): enough to run the store, geometry and bounds in Node. */
