@@ -3,7 +3,14 @@
 //
 // The document never depends on the connection: edits made while offline stay in the Y.Doc and
 // reach the server on reconnect through the state-vector exchange (both sides send sync step 1
-// and answer the other's with step 2), so nothing is queued here.
+// and answer the other's with step 2).
+//
+// Every local update is kept until the server acknowledges it (committed to its database). That
+// tells whether edits are still unsent (the page warns before closing), and it is what gets sent
+// when the step 2 would be over the server's message limit: the pending updates, merged in groups
+// under the limit, in order, paced under the server's byte budget. A refused update leaves a gap
+// (the next ones build on it), so a refusal is answered by joining again, which repairs it. A
+// single local change over the limit can never be shared: the provider stops sending and says so.
 import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 import type { Socket } from 'socket.io-client';
@@ -11,7 +18,8 @@ import * as awarenessProtocol from 'y-protocols/awareness';
 import * as syncProtocol from 'y-protocols/sync';
 import * as Y from 'yjs';
 import { ErrorCode, EV, type ErrorEvent, type UserInfo } from '../protocol/events';
-import { PRESENCE_TIMEOUT_MS } from '../protocol/limits';
+import { BYTE_RATE_LIMIT, MAX_YJS_MESSAGE_BYTES, PRESENCE_TIMEOUT_MS } from '../protocol/limits';
+import { tooLargeToShareMessage } from './shareLimits';
 
 /** connecting: never reached the server yet; syncing: (re)joined, waiting for the server's state;
  * connected: in sync, edits flow both ways; offline: lost the connection, editing locally. */
@@ -23,11 +31,42 @@ export interface SocketProviderOptions {
   awareness?: awarenessProtocol.Awareness;
   /** how long to wait for the `room:join` ack before retrying */
   joinTimeoutMs?: number;
+  /** first delay before reconnecting after the server closed the connection; doubles per attempt */
+  reconnectBaseMs?: number;
 }
 
 type Listener<T> = (value: T) => void;
+type AckResult = { ok: boolean; error?: { code?: string; message?: string } };
+
+/** A local update the server has not acknowledged yet. */
+interface Pending {
+  seq: number;
+  update: Uint8Array;
+  /** emitted on the current join (or covered by the step 2 sent on it) */
+  sent: boolean;
+}
+
+const encodeUpdateMessage = (update: Uint8Array) => {
+  const encoder = encoding.createEncoder();
+  syncProtocol.writeUpdate(encoder, update);
+  return encoding.toUint8Array(encoder);
+};
 
 const JOIN_TIMEOUT_MS = 10_000;
+/** An update not acknowledged within this is treated as lost: join again to resync. */
+const ACK_TIMEOUT_MS = 30_000;
+/** After `io server disconnect` socket.io-client stays offline; we reconnect with backoff
+ * (base · 2^attempt, ±25 %, capped), counting attempts afresh once a connection held. */
+const RECONNECT_BASE_MS = 1_000;
+const RECONNECT_MAX_MS = 30_000;
+const STABLE_CONNECTION_MS = 30_000;
+/** Stay under the server's per-socket byte budget with some margin. */
+const SEND_BYTES_PER_SECOND = BYTE_RATE_LIMIT.perSecond * 0.75;
+const SEND_BURST_BYTES = BYTE_RATE_LIMIT.burst * 0.75;
+/** y-protocols framing of an update message: message type + length varints. */
+const UPDATE_FRAMING_BYTES = 16;
+/** Refusals the provider repairs by itself (by joining again); not worth showing anyone. */
+const REPAIRED_CODES: ReadonlySet<string> = new Set(['malformed-update', 'rate-limited']);
 /** Peers drop silent clients after PRESENCE_TIMEOUT_MS, so re-announce well within it. */
 const HEARTBEAT_MS = Math.floor(PRESENCE_TIMEOUT_MS / 3);
 
@@ -56,6 +95,20 @@ export class SocketIoProvider {
   private readonly syncedWaiters = new Set<() => void>();
   private readonly timers: ReturnType<typeof setInterval>[] = [];
   private readonly unbind: (() => void)[] = [];
+  private readonly reconnectBaseMs: number;
+  private reconnectAttempt = 0;
+  private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
+  private connectedAt = 0;
+  private pending: Pending[] = [];
+  private seq = 0;
+  /** joined, but our answer to the server's step 1 is not acknowledged yet: updates wait */
+  private resyncing = false;
+  private rejoinTimer: ReturnType<typeof setTimeout> | null = null;
+  private pumpTimer: ReturnType<typeof setTimeout> | null = null;
+  private sendTokens = SEND_BURST_BYTES;
+  private sendTokensAt = Date.now();
+  /** set when a local change can never be sent (over the message limit); nothing more is sent */
+  private blockedReason: string | null = null;
 
   constructor(
     readonly socket: Socket,
@@ -66,24 +119,31 @@ export class SocketIoProvider {
     this.awareness = opts.awareness ?? new awarenessProtocol.Awareness(doc);
     this.ownsAwareness = !opts.awareness;
     this.joinTimeoutMs = opts.joinTimeoutMs ?? JOIN_TIMEOUT_MS;
+    this.reconnectBaseMs = opts.reconnectBaseMs ?? RECONNECT_BASE_MS;
     this.user = opts.user;
     if (this.user) this.awareness.setLocalStateField('user', this.user);
 
-    this.on(socket, 'connect', () => this.join());
-    this.on(socket, 'disconnect', () => this.handleDisconnect());
+    this.on(socket, 'connect', () => {
+      this.connectedAt = Date.now();
+      this.join();
+    });
+    this.on(socket, 'disconnect', (reason: string) => this.handleDisconnect(reason));
     this.on(socket, EV.ySync, (msg: { roomId?: string; data?: unknown }) => this.handleSync(msg));
     this.on(socket, EV.yAwareness, (msg: { roomId?: string; data?: unknown }) =>
       this.handleAwareness(msg),
     );
     this.on(socket, EV.error, (err: ErrorEvent) => {
-      if (!err.roomId || err.roomId === roomId) this.emitError(err);
+      if (err.roomId && err.roomId !== roomId) return;
+      if (err.event === EV.ySync && REPAIRED_CODES.has(err.code)) return; // see onRefused
+      this.emitError(err);
     });
 
     const onDocUpdate = (update: Uint8Array, origin: unknown) => {
       if (origin === this) return; // came from the server, it has it
-      const encoder = encoding.createEncoder();
-      syncProtocol.writeUpdate(encoder, update);
-      this.send(EV.ySync, encoding.toUint8Array(encoder));
+      this.pending.push({ seq: ++this.seq, update, sent: false });
+      const bytes = update.byteLength + UPDATE_FRAMING_BYTES;
+      if (bytes > MAX_YJS_MESSAGE_BYTES) this.block(bytes);
+      else this.pump();
     };
     doc.on('update', onDocUpdate);
     this.unbind.push(() => doc.off('update', onDocUpdate));
@@ -143,6 +203,16 @@ export class SocketIoProvider {
     this.awareness.setLocalStateField('user', user);
   }
 
+  /** Local edits the server has not confirmed storing (offline, in flight, or unsendable). */
+  hasUnsentChanges(): boolean {
+    return this.pending.length > 0;
+  }
+
+  /** Why local edits are no longer shared (a change over the message limit), or null. */
+  get blocked(): string | null {
+    return this.blockedReason;
+  }
+
   destroy() {
     if (this.destroyed) return;
     // Tell the others we left before going quiet, so our cursor disappears at once.
@@ -151,6 +221,7 @@ export class SocketIoProvider {
     this.destroyed = true;
     this.joined = false;
     for (const t of this.timers) clearInterval(t);
+    for (const t of [this.reconnectTimer, this.rejoinTimer, this.pumpTimer]) if (t) clearTimeout(t);
     for (const off of this.unbind) off();
     this.statusListeners.clear();
     this.errorListeners.clear();
@@ -182,9 +253,101 @@ export class SocketIoProvider {
     this.socket.emit(event, { roomId: this.roomId, data });
   }
 
+  /** Emit a y:sync message with an ack; `onAck` runs on the server's answer on this connection. */
+  private sendSync(data: Uint8Array, onAck: (ack: AckResult) => void) {
+    const socketAtSend = this.socket.id;
+    this.takeTokens(data.byteLength);
+    this.socket
+      .timeout(ACK_TIMEOUT_MS)
+      .emit(EV.ySync, { roomId: this.roomId, data }, (err: Error | null, ack?: AckResult) => {
+        if (this.destroyed || this.socket.id !== socketAtSend || !this.socket.connected) return;
+        if (err || !ack) this.rejoinSoon(0); // lost in transit: resync
+        else onAck(ack);
+      });
+  }
+
+  /** Send the pending updates not yet sent on this join, merged in groups under the message
+   * limit, in order, within the byte budget (waiting for tokens when needed). */
+  private pump() {
+    if (this.pumpTimer || !this.joined || this.resyncing || this.blockedReason || !this.socket.connected) return;
+    while (true) {
+      const unsent = this.pending.filter((p) => !p.sent);
+      if (!unsent.length) return;
+      const group: Pending[] = [];
+      let bytes = UPDATE_FRAMING_BYTES;
+      for (const p of unsent) {
+        if (group.length && bytes + p.update.byteLength > MAX_YJS_MESSAGE_BYTES) break;
+        group.push(p);
+        bytes += p.update.byteLength;
+      }
+      const wait = this.tokenWaitMs(bytes);
+      if (wait > 0) {
+        this.pumpTimer = setTimeout(() => {
+          this.pumpTimer = null;
+          this.pump();
+        }, wait);
+        return;
+      }
+      const update = group.length === 1 ? group[0]!.update : Y.mergeUpdates(group.map((p) => p.update));
+      for (const p of group) p.sent = true;
+      this.sendSync(encodeUpdateMessage(update), (ack) => {
+        if (ack.ok) this.acknowledged(group.map((p) => p.seq));
+        else this.onRefused(ack);
+      });
+    }
+  }
+
+  private acknowledged(seqs: number[]) {
+    const done = new Set(seqs);
+    this.pending = this.pending.filter((p) => !done.has(p.seq));
+  }
+
+  /** The server refused one of our updates: the ones after it build on it and are refused too.
+   * Joining again makes the server send a fresh step 1, whose answer fills the gap. */
+  private onRefused(ack: AckResult) {
+    const { code, message = '' } = ack.error ?? {};
+    if (code === 'too-large') {
+      // The room is full (or a message was over the limit after all): retrying cannot help.
+      this.emitError({ code: 'too-large', message: message || 'the server refused a change as too large', event: EV.ySync, roomId: this.roomId });
+    }
+    const retryIn = /retry in (\d+) ms/.exec(message);
+    this.rejoinSoon(code === 'rate-limited' ? Number(retryIn?.[1] ?? 1000) : 0);
+  }
+
+  private rejoinSoon(delayMs: number) {
+    if (this.rejoinTimer || this.destroyed) return;
+    this.rejoinTimer = setTimeout(() => {
+      this.rejoinTimer = null;
+      if (this.socket.connected) this.join();
+    }, delayMs);
+  }
+
+  /** A local change larger than the server accepts in one message: it can never be shared, and
+   * every later update builds on it. Stop sending (the server would refuse each one) and say so. */
+  private block(bytes: number) {
+    if (this.blockedReason) return;
+    this.blockedReason = `${tooLargeToShareMessage(bytes)} Your later changes stay on this page only; copy what you need and reload to share again.`;
+    this.emitError({ code: 'too-large', message: this.blockedReason, event: EV.ySync, roomId: this.roomId });
+  }
+
+  private tokenWaitMs(bytes: number): number {
+    const now = Date.now();
+    this.sendTokens = Math.min(SEND_BURST_BYTES, this.sendTokens + ((now - this.sendTokensAt) / 1000) * SEND_BYTES_PER_SECOND);
+    this.sendTokensAt = now;
+    const need = Math.min(bytes, SEND_BURST_BYTES);
+    return need <= this.sendTokens ? 0 : Math.ceil(((need - this.sendTokens) / SEND_BYTES_PER_SECOND) * 1000);
+  }
+
+  private takeTokens(bytes: number) {
+    this.tokenWaitMs(0); // refill
+    this.sendTokens -= bytes;
+  }
+
   private join() {
     if (this.destroyed) return;
     this.setStatus('syncing');
+    this.joined = false;
+    this.resyncing = true;
     const socketAtJoin = this.socket.id;
     this.socket
       .timeout(this.joinTimeoutMs)
@@ -209,17 +372,37 @@ export class SocketIoProvider {
             return;
           }
           this.joined = true;
+          // Whatever was in flight on an earlier join is covered by this join's sync.
+          for (const p of this.pending) p.sent = false;
           const encoder = encoding.createEncoder();
           syncProtocol.writeSyncStep1(encoder, this.doc);
           this.send(EV.ySync, encoding.toUint8Array(encoder));
-          if (this.awareness.getLocalState() !== null) {
-            this.send(
-              EV.yAwareness,
-              awarenessProtocol.encodeAwarenessUpdate(this.awareness, [this.awareness.clientID]),
-            );
-          }
+          // Set, not just re-send: the others hold our removal at the old clock, which a re-sent
+          // state would not beat. The awareness update handler sends it.
+          const state = this.awareness.getLocalState();
+          if (state !== null) this.awareness.setLocalState(state);
         },
       );
+  }
+
+  /** Our answer to the server's step 1: everything it lacks. One message when it fits; else the
+   * pending updates in groups (see pump), which hold the same local changes. */
+  private answerStep1(reply: Uint8Array) {
+    if (!this.joined) return;
+    if (this.blockedReason) return; // it would carry the unsendable change
+    const covered = this.pending.map((p) => p.seq);
+    if (reply.byteLength > MAX_YJS_MESSAGE_BYTES) {
+      this.resyncing = false;
+      this.pump();
+      return;
+    }
+    for (const p of this.pending) p.sent = true;
+    this.sendSync(reply, (ack) => {
+      if (!ack.ok) return this.onRefused(ack);
+      this.acknowledged(covered);
+      this.resyncing = false;
+      this.pump();
+    });
   }
 
   private handleSync(msg: { roomId?: string; data?: unknown }) {
@@ -235,8 +418,8 @@ export class SocketIoProvider {
       return;
     }
     // A step 1 from the server asks for what it lacks: our offline edits travel in this reply.
-    if (encoding.length(encoder) > 0 && this.socket.connected) {
-      this.socket.emit(EV.ySync, { roomId: this.roomId, data: encoding.toUint8Array(encoder) });
+    if (type === syncProtocol.messageYjsSyncStep1 && this.socket.connected) {
+      this.answerStep1(encoding.toUint8Array(encoder));
     }
     if (type === syncProtocol.messageYjsSyncStep2) {
       this.setStatus('connected');
@@ -259,8 +442,11 @@ export class SocketIoProvider {
     }
   }
 
-  private handleDisconnect() {
+  private handleDisconnect(reason: string) {
     this.joined = false;
+    this.resyncing = false;
+    if (this.pumpTimer) clearTimeout(this.pumpTimer);
+    this.pumpTimer = null;
     if (this.destroyed) return;
     this.setStatus('offline');
     // We can no longer tell who is still there. Forget the peers entirely (meta too), so that
@@ -268,6 +454,20 @@ export class SocketIoProvider {
     const others = [...this.awareness.getStates().keys()].filter((id) => id !== this.awareness.clientID);
     awarenessProtocol.removeAwarenessStates(this.awareness, others, this);
     for (const id of others) this.awareness.meta.delete(id);
+    // socket.io-client reconnects by itself after network trouble, but not when the server
+    // closed the connection (e.g. after too many refused messages, or a deploy): do it ourselves.
+    if (reason === 'io server disconnect') this.scheduleReconnect();
+  }
+
+  private scheduleReconnect() {
+    if (this.reconnectTimer) return;
+    if (this.connectedAt && Date.now() - this.connectedAt > STABLE_CONNECTION_MS) this.reconnectAttempt = 0;
+    const base = Math.min(RECONNECT_MAX_MS, this.reconnectBaseMs * 2 ** this.reconnectAttempt++);
+    const delay = Math.round(base * (0.75 + Math.random() * 0.5));
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      if (!this.destroyed && !this.socket.connected) this.socket.connect();
+    }, delay);
   }
 
   /** y-protocols only times peers out after 30 s; we want a closed tab's cursor gone within a few
