@@ -22,11 +22,6 @@ const peer = async (url: string, roomId: string) => {
   peers.push(p);
   return p;
 };
-const killHard = async (s: TestServer) => {
-  const exited = new Promise((r) => s.proc.once('exit', r));
-  s.proc.kill('SIGKILL');
-  await exited;
-};
 const write = async (p: Peer, from: number, to: number) => {
   for (let i = from; i < to; i++) p.records.set(`shape:${i}`, drawShape(i)); // one update each
   await p.acked();
@@ -102,7 +97,7 @@ describe('compaction', () => {
     const first = await start(NEVER);
     const roomId = randomRoomId();
     await write(await peer(first.url, roomId), 0, 20);
-    await killHard(first);
+    await first.stop('SIGKILL'); // kill -9: no flush, no compaction
     expect(stored(first.dataDir, roomId)).toMatchObject({ snapshot: null });
     expect(stored(first.dataDir, roomId).updates).toHaveLength(20);
 
@@ -116,7 +111,7 @@ describe('compaction', () => {
     const first = await start(NEVER);
     const roomId = randomRoomId();
     await write(await peer(first.url, roomId), 0, 20);
-    await killHard(first);
+    await first.stop('SIGKILL'); // kill -9: no flush, no compaction
     const garbage = Buffer.from('this is not a yjs update');
     const db = new Database(join(first.dataDir, 'livecanvas.sqlite'));
     db.prepare('INSERT INTO updates (room_id, seq, data) VALUES (?, (SELECT MAX(seq) + 1 FROM updates WHERE room_id = ?), ?)').run(roomId, roomId, garbage);

@@ -22,11 +22,6 @@ const peer = async (url: string, roomId: string) => {
   peers.push(p);
   return p;
 };
-const killHard = async (s: TestServer) => {
-  const exited = new Promise((r) => s.proc.once('exit', r));
-  s.proc.kill('SIGKILL');
-  await exited;
-};
 
 afterEach(async () => {
   for (const p of peers.splice(0)) p.close();
@@ -42,7 +37,7 @@ describe('durability', () => {
     for (let i = 0; i < N; i++) a.records.set(`shape:${i}`, drawShape(i)); // one y:sync message each
     await a.acked();
     expect(a.nacks).toEqual([]);
-    await killHard(first);
+    await first.stop('SIGKILL'); // kill -9: no flush, no compaction
 
     const second = await start(first.dataDir);
     const b = await peer(second.url, roomId);
@@ -72,7 +67,7 @@ describe('durability', () => {
       });
       for (current = 0; current < total; current++) doc.getMap('tl_records').set(`shape:${current}`, drawShape(current));
       await until(() => acked.length >= 150, 10_000, '150 acks');
-      await killHard(first);
+      await first.stop('SIGKILL'); // kill -9: no flush, no compaction
       const ackedAtKill = [...acked];
       if (ackedAtKill.length >= total) {
         expect(total, 'the server always finished the stream before the kill').toBeLessThan(8000);
