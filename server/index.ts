@@ -14,6 +14,7 @@ import { attachRender } from './render/attachRender';
 import { RoomManager } from './rooms/RoomManager';
 import { SocketGateway } from './socket/SocketGateway';
 import { RoomStore } from './store/RoomStore';
+import { attachUploads } from './uploads/attachUploads';
 
 /** Engine.io drops a connection whose single message exceeds this. It is twice the largest
  * message the protocol allows, so an oversized Yjs message or snapshot still reaches our
@@ -147,6 +148,7 @@ async function main(): Promise<void> {
   const server = await createLivecanvasServer(config, logger);
   // Features, one line each:
   await attachRender(server);
+  attachUploads(server);
 
   // One Ctrl-C often arrives more than once (the terminal signals the whole process group, and
   // `npm start` or a process manager may pass it on too), so repeats must not interrupt the
