@@ -14,6 +14,11 @@ export interface RoomContextValue {
   doc: Y.Doc;
   user: Participant;
   status: ConnectionStatus;
+  /** the problem the room panel shows (see RoomConnection.error) */
+  error: string | null;
+  /** show a problem in the room panel */
+  reportError: (message: string) => void;
+  dismissError: () => void;
 }
 
 export const RoomContext = createContext<RoomContextValue | null>(null);

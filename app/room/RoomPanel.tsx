@@ -1,6 +1,6 @@
 'use client';
-// Top-right panel of a room (tldraw's SharePanel slot): connection badge, who is here, and my
-// name/colour editor.
+// Top-right panel of a room (tldraw's SharePanel slot): the last problem worth knowing about,
+// connection badge, who is here, and my name/colour editor.
 import { useState } from 'react';
 import type { ConnectionStatus } from '../../lib/canvas/socketProvider';
 import { ParticipantEditor } from './ParticipantEditor';
@@ -43,6 +43,14 @@ export function RoomPanel() {
 
   return (
     <div className="tlui-share-zone lc-room-panel" draggable={false}>
+      {room.error && (
+        <div className="lc-room-error" role="alert" data-testid="room-error">
+          <span>{room.error}</span>
+          <button type="button" className="lc-room-error-close" onClick={room.dismissError} title="Dismiss" aria-label="Dismiss">
+            ×
+          </button>
+        </div>
+      )}
       <ConnectionBadge status={room.status} />
       <button
         type="button"

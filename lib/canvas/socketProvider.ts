@@ -135,6 +135,9 @@ export class SocketIoProvider {
     this.on(socket, EV.error, (err: ErrorEvent) => {
       if (err.roomId && err.roomId !== roomId) return;
       if (err.event === EV.ySync && REPAIRED_CODES.has(err.code)) return; // see onRefused
+      // A dropped presence update (e.g. re-announced while our previous connection had not timed
+      // out yet) heals with the next heartbeat; nothing anyone needs to act on.
+      if (err.event === EV.yAwareness) return;
       this.emitError(err);
     });
 

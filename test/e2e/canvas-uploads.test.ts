@@ -13,8 +13,8 @@ describe('canvas image uploads', () => {
   let roomId: string;
   let png: Buffer;
 
-  const post = (room: string, body: Uint8Array | string, type: string, headers: Record<string, string> = {}) =>
-    fetch(`${server.url}${UPLOADS_PATH}/${room}`, { method: 'POST', body, headers: { 'content-type': type, ...headers } });
+  const post = (room: string, body: Uint8Array | string, type: string) =>
+    fetch(`${server.url}${UPLOADS_PATH}/${room}`, { method: 'POST', body: body as BodyInit, headers: { 'content-type': type } });
 
   beforeAll(async () => {
     server = await startServer();

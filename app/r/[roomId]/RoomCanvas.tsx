@@ -15,7 +15,10 @@ import {
 } from 'tldraw';
 import 'tldraw/tldraw.css';
 import { bindPresence } from '../../../lib/canvas/presence';
+import { tooLargeToShareMessage } from '../../../lib/canvas/shareLimits';
 import { bindTldrawStoreToYjs } from '../../../lib/canvas/tldrawYjsBinding';
+import { createUploadAssetStore } from '../../../lib/canvas/uploadAssetStore';
+import { MAX_UPLOAD_BYTES, UPLOAD_IMAGE_TYPES } from '../../../lib/protocol/uploads';
 import type { RoomExtension } from '../../room/extension';
 import { roomExtensions } from '../../room/extensions';
 import type { Participant } from '../../room/participant';
@@ -34,12 +37,21 @@ declare global {
 
 // Computed once: tldraw re-creates its UI when these change identity.
 const assetUrls = getAssetUrls({ baseUrl: '/tldraw-assets' });
+/** Images only (the server stores nothing else); videos would be refused after the upload. */
+const acceptedImageMimeTypes = [...UPLOAD_IMAGE_TYPES];
+const acceptedVideoMimeTypes: string[] = [];
+/** Larger images are placed on the canvas scaled down to this (the file itself is kept whole):
+ * twice the largest live-frame render. */
+const MAX_IMAGE_DIMENSION = 2048;
 
 export default function RoomCanvas({
   roomId,
+  licenseKey,
   extensions = roomExtensions,
 }: {
   roomId: string;
+  /** tldraw licence key, read by the server at request time (see app/r/[roomId]/page.tsx) */
+  licenseKey?: string;
   extensions?: readonly RoomExtension[];
 }) {
   const [participant] = useParticipant();
@@ -47,7 +59,9 @@ export default function RoomCanvas({
   if (!participant || !conn || !conn.synced) {
     return <RoomLoading status={conn?.status ?? 'connecting'} error={conn?.error ?? null} />;
   }
-  return <RoomEditor roomId={roomId} conn={conn} participant={participant} extensions={extensions} />;
+  return (
+    <RoomEditor roomId={roomId} conn={conn} participant={participant} extensions={extensions} licenseKey={licenseKey} />
+  );
 }
 
 function RoomLoading({ status, error }: { status: RoomConnection['status']; error: string | null }) {
@@ -94,12 +108,15 @@ function RoomEditor({
   conn,
   participant,
   extensions,
+  licenseKey,
 }: {
   roomId: string;
   conn: RoomConnection;
   participant: Participant;
   extensions: readonly RoomExtension[];
+  licenseKey?: string;
 }) {
+  const { reportError } = conn;
   // Everything tldraw holds on to is created once per room page.
   const [merged] = useState(() => mergeExtensions(extensions));
   const [tlUser] = useState(() => createTldrawParticipant(participant));
@@ -110,6 +127,8 @@ function RoomEditor({
       bindingUtils: [...defaultBindingUtils, ...merged.bindingUtils],
       users: { currentUser: tlUser.$user },
       collaboration: { status: $collaboration },
+      // Files go to the server over HTTP; the document only holds their URL.
+      assets: createUploadAssetStore(roomId, { onError: reportError }),
     }),
   );
   const [incompatible, setIncompatible] = useState<string | null>(null);
@@ -129,15 +148,22 @@ function RoomEditor({
       doc: conn.doc,
       user: participant,
       status: conn.status,
+      error: conn.error,
+      reportError: conn.reportError,
+      dismissError: conn.dismissError,
     }),
-    [roomId, conn.socket, conn.provider, conn.doc, participant, conn.status],
+    [roomId, conn.socket, conn.provider, conn.doc, participant, conn.status, conn.error, conn.reportError, conn.dismissError],
   );
   const roomRef = useRef(room);
   roomRef.current = room;
 
   const onMount = useCallback(
     (editor: Editor) => {
-      const binding = bindTldrawStoreToYjs(store, conn.doc, { onIncompatible: setIncompatible });
+      const binding = bindTldrawStoreToYjs(store, conn.doc, {
+        onIncompatible: setIncompatible,
+        // The change was undone on this page (it never reached the others); say why.
+        onTooLarge: (bytes) => reportError(`${tooLargeToShareMessage(bytes)} It was undone.`),
+      });
       const presence = bindPresence(store, conn.provider.awareness, tlUser.$user);
       const cleanups = merged.onMounts.map((fn) => fn(editor, roomRef.current));
       window.editor = editor;
@@ -148,7 +174,7 @@ function RoomEditor({
         if (window.editor === editor) delete window.editor;
       };
     },
-    [store, conn.doc, conn.provider, tlUser, merged],
+    [store, conn.doc, conn.provider, tlUser, merged, reportError],
   );
 
   return (
@@ -163,7 +189,11 @@ function RoomEditor({
           overrides={merged.overrides}
           components={merged.components}
           assetUrls={assetUrls}
-          licenseKey={process.env.NEXT_PUBLIC_TLDRAW_LICENSE_KEY}
+          maxAssetSize={MAX_UPLOAD_BYTES}
+          maxImageDimension={MAX_IMAGE_DIMENSION}
+          acceptedImageMimeTypes={acceptedImageMimeTypes}
+          acceptedVideoMimeTypes={acceptedVideoMimeTypes}
+          licenseKey={licenseKey}
           onMount={onMount}
         />
         {incompatible && (

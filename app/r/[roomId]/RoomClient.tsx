@@ -13,6 +13,6 @@ const RoomCanvas = dynamic(() => import('./RoomCanvas'), {
   ),
 });
 
-export function RoomClient({ roomId }: { roomId: string }) {
-  return <RoomCanvas roomId={roomId} />;
+export function RoomClient({ roomId, licenseKey }: { roomId: string; licenseKey?: string }) {
+  return <RoomCanvas roomId={roomId} licenseKey={licenseKey} />;
 }
