@@ -104,6 +104,10 @@ export class SocketIoProvider {
   /** joined, but our answer to the server's step 1 is not acknowledged yet: updates wait */
   private resyncing = false;
   private rejoinTimer: ReturnType<typeof setTimeout> | null = null;
+  /** counts joins: answers to messages sent before the latest join are stale */
+  private joinEpoch = 0;
+  /** refusals since the last accepted update; spaces out rejoins that keep being refused */
+  private refusals = 0;
   private pumpTimer: ReturnType<typeof setTimeout> | null = null;
   private sendTokens = SEND_BURST_BYTES;
   private sendTokensAt = Date.now();
@@ -258,14 +262,15 @@ export class SocketIoProvider {
 
   /** Emit a y:sync message with an ack; `onAck` runs on the server's answer on this connection. */
   private sendSync(data: Uint8Array, onAck: (ack: AckResult) => void) {
-    const socketAtSend = this.socket.id;
+    const epoch = this.joinEpoch;
     this.takeTokens(data.byteLength);
     this.socket
       .timeout(ACK_TIMEOUT_MS)
       .emit(EV.ySync, { roomId: this.roomId, data }, (err: Error | null, ack?: AckResult) => {
-        if (this.destroyed || this.socket.id !== socketAtSend || !this.socket.connected) return;
-        if (err || !ack) this.rejoinSoon(0); // lost in transit: resync
-        else onAck(ack);
+        if (this.destroyed || epoch !== this.joinEpoch || !this.socket.connected) return;
+        if (err || !ack) return this.rejoinSoon(0); // lost in transit: resync
+        if (ack.ok) this.refusals = 0;
+        onAck(ack);
       });
   }
 
@@ -313,8 +318,11 @@ export class SocketIoProvider {
       // The room is full (or a message was over the limit after all): retrying cannot help.
       this.emitError({ code: 'too-large', message: message || 'the server refused a change as too large', event: EV.ySync, roomId: this.roomId });
     }
-    const retryIn = /retry in (\d+) ms/.exec(message);
-    this.rejoinSoon(code === 'rate-limited' ? Number(retryIn?.[1] ?? 1000) : 0);
+    // The first refusal is usually a gap that one rejoin repairs; one that keeps coming back (a
+    // full room) must not become a loop.
+    const backoff = this.refusals++ === 0 ? 0 : Math.min(RECONNECT_MAX_MS, 250 * 2 ** this.refusals);
+    const retryIn = Number(/retry in (\d+) ms/.exec(message)?.[1] ?? 0);
+    this.rejoinSoon(Math.max(backoff, code === 'rate-limited' ? retryIn || 1000 : 0));
   }
 
   private rejoinSoon(delayMs: number) {
@@ -351,6 +359,7 @@ export class SocketIoProvider {
     this.setStatus('syncing');
     this.joined = false;
     this.resyncing = true;
+    this.joinEpoch++;
     const socketAtJoin = this.socket.id;
     this.socket
       .timeout(this.joinTimeoutMs)

@@ -123,3 +123,47 @@ describe('socket provider against the real server', () => {
     expect(A.disconnects).toEqual(['io client disconnect']);
   });
 });
+
+describe('socket provider when the server refuses an update', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    // A byte budget far below the one the provider paces itself for: its third quick update is
+    // refused (rate-limited), which leaves a gap the provider must repair by itself.
+    server = await startServer({ env: { RATE_BYTES_PER_SECOND: '200000', RATE_BYTES_BURST: '300000' } });
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('repairs the gap a refused update leaves by joining again, without troubling anyone', async () => {
+    const roomId = newRoomId();
+    const make = async () => {
+      const socket = io(server.url, { transports: ['websocket'] });
+      const doc = new Y.Doc();
+      const provider = new SocketIoProvider(socket, roomId, doc);
+      const errors: ErrorEvent[] = [];
+      const refused: ErrorEvent[] = [];
+      provider.onError((e) => errors.push(e));
+      socket.on(EV.error, (e: ErrorEvent) => refused.push(e));
+      await provider.whenSynced();
+      return { socket, doc, provider, errors, refused, map: doc.getMap('test') };
+    };
+    const A = await make();
+    const B = await make();
+    try {
+      for (let i = 0; i < 4; i++) A.map.set(`part-${i}`, String(i).repeat(120_000));
+      await until(() => [0, 1, 2, 3].every((i) => B.map.has(`part-${i}`)), 'every part in B', 15_000);
+      // The server did refuse some (so the repair was exercised), and none of it reached the
+      // provider's error listeners (the room panel).
+      expect(A.refused.some((e) => e.code === 'rate-limited')).toBe(true);
+      expect(A.errors).toEqual([]);
+      await until(() => !A.provider.hasUnsentChanges(), 'every update acknowledged');
+      expect(A.provider.status).toBe('connected');
+    } finally {
+      for (const c of [A, B]) {
+        c.provider.destroy();
+        c.socket.disconnect();
+      }
+    }
+  });
+});
