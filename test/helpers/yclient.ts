@@ -15,6 +15,7 @@ import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate } from 'y-protoc
 import * as syncProtocol from 'y-protocols/sync';
 import * as Y from 'yjs';
 import { EV, type ErrorEvent, type UserInfo } from '../../lib/protocol/events';
+import { float32ToFloat16 } from '../../lib/diffusion/fp16';
 
 export interface PeerOptions {
   user?: UserInfo;
@@ -198,11 +199,22 @@ export function randomRoomId(): string {
   return s;
 }
 
-/** A tldraw 5 freehand draw shape record: `path` is tldraw's delta-encoded base64 (first point as
- * 3×Float32, then 3×Float16 deltas per point), here filled with deterministic pseudo-data. */
+const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+
+/** A tldraw 5 freehand draw shape record that tldraw's validators accept: `path` is tldraw's
+ * delta-encoded base64 (first point as 3×Float32, then 3×Float16 deltas per point) of a small
+ * deterministic wiggle, and `index` a valid fractional-index integer key ('b' + two base-62
+ * digits: 3,844 distinct keys, never ending a fraction in 0). */
 export function drawShape(i: number, points = 40): Record<string, unknown> {
-  const bytes = Buffer.alloc(12 + 6 * (points - 1));
-  for (let k = 0; k < bytes.length; k++) bytes[k] = (k * 31 + i * 17 + ((k * i) >> 3)) & 0xff;
+  if (i < 0 || i >= BASE62.length ** 2) throw new RangeError(`drawShape index ${i} out of range`);
+  const first = new Float32Array([0, 0, 0.5]);
+  const deltas = new Float32Array(3 * (points - 1));
+  for (let k = 0; k < points - 1; k++) {
+    deltas[3 * k] = 1 + ((k * 7 + i) % 5); // x: 1..5 px
+    deltas[3 * k + 1] = ((k * 13 + i * 3) % 9) - 4; // y: -4..4 px
+    deltas[3 * k + 2] = 0; // pressure unchanged
+  }
+  const bytes = Buffer.concat([Buffer.from(first.buffer), Buffer.from(float32ToFloat16(deltas).buffer)]);
   return {
     id: `shape:draw${i}`,
     typeName: 'shape',
@@ -210,7 +222,7 @@ export function drawShape(i: number, points = 40): Record<string, unknown> {
     x: (i % 50) * 60,
     y: Math.floor(i / 50) * 60,
     rotation: 0,
-    index: `a${i.toString(36).padStart(4, '0')}`,
+    index: `b${BASE62[Math.floor(i / 62)]}${BASE62[i % 62]}`,
     parentId: 'page:page',
     isLocked: false,
     opacity: 1,
