@@ -203,10 +203,10 @@ const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 
 /** A tldraw 5 freehand draw shape record that tldraw's validators accept: `path` is tldraw's
  * delta-encoded base64 (first point as 3×Float32, then 3×Float16 deltas per point) of a small
- * deterministic wiggle, and `index` a valid fractional-index integer key ('b' + two base-62
- * digits: 3,844 distinct keys, never ending a fraction in 0). */
+ * deterministic wiggle, and `index` a valid fractional-index integer key ('c' + three base-62
+ * digits: 238,328 distinct keys in order, never ending a fraction in 0). */
 export function drawShape(i: number, points = 40): Record<string, unknown> {
-  if (i < 0 || i >= BASE62.length ** 2) throw new RangeError(`drawShape index ${i} out of range`);
+  if (i < 0 || i >= BASE62.length ** 3) throw new RangeError(`drawShape index ${i} out of range`);
   const first = new Float32Array([0, 0, 0.5]);
   const deltas = new Float32Array(3 * (points - 1));
   for (let k = 0; k < points - 1; k++) {
@@ -222,7 +222,7 @@ export function drawShape(i: number, points = 40): Record<string, unknown> {
     x: (i % 50) * 60,
     y: Math.floor(i / 50) * 60,
     rotation: 0,
-    index: `b${BASE62[Math.floor(i / 62)]}${BASE62[i % 62]}`,
+    index: `c${BASE62[Math.floor(i / 3844)]}${BASE62[Math.floor(i / 62) % 62]}${BASE62[i % 62]}`,
     parentId: 'page:page',
     isLocked: false,
     opacity: 1,
