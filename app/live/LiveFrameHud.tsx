@@ -38,7 +38,8 @@ const seconds = (ms: number) => (ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `
  * before it is known. `warmupMs` is part of `loadMs`. */
 export function describeEngineLoad(engine: LiveEngineStatus | null): string | null {
   if (engine?.state !== 'ready' || typeof engine.loadMs !== 'number') return null;
-  const warm = typeof engine.warmupMs === 'number' ? ` (${seconds(engine.warmupMs)} of it warm-up)` : '';
+  // a warm-up under 0.05 s would read "0.0 s of it warm-up": say nothing rather than that
+  const warm = typeof engine.warmupMs === 'number' && engine.warmupMs >= 50 ? ` (${seconds(engine.warmupMs)} of it warm-up)` : '';
   return `${engine.model ?? 'model'} loaded in ${seconds(engine.loadMs)}${warm}`;
 }
 

@@ -48,6 +48,8 @@ describe('HUD engine load line', () => {
     expect(describeEngineLoad({ state: 'ready', model: 'sd-turbo', loadMs: 42_000, warmupMs: 3500 })).toBe(
       'sd-turbo loaded in 42 s (3.5 s of it warm-up)',
     );
+    // a warm-up that rounds to 0.0 s is not worth a word
+    expect(describeEngineLoad({ state: 'ready', model: 'tiny-lcm', loadMs: 1000, warmupMs: 20 })).toBe('tiny-lcm loaded in 1.0 s');
     expect(describeEngineLoad({ state: 'loading', model: 'sd-turbo' })).toBeNull();
     expect(describeEngineLoad(null)).toBeNull();
   });
