@@ -21,6 +21,7 @@ import {
   type FramePin,
 } from '../../lib/protocol/events';
 import type { ConnectionStatus } from '../../lib/canvas/socketProvider';
+import { FrameRenderList } from '../../lib/protocol/http';
 import { captureFrameJpeg } from './captureFrame';
 import { LiveRenderStore, readEngineStatus, type LiveEngineStatus } from './renderStore';
 import {
@@ -162,9 +163,10 @@ export class LiveSession {
   private async backfillFrame(base: string, frameId: string): Promise<void> {
     const res = await fetch(`${base}/${encodeURIComponent(frameId)}`);
     if (!res.ok || this.disposed) return;
-    const list = (await res.json()) as { renders?: KeptRender[] };
+    const list = FrameRenderList.safeParse(await res.json());
+    if (!list.success) return;
     const held = new Set(this.renders.get(frameId).history.map((e) => e.seq));
-    const missing = (list.renders ?? []).filter((r) => !held.has(r.seq));
+    const missing = list.data.renders.filter((r) => !held.has(r.seq));
     const fetched = await Promise.all(
       missing.map(async (r): Promise<RenderResult | null> => {
         const jpeg = await fetch(`${this.opts.httpBase ?? ''}${r.url}`);
@@ -307,16 +309,6 @@ export class LiveSession {
   }
 }
 
-/** One entry of `GET /api/renders/:roomId/:frameId` (server/render/RenderService.ts). */
-interface KeptRender {
-  seq: number;
-  url: string;
-  width: number;
-  height: number;
-  seed: number;
-  model: string;
-  renderedAt: number;
-}
 
 const sessions = new WeakMap<Editor, Atom<LiveSession | null>>();
 

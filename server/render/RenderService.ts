@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Server as IOServer, Socket } from 'socket.io';
 import type * as Y from 'yjs';
+import type { FrameRenderList, KeptRender } from '../../lib/protocol/http';
 import {
   EV,
   SNAPSHOT_MIN_INTERVAL_MS,
@@ -257,7 +258,7 @@ export class RenderService {
     }
     if (parts[1] === 'renders' && parts.length === 4) {
       const [, , roomId, frameId] = parts;
-      const renders = this.history.list(roomId, frameId).map((r) => ({
+      const renders = this.history.list(roomId, frameId).map((r): KeptRender => ({
         seq: r.seq,
         url: `/api/renders/${encodeURIComponent(roomId)}/${encodeURIComponent(frameId)}/${r.seq}.jpg`,
         width: r.width,
@@ -266,7 +267,7 @@ export class RenderService {
         model: r.model,
         renderedAt: r.renderedAt,
       }));
-      sendJson(res, 200, { roomId, frameId, renders });
+      sendJson(res, 200, { roomId, frameId, renders } satisfies FrameRenderList);
       return true;
     }
     if (parts[1] === 'renders' && parts.length === 5 && /^\d+\.jpg$/.test(parts[4])) {
