@@ -179,8 +179,15 @@ export class EngineHost {
     const worker = new Worker(BOOT_URL, { workerData: { entry: WORKER_URL.href } });
     const slot: WorkerSlot = { worker, busy: true };
     this.slots.push(slot);
-    return new Promise<WorkerLoaded>((resolve, reject) => {
+    return new Promise<WorkerLoaded>((resolve, rejectLoad) => {
       let loaded = false;
+      // A worker that never loaded is of no use: drop its slot and end its thread (it may hold a
+      // half-loaded pipeline), so a failed reload after a crash leaves nothing running.
+      const reject = (err: Error) => {
+        this.slots = this.slots.filter((s) => s !== slot);
+        void worker.terminate();
+        rejectLoad(err);
+      };
       worker.on('message', (msg: EngineReply) => {
         switch (msg.type) {
           case 'loaded':

@@ -1,7 +1,8 @@
 // EngineHost with the real tiny models in worker threads: load + warm-up, renders as JPEG with the
 // parameters actually used, raw RGB input, bad input as INVALID_IMAGE, and a main thread that
 // stays free while a worker is blocked.
-import { mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import type { Worker } from 'node:worker_threads';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -154,6 +155,22 @@ describe('EngineHost', () => {
       height: 128,
     });
     expect(out.width).toBe(128);
+  });
+
+  it('ends the replacement worker when the reload after a crash fails (no thread left behind)', async () => {
+    const models = mkdtempSync(join(tmpdir(), 'lc-crash-models-'));
+    cpSync(join(TINY_MODELS_DIR, 'tiny-lcm'), join(models, 'tiny-copy'), { recursive: true });
+    const host = new EngineHost(config('tiny-copy', { modelsDir: models }));
+    hosts.push(host);
+    expect((await host.start()).state).toBe('ready');
+    const internals = host as unknown as { slots: { worker: Worker }[] };
+    const first = internals.slots[0].worker;
+    renameSync(join(models, 'tiny-copy'), join(models, 'gone')); // the reload will not find it
+    await first.terminate();
+    const deadline = Date.now() + 30_000;
+    while (host.status.state !== 'error' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(host.status).toMatchObject({ state: 'error', message: expect.stringContaining('could not reload') });
+    expect(internals.slots).toHaveLength(0);
   });
 
   it('answers an undecodable image with INVALID_IMAGE and keeps working', async () => {
