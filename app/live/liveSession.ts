@@ -188,7 +188,8 @@ export class LiveSession {
         };
       }),
     );
-    if (this.disposed) return;
+    // deleted while we fetched: its renders would hold object URLs for a frame nobody sees
+    if (this.disposed || !isLiveFrame(this.editor.getShape(frameId as TLShapeId))) return;
     this.renders.addPast(frameId, fetched.filter((r): r is RenderResult => r !== null));
   }
 

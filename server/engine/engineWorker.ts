@@ -4,6 +4,7 @@
 // validation); encoded input is still decoded here. Renders run one at a time, in arrival order.
 import { parentPort } from 'node:worker_threads';
 import { Img2ImgPipeline } from '../../lib/diffusion/Img2ImgPipeline';
+import { firstLine } from '../../lib/diffusion/sessions';
 import { adjustParams } from './adjustParams';
 import type { EngineInfo, EngineLoadRequest, EngineRenderRequest, EngineReply, EngineRequest } from './messages';
 
@@ -99,8 +100,4 @@ function blockThisThread(ms: number): number {
   const t0 = performance.now();
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
   return performance.now() - t0;
-}
-
-function firstLine(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).split('\n')[0];
 }
