@@ -207,6 +207,16 @@ export class RenderScheduler<TJob extends RenderJob<unknown, unknown>, TResult =
     return this.rooms.get(roomId)?.frames.get(frameId)?.state ?? 'idle';
   }
 
+  /** Every snapshot waiting in a slot (not yet started), across rooms and frames. */
+  *pendingJobs(): Generator<TJob> {
+    for (const room of this.rooms.values()) for (const frame of room.frames.values()) if (frame.pending) yield frame.pending;
+  }
+
+  /** The snapshot waiting in one frame's slot, if any. */
+  pendingJob(roomId: string, frameId: string): TJob | null {
+    return this.rooms.get(roomId)?.frames.get(frameId)?.pending ?? null;
+  }
+
   /** Renders in flight now. */
   get inFlight(): number {
     return this.running;

@@ -59,7 +59,12 @@ export interface RenderServiceOptions {
   concurrency: number;
   /** per-socket token bucket over frame:snapshot; default SNAPSHOT_RATE_LIMIT */
   snapshotRate?: { perSecond: number; burst: number };
+  /** decoded pixels that may wait in frame slots at once, all rooms together (RENDER_PENDING_MB) */
+  pendingBytesBudget?: number;
 }
+
+/** Default RENDER_PENDING_MB: ~85 waiting 1024² frames or ~1,300 at 256². */
+export const DEFAULT_PENDING_BYTES = 256 * 1024 * 1024;
 
 export class RenderService {
   readonly scheduler: RenderScheduler<RenderJobData, EngineRenderOutput>;
@@ -75,6 +80,7 @@ export class RenderService {
   private readonly modelNotes = new Map<string, Map<string, string>>();
   private readonly snapshotBuckets = new WeakMap<Socket, TokenBucket>();
   private readonly snapshotRate: { perSecond: number; burst: number };
+  private readonly pendingBytesBudget: number;
 
   constructor(
     private readonly host: RenderHost,
@@ -84,6 +90,7 @@ export class RenderService {
     opts: RenderServiceOptions,
   ) {
     this.snapshotRate = opts.snapshotRate ?? SNAPSHOT_RATE_LIMIT;
+    this.pendingBytesBudget = opts.pendingBytesBudget ?? DEFAULT_PENDING_BYTES;
     this.scheduler = new RenderScheduler<RenderJobData, EngineRenderOutput>({
       concurrency: opts.concurrency,
       runJob: (job) => engine.render(job.image.rgb, job.settings),
@@ -128,6 +135,10 @@ export class RenderService {
     const settings = renderParamsFor(frame.props, seq);
     const size = this.engine.fixedSize ?? { width: settings.width, height: settings.height };
     const receivedAt = Date.now();
+    // A waiting snapshot holds its decoded pixels until its render starts, and a tiny JPEG can
+    // decode to megabytes: without a budget, many frames × large output sizes fill the memory
+    // while the engine is slow or loading. Refused like a rate limit (the client retries).
+    this.checkPendingBudget(roomId, frameId, size.width * size.height * 3);
     // one decode per frame at a time, latest wins among the waiting (SnapshotIntake)
     const acceptedSeq = () => this.scheduler.counters(roomId, frameId)?.lastAcceptedSeq ?? -1;
     const turn = await this.intake.turn(roomId, frameId, seq, acceptedSeq());
@@ -147,6 +158,7 @@ export class RenderService {
         violation: false,
       });
     }
+    this.checkPendingBudget(roomId, frameId, check.rgb.data.byteLength);
     // while the engine loads, snapshots wait in the (paused) scheduler, latest wins
     const outcome = this.scheduler.submit({
       roomId,
@@ -159,6 +171,22 @@ export class RenderService {
       sentAt: msg.sentAt,
     });
     return { outcome, lastSeq: this.scheduler.counters(roomId, frameId)?.lastAcceptedSeq ?? seq };
+  }
+
+  /** Refuses a snapshot whose pixels would take the waiting snapshots over the budget; the one it
+   * would replace in its own frame's slot does not count. */
+  private checkPendingBudget(roomId: string, frameId: string, bytes: number): void {
+    let waiting = 0;
+    for (const job of this.scheduler.pendingJobs()) waiting += job.image.rgb.data.byteLength;
+    const replaced = this.scheduler.pendingJob(roomId, frameId)?.image.rgb.data.byteLength ?? 0;
+    if (waiting - replaced + bytes > this.pendingBytesBudget) {
+      const mb = (n: number) => `${(n / 1024 / 1024).toFixed(0)} MB`;
+      throw new ClientError(
+        'rate-limited',
+        `${EV.snapshot}: the server has ${mb(waiting)} of snapshots waiting for the engine (limit ${mb(this.pendingBytesBudget)}); try again when renders catch up`,
+        { violation: false },
+      );
+    }
   }
 
   /** Stores a render as an asset. The client then places an image shape with the returned URL and,

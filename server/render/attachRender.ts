@@ -28,6 +28,7 @@ export async function attachRender(server: LivecanvasServer, env: NodeJS.Process
   const service = new RenderService({ io, channel: roomChannel }, engine, new AssetStore(store.db), log, {
     concurrency: rc.concurrency,
     snapshotRate: rc.snapshotRate,
+    pendingBytesBudget: rc.pendingBytes,
   });
 
   // a stream of latest values that clients resend when refused: over the byte budget, refused

@@ -23,6 +23,9 @@ export interface RenderConfig {
   jpegQuality: number;
   /** RENDER_KEEP_CLOSED_ROOM_S: how long the renders of a room nobody is in are kept; default 600 */
   keepClosedRoomS: number;
+  /** RENDER_PENDING_MB: decoded snapshots that may wait for the engine at once, all rooms
+   * together; default 256 */
+  pendingBytes: number;
   /** SNAPSHOT_RATE_PER_SECOND / SNAPSHOT_RATE_BURST: per-socket token bucket over frame:snapshot;
    * defaults SNAPSHOT_RATE_LIMIT of lib/protocol/limits.ts */
   snapshotRate: { perSecond: number; burst: number };
@@ -54,6 +57,7 @@ const Env = z.object({
   ENGINE_WARMUP_SIZES: sizes.default([256]),
   RENDER_JPEG_QUALITY: z.coerce.number().int().min(30).max(100).default(85),
   RENDER_KEEP_CLOSED_ROOM_S: z.coerce.number().int().min(0).default(600),
+  RENDER_PENDING_MB: z.coerce.number().positive().default(256),
   SNAPSHOT_RATE_PER_SECOND: z.coerce.number().positive().default(SNAPSHOT_RATE_LIMIT.perSecond),
   SNAPSHOT_RATE_BURST: z.coerce.number().int().min(1).default(SNAPSHOT_RATE_LIMIT.burst),
   ENGINE_TEST_DELAY_MS: z.coerce.number().int().min(0).max(60_000).default(0),
@@ -75,6 +79,7 @@ export function loadRenderConfig(env: NodeJS.ProcessEnv = process.env): RenderCo
     warmupSizes: e.ENGINE_WARMUP_SIZES,
     jpegQuality: e.RENDER_JPEG_QUALITY,
     keepClosedRoomS: e.RENDER_KEEP_CLOSED_ROOM_S,
+    pendingBytes: Math.round(e.RENDER_PENDING_MB * 1024 * 1024),
     snapshotRate: { perSecond: e.SNAPSHOT_RATE_PER_SECOND, burst: e.SNAPSHOT_RATE_BURST },
     testDelayMs: e.ENGINE_TEST_DELAY_MS,
   };

@@ -609,6 +609,42 @@ describe('live render loop with a slow engine (ENGINE_TEST_DELAY_MS) and default
   });
 });
 
+// Waiting snapshots hold decoded pixels: a memory budget (RENDER_PENDING_MB) over all frames keeps
+// many frames × large output sizes from filling the server while the engine is busy.
+describe('memory budget of waiting snapshots (RENDER_PENDING_MB)', () => {
+  it('refuses a snapshot that would take the waiting pixels over the budget, without a violation', async () => {
+    const busy = await startServer({
+      model: 'tiny-lcm',
+      env: { ENGINE_TEST_DELAY_MS: '8000', ENGINE_WARMUP_SIZES: '128', RENDER_PENDING_MB: '2', LOG_LEVEL: 'error' },
+    });
+    try {
+      await waitFor(async () => (await health(busy.url)).engine?.state === 'ready', 60_000, 'engine ready');
+      const room = roomId();
+      const p = await Participant.join(busy.url, room);
+      const frames: string[] = [];
+      for (let i = 0; i < 4; i++) frames.push(await p.createLiveFrame({ outputSize: 512 }));
+      const img = await sketchJpeg(512, 3);
+      // the first renders (engine busy for 8 s); each 512² snapshot then waits with 0.75 MB of pixels
+      expect(await p.snapshotAcked(frames[0], 1, img)).toMatchObject({ ok: true, outcome: 'accepted' });
+      await waitFor(async () => (await frameStats(room, frames[0], busy.url))?.started === 1, 5_000, 'first render started');
+      expect(await p.snapshotAcked(frames[1], 1, img)).toMatchObject({ ok: true });
+      expect(await p.snapshotAcked(frames[2], 1, img)).toMatchObject({ ok: true });
+      // 3 × 0.75 MB > 2 MB
+      const refused = await p.snapshotAcked(frames[3], 1, img);
+      expect(refused).toMatchObject({ ok: false, error: { code: 'rate-limited' } });
+      expect((refused as unknown as { error: { message: string } }).error.message).toMatch(/waiting for the engine/);
+      // a newer snapshot of a frame that already waits replaces its pixels: still within budget
+      expect(await p.snapshotAcked(frames[2], 2, await sketchJpeg(512, 4))).toMatchObject({ ok: true });
+      // refusals of this kind never count towards a disconnect
+      for (let seq = 2; seq < 30; seq++) await p.snapshotAcked(frames[3], seq, img);
+      expect(p.socket.connected).toBe(true);
+      p.close();
+    } finally {
+      await busy.stop();
+    }
+  }, 120_000);
+});
+
 describe('live render loop without a model', () => {
   it('reports no-model with the command that fixes it, and answers snapshots with frame:status', async () => {
     const bare = await startServer({ model: '', env: { LOG_LEVEL: 'warn' } });
