@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Server as IOServer, Socket } from 'socket.io';
 import type * as Y from 'yjs';
+import { sendJson } from '../http/sendJson';
 import type { FrameRenderList, KeptRender } from '../../lib/protocol/http';
 import {
   EV,
@@ -271,7 +272,7 @@ export class RenderService {
     }
     if (parts[0] !== 'api' || (parts[1] !== 'assets' && parts[1] !== 'renders')) return false;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      sendJson(res, 405, { error: 'only GET' });
+      sendJson(res, 405, { error: 'only GET' }, { allow: 'GET, HEAD' });
       return true;
     }
     if (parts[1] === 'assets' && parts.length === 4 && parts[3].endsWith('.jpg')) {
@@ -440,12 +441,6 @@ export class RenderService {
 }
 
 const round1 = (ms: number) => Math.round(ms * 10) / 10;
-
-function sendJson(res: ServerResponse, status: number, body: unknown) {
-  const data = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
-  res.end(data);
-}
 
 function sendJpeg(res: ServerResponse, jpeg: Uint8Array, cacheControl: string) {
   res.writeHead(200, { 'content-type': 'image/jpeg', 'content-length': jpeg.byteLength, 'cache-control': cacheControl });

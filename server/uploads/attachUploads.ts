@@ -15,6 +15,7 @@ import {
   type UploadResult,
 } from '../../lib/protocol/uploads';
 import type { LivecanvasServer } from '../index';
+import { sendJson } from '../http/sendJson';
 import { UploadStore } from './UploadStore';
 
 /** The format sharp reports for the bytes of each accepted mime type. */
@@ -38,7 +39,11 @@ const SERVE_HEADERS = {
 const mb = (n: number) => `${(n / 1048576).toFixed(1).replace(/\.0$/, '')} MB`;
 
 class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
     super(message);
   }
 }
@@ -105,10 +110,10 @@ export function attachUploads(server: LivecanvasServer, opts: UploadsOptions = {
     try {
       if (!ROOM_ID_PATTERN.test(roomId) || rest.length) throw new HttpError(400, 'not an upload URL: /api/uploads/<roomId>[/<id>]');
       if (id === undefined || id === '') {
-        if (req.method !== 'POST') throw new HttpError(405, `${req.method} ${UPLOADS_PATH}/<roomId>: only POST`);
+        if (req.method !== 'POST') throw new HttpError(405, `${req.method} ${UPLOADS_PATH}/<roomId>: only POST`, { allow: 'POST' });
         sendJson(res, 201, await receive(req, roomId));
       } else {
-        if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, `${req.method} ${UPLOADS_PATH}/<roomId>/<id>: only GET`);
+        if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, `${req.method} ${UPLOADS_PATH}/<roomId>/<id>: only GET`, { allow: 'GET, HEAD' });
         serve(req, res, roomId, id);
       }
     } catch (e) {
@@ -117,7 +122,7 @@ export function attachUploads(server: LivecanvasServer, opts: UploadsOptions = {
       // the message), unless it keeps going far beyond what we accept.
       if (req.method === 'POST' && !req.readableEnded && !(await drain(req, 2 * maxFile))) return;
       if (res.headersSent || res.destroyed) return;
-      sendJson(res, e.status, { error: e.message });
+      sendJson(res, e.status, { error: e.message }, e.headers);
     }
   });
   return uploads;
@@ -161,8 +166,3 @@ function drain(req: IncomingMessage, limit: number): Promise<boolean> {
   });
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown) {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
-}

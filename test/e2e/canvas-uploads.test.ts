@@ -92,7 +92,13 @@ describe('canvas image uploads', () => {
     r = await post('nope', png, 'image/png');
     expect(r.status).toBe(400);
     expect((await fetch(`${server.url}${UPLOADS_PATH}/${roomId}/${'A'.repeat(24)}`)).status).toBe(404);
-    expect((await fetch(`${server.url}${UPLOADS_PATH}/${roomId}`)).status).toBe(405);
+    const wrongMethod = await fetch(`${server.url}${UPLOADS_PATH}/${roomId}`);
+    expect(wrongMethod.status).toBe(405);
+    expect(wrongMethod.headers.get('allow')).toBe('POST');
+    const renders405 = await fetch(`${server.url}/api/renders/${roomId}`, { method: 'PUT' });
+    expect(renders405.status).toBe(405);
+    expect(renders405.headers.get('allow')).toBe('GET, HEAD');
+    expect(renders405.headers.get('cache-control')).toBe('no-store');
 
     // The room still works for everyone after all that.
     const other = await connectPeer(server.url, roomId);
