@@ -173,6 +173,7 @@ export const EV = {
 export type RoomJoin = z.infer<typeof RoomJoin>;
 export type YSync = z.infer<typeof YSync>;
 export type YAwareness = z.infer<typeof YAwareness>;
+export type SnapshotMime = z.infer<typeof SnapshotMime>;
 export type FrameSnapshot = z.infer<typeof FrameSnapshot>;
 export type FramePin = z.infer<typeof FramePin>;
 export type RenderResult = z.infer<typeof RenderResult>;

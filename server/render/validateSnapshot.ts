@@ -6,9 +6,9 @@
 // worker gets the raw RGB and decodes nothing.
 import sharp, { type Metadata } from 'sharp';
 import { decodeImage, ImageDecodeError, type RgbImage } from '../../lib/image';
-import { MAX_SNAPSHOT_BYTES, MAX_SNAPSHOT_SIDE } from '../../lib/protocol';
+import { MAX_SNAPSHOT_BYTES, MAX_SNAPSHOT_SIDE, type SnapshotMime } from '../../lib/protocol';
 
-export type SnapshotMime = 'image/jpeg' | 'image/webp' | 'image/png';
+export type { SnapshotMime };
 
 export type SnapshotCheck =
   | {
