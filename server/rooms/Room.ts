@@ -52,6 +52,12 @@ export class RoomFullError extends Error {
   override name = 'RoomFullError';
 }
 
+/** The store could not write an update (disk full, I/O error). The change is in the room's memory
+ * but not on disk, so it must not be treated as saved: the room stops serving (see storeFailed). */
+export class StoreWriteError extends Error {
+  override name = 'StoreWriteError';
+}
+
 /** An awareness entry the room dropped, and why (one line, for the sender). */
 export interface AwarenessRefusal {
   clientID: number;
@@ -211,7 +217,7 @@ export class Room {
     try {
       Y.applyUpdate(this.doc, msg.update, new ClientOrigin(socketId));
     } catch (e) {
-      if (e instanceof MalformedMessageError) throw e;
+      if (e instanceof MalformedMessageError || e instanceof StoreWriteError) throw e;
       // checkUpdate let it through, so this is a Yjs integration failure: report it loudly.
       this.opts.logger.error({ err: e, room: this.id, socket: socketId }, 'Yjs refused a checked update');
       throw new MalformedMessageError(`the update could not be applied (${(e as Error).message})`);
@@ -332,7 +338,12 @@ export class Room {
 
   private readonly onDocUpdate = (update: Uint8Array, origin: unknown) => {
     // Durable first: if this throws, nothing is broadcast and the sender gets an error.
-    this.opts.store.appendUpdate(this.id, update);
+    try {
+      this.opts.store.appendUpdate(this.id, update);
+    } catch (e) {
+      this.storeFailed(e as Error);
+      throw new StoreWriteError(`the server could not save this change (${(e as Error).message}); nothing was acknowledged — reconnecting`);
+    }
     if (this.uncompacted++ === 0) this.oldestUncompactedAt = Date.now();
     this.bytesSince += update.byteLength;
     const encoder = encoding.createEncoder();
@@ -340,6 +351,30 @@ export class Room {
     const except = origin instanceof ClientOrigin ? origin.socketId : undefined;
     this.opts.broadcast(EV.ySync, { roomId: this.id, data: encoding.toUint8Array(encoder) }, except);
   };
+
+  /**
+   * An update reached memory but not the disk. Serving on would be a lie: a client that rejoins
+   * gets a state vector that includes the change, sends nothing, and believes it saved. So the
+   * room never compacts its memory into the store again, and every client is disconnected at once;
+   * the room unloads, and on reconnect it reloads from what the store really holds, so the clients'
+   * sync step 2 sends the unsaved change again (stored then, if the disk has recovered).
+   */
+  private storeFailed(err: Error): void {
+    if (this.compactionDisabled?.startsWith('store write failed')) return;
+    this.compactionDisabled = `store write failed (${err.message})`;
+    this.opts.logger.error({ err, room: this.id, db: this.opts.store.path }, 'could not store an update: disconnecting the room so it reloads from disk');
+    const sockets = [...this.sockets.values()];
+    setImmediate(() => {
+      for (const socket of sockets) {
+        socket.emit(EV.error, {
+          code: 'server-error',
+          message: `the server could not save changes to this room (${err.message}); reconnecting — your unsaved edits are kept and sent again`,
+          roomId: this.id,
+        });
+        socket.disconnect(true);
+      }
+    });
+  }
 
   private readonly onAwarenessUpdate = (
     { added, updated, removed }: { added: number[]; updated: number[]; removed: number[] },

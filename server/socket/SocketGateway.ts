@@ -7,7 +7,7 @@ import type { z } from 'zod';
 import { EV, RoomJoin, RoomLeave, YAwareness, YSync, type ErrorEvent } from '../../lib/protocol/events';
 import { MAX_YJS_MESSAGE_BYTES } from '../../lib/protocol/limits';
 import type { Logger } from '../logger';
-import { RoomFullError, type AwarenessRefusal, type Room } from '../rooms/Room';
+import { RoomFullError, StoreWriteError, type AwarenessRefusal, type Room } from '../rooms/Room';
 import type { RoomManager } from '../rooms/RoomManager';
 import { MalformedMessageError } from '../rooms/yjsMessages';
 import { ClientError, clientErrorFromZod } from './ClientError';
@@ -282,6 +282,8 @@ function malformedAsClientError<T>(fn: () => T): T {
     if (e instanceof MalformedMessageError) throw new ClientError('malformed-update', e.message);
     // Not the sender's fault: a full room refuses everyone's additions alike.
     if (e instanceof RoomFullError) throw new ClientError('too-large', e.message, { violation: false });
+    // The disk failed, not the client: reported, never counted towards a disconnect.
+    if (e instanceof StoreWriteError) throw new ClientError('server-error', e.message, { violation: false });
     throw e;
   }
 }
