@@ -18,6 +18,7 @@ import {
 } from '../../lib/protocol';
 import { startServer, type TestServer } from '../helpers/server';
 import { connectPeer, randomRoomId, withTimeout, type Peer } from '../helpers/yclient';
+import type { FrameCounters, StartRecord } from '../../server/render/RenderScheduler';
 
 // ───────────── helpers ─────────────
 
@@ -167,17 +168,10 @@ async function health(url = server.url): Promise<{ engine?: EngineStatus; cpu?: 
   return (await (await fetch(`${url}/healthz`)).json()) as { engine?: EngineStatus };
 }
 
-interface FrameStats {
-  accepted: number;
-  ignored: number;
-  dropped: number;
-  started: number;
-  rendered: number;
-  failed: number;
-  lastAcceptedSeq: number;
-  startedSuperseded: number;
+/** A frame's entry in `GET /api/renders/:roomId` (RenderService.roomStats). */
+interface FrameStats extends FrameCounters {
   skipped: number;
-  recentStarts: { seq: number; newestAcceptedSeq: number }[];
+  recentStarts: StartRecord[];
   lastRender?: { seq: number; decodeMs: number; inferenceMs: number; encodeMs: number };
 }
 
