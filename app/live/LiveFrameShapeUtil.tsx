@@ -11,6 +11,7 @@ import {
   useValue,
   type Geometry2d,
 } from 'tldraw';
+import type { CSSProperties } from 'react';
 import { defaultLiveFrameProps, LIVE_FRAME_TYPE } from '../../lib/canvas/liveFrame';
 import {
   liveFrameShapeMigrations,
@@ -89,6 +90,31 @@ export class LiveFrameShapeUtil extends BaseFrameLikeShapeUtil<LiveFrameShape> {
   }
 }
 
+/** The render of a frame, drawn behind its strokes (frame view) or beside it (side view). */
+function RenderImage({
+  render,
+  prompt,
+  side = false,
+  style,
+}: {
+  render: { seq: number; url: string };
+  prompt: string;
+  side?: boolean;
+  style: CSSProperties;
+}) {
+  return (
+    <img
+      className={side ? 'lc-live-frame__render lc-live-frame__render--side' : 'lc-live-frame__render'}
+      data-testid="live-render"
+      data-seq={render.seq}
+      src={render.url}
+      alt={prompt ? `render of “${prompt}”` : 'render of the sketch'}
+      draggable={false}
+      style={style}
+    />
+  );
+}
+
 function LiveFrameBody({ shape, util }: { shape: LiveFrameShape; util: LiveFrameShapeUtil }) {
   const editor = util.editor;
   const { w, h, view, prompt } = shape.props;
@@ -118,24 +144,17 @@ function LiveFrameBody({ shape, util }: { shape: LiveFrameShape; util: LiveFrame
       </SVGContainer>
       <HTMLContainer className="lc-live-frame" data-live-frame-id={shape.id} data-view={view}>
         {shown && view === 'frame' && (
-          <img
-            className="lc-live-frame__render"
-            data-testid="live-render"
-            data-seq={shown.seq}
-            src={shown.url}
-            alt={prompt ? `render of “${prompt}”` : 'render of the sketch'}
-            draggable={false}
+          <RenderImage
+            render={shown}
+            prompt={prompt}
             style={{ position: 'absolute', inset: 0, width: w, height: h, opacity: FRAME_VIEW_RENDER_OPACITY }}
           />
         )}
         {shown && view === 'side' && (
-          <img
-            className="lc-live-frame__render lc-live-frame__render--side"
-            data-testid="live-render"
-            data-seq={shown.seq}
-            src={shown.url}
-            alt={prompt ? `render of “${prompt}”` : 'render of the sketch'}
-            draggable={false}
+          <RenderImage
+            render={shown}
+            prompt={prompt}
+            side
             style={{ position: 'absolute', left: w + BESIDE_GAP, top: 0, width: w, height: h }}
           />
         )}
