@@ -22,6 +22,21 @@ export interface TinyVariant {
   unetExternalData: boolean;
 }
 
+/** The new Optimum (SD-Turbo) contract; tiny-taesd and tiny-turbo-fp16 differ from it in one field. */
+const TURBO: TinyVariant = {
+  name: 'tiny-turbo',
+  description: 'SD-Turbo, new Optimum contract: int64 input_ids, float32 scalar timestep, latent_parameters [b,8,h,w]',
+  kind: 'turbo',
+  storage: 'float32',
+  idsType: 'int64',
+  timestep: 'float-scalar',
+  timeCondProjDim: null,
+  hiddenSize: 48,
+  vae: 'kl-parameters',
+  padToken: '!',
+  unetExternalData: false,
+};
+
 export const TINY_VARIANTS: readonly TinyVariant[] = [
   {
     name: 'tiny-lcm',
@@ -36,44 +51,18 @@ export const TINY_VARIANTS: readonly TinyVariant[] = [
     padToken: '<|endoftext|>',
     unetExternalData: true,
   },
+  TURBO,
   {
-    name: 'tiny-turbo',
-    description: 'SD-Turbo, new Optimum contract: int64 input_ids, float32 scalar timestep, latent_parameters [b,8,h,w]',
-    kind: 'turbo',
-    storage: 'float32',
-    idsType: 'int64',
-    timestep: 'float-scalar',
-    timeCondProjDim: null,
-    hiddenSize: 48,
-    vae: 'kl-parameters',
-    padToken: '!',
-    unetExternalData: false,
-  },
-  {
+    ...TURBO,
     name: 'tiny-taesd',
     description: 'SD-Turbo UNet/text encoder (new contract) with a TAESD (AutoencoderTiny, scaling_factor 1.0) VAE',
-    kind: 'turbo',
-    storage: 'float32',
-    idsType: 'int64',
-    timestep: 'float-scalar',
-    timeCondProjDim: null,
-    hiddenSize: 48,
     vae: 'taesd',
-    padToken: '!',
-    unetExternalData: false,
   },
   {
+    ...TURBO,
     name: 'tiny-turbo-fp16',
     description: 'tiny-turbo with every float input, output and weight in float16 (input_ids stay int64)',
-    kind: 'turbo',
     storage: 'float16',
-    idsType: 'int64',
-    timestep: 'float-scalar',
-    timeCondProjDim: null,
-    hiddenSize: 48,
-    vae: 'kl-parameters',
-    padToken: '!',
-    unetExternalData: false,
   },
 ];
 
