@@ -80,6 +80,14 @@ export function rgbToNchw(img: RgbImage, out: Float32Array = new Float32Array(im
   return out;
 }
 
+/** Sizes for planar → interleaved conversion: a tensor with at least 3 planes, an RGB buffer of
+ * exactly 3 bytes per pixel. Returns the plane size. */
+function checkPlanarToRgb(srcLength: number, outLength: number, plane: number): number {
+  if (srcLength < plane * 3) throw new RangeError(`NCHW tensor has ${srcLength} values, expected ${plane * 3}`);
+  if (outLength !== plane * 3) throw new RangeError(`RGB buffer has ${outLength} bytes, expected ${plane * 3}`);
+  return plane;
+}
+
 /** Planar float → interleaved RGB bytes (the inverse of rgbToNchw up to rounding). */
 export function nchwToRgb(
   src: Float32Array,
@@ -87,9 +95,7 @@ export function nchwToRgb(
   height: number,
   out: Uint8Array = new Uint8Array(width * height * 3),
 ): RgbImage {
-  const plane = width * height;
-  if (src.length < plane * 3) throw new RangeError(`NCHW tensor has ${src.length} values, expected ${plane * 3}`);
-  if (out.length !== plane * 3) throw new RangeError(`RGB buffer has ${out.length} bytes, expected ${plane * 3}`);
+  const plane = checkPlanarToRgb(src.length, out.length, width * height);
   const R = src.subarray(0, plane);
   const G = src.subarray(plane, 2 * plane);
   const B = src.subarray(2 * plane, 3 * plane);
@@ -123,9 +129,7 @@ export function nchw16ToRgb(
   codeToByte: Uint8Array,
   out: Uint8Array = new Uint8Array(width * height * 3),
 ): RgbImage {
-  const plane = width * height;
-  if (src.length < plane * 3) throw new RangeError(`NCHW tensor has ${src.length} values, expected ${plane * 3}`);
-  if (out.length !== plane * 3) throw new RangeError(`RGB buffer has ${out.length} bytes, expected ${plane * 3}`);
+  const plane = checkPlanarToRgb(src.length, out.length, width * height);
   const t = codeToByte;
   for (let p = 0, d = 0; p < plane; p++, d += 3) {
     out[d] = t[src[p]];
