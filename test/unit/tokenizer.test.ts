@@ -1,19 +1,19 @@
 // CLIP tokenizer against SD's real 49,408-token vocabulary, rebuilt from openai's
-// bpe_simple_vocab_16e6.txt.gz (read from the shared fixtures, never copied into the repo).
+// bpe_simple_vocab_16e6.txt.gz (MIT, kept in test/fixtures/clip with its licence notice).
 import { existsSync, mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ClipTokenizer } from '../../lib/diffusion/ClipTokenizer';
 
-// ../shared next to the checkout (CI has it too): a missing fixture fails the suite, never skips it
-const BPE = join(import.meta.dirname, '..', '..', '..', 'shared', 'fixtures', 'clip', 'bpe_simple_vocab_16e6.txt.gz');
+// in the repository, so a bare clone runs the golden-id tests: a missing fixture fails, never skips
+const BPE = join(import.meta.dirname, '..', 'fixtures', 'clip', 'bpe_simple_vocab_16e6.txt.gz');
 
 describe('ClipTokenizer (real CLIP vocabulary)', () => {
   let sd1: ClipTokenizer;
   let turbo: ClipTokenizer;
   beforeAll(() => {
-    if (!existsSync(BPE)) throw new Error(`missing fixture ${BPE}: the golden-id tests need ../shared/fixtures/clip next to the repository`);
+    if (!existsSync(BPE)) throw new Error(`missing fixture ${BPE}: the golden-id tests need test/fixtures/clip (OpenAI CLIP's MIT-licensed vocabulary)`);
     sd1 = ClipTokenizer.fromOpenAiBpe(BPE);
     turbo = ClipTokenizer.fromOpenAiBpe(BPE, { padToken: '!' });
   });
