@@ -1,9 +1,19 @@
 // Server configuration from environment variables and command-line flags, validated once at
 // start so a typo fails with a message naming the variable instead of a crash later on.
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { BYTE_RATE_LIMIT, MAX_ROOM_BYTES, MAX_VIOLATIONS, RATE_LIMIT, VIOLATION_WINDOW_MS } from '../lib/protocol/limits';
+import {
+  BYTE_RATE_LIMIT,
+  MAX_RENDER_SIDE,
+  MAX_ROOM_BYTES,
+  MAX_VIOLATIONS,
+  MIN_RENDER_SIDE,
+  RATE_LIMIT,
+  SNAPSHOT_RATE_LIMIT,
+  VIOLATION_WINDOW_MS,
+} from '../lib/protocol/limits';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -17,6 +27,21 @@ const intFrom = (min: number, max = Number.MAX_SAFE_INTEGER) =>
 const boolFlag = z
   .enum(['0', '1', 'true', 'false', 'yes', 'no'], { message: 'must be 0 or 1' })
   .transform((v) => v === '1' || v === 'true' || v === 'yes');
+
+/** Comma-separated output sides, each a multiple of 64 within the render sizes. */
+const renderSides = z
+  .string()
+  .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean).map(Number))
+  .pipe(
+    z.array(
+      z
+        .number()
+        .int()
+        .min(MIN_RENDER_SIDE)
+        .max(MAX_RENDER_SIDE)
+        .refine((n) => n % 64 === 0, 'must be a multiple of 64'),
+    ),
+  );
 
 const EnvSchema = z.object({
   PORT: intFrom(0, 65535).default(3000),
@@ -47,7 +72,51 @@ const EnvSchema = z.object({
   MAX_VIOLATIONS: intFrom(1).default(MAX_VIOLATIONS),
   VIOLATION_WINDOW_MS: intFrom(1).default(VIOLATION_WINDOW_MS),
   NODE_ENV: z.string().default('development'),
+  // ───── the render loop and its engine ─────
+  RENDER_CONCURRENCY: intFrom(1, 16).default(1),
+  ENGINE_EP: z.string().min(1).default('cpu'),
+  ENGINE_THREADS: intFrom(0, 256).optional(),
+  ENGINE_VAE: z.string().default(''),
+  ENGINE_WARMUP_SIZES: renderSides.default([256]),
+  RENDER_JPEG_QUALITY: intFrom(30, 100).default(85),
+  RENDER_KEEP_CLOSED_ROOM_S: intFrom(0).default(600),
+  RENDER_PENDING_MB: z.coerce.number().positive().default(256),
+  SNAPSHOT_RATE_PER_SECOND: z.coerce.number().positive().default(SNAPSHOT_RATE_LIMIT.perSecond),
+  SNAPSHOT_RATE_BURST: intFrom(1).default(SNAPSHOT_RATE_LIMIT.burst),
+  ENGINE_TEST_DELAY_MS: intFrom(0, 60_000).default(0),
 });
+
+/** Settings of the live render loop and its engine workers. */
+export interface RenderConfig {
+  /** RENDER_CONCURRENCY: renders in flight at once (one engine worker each); default 1 */
+  concurrency: number;
+  /** ENGINE_EP: onnxruntime execution provider; default cpu */
+  executionProvider: string;
+  /** ENGINE_THREADS: onnxruntime intra-op threads per worker. Default: the cores shared out among
+   * the RENDER_CONCURRENCY workers (all cores for one worker). Measured on 2 cores with the tiny
+   * model: 1 and 2 threads render equally fast since lib/diffusion turned off onnxruntime's thread
+   * spinning (before, 2 threads cost twice the time), and real UNets gain from the second core
+   * (docs/BENCHMARKS.md "Live loop"). */
+  threads: number;
+  /** ENGINE_VAE: a VAE-only preset or folder (e.g. `taesd`) that replaces the model's own VAE;
+   * '' = the model's VAE. On a CPU the tiny VAE is what keeps a frame near a second. */
+  vae: string;
+  /** ENGINE_WARMUP_SIZES: comma-separated output sides rendered once at start; default 256 */
+  warmupSizes: number[];
+  /** RENDER_JPEG_QUALITY: quality of broadcast renders; default 85 */
+  jpegQuality: number;
+  /** RENDER_KEEP_CLOSED_ROOM_S: how long the renders of a room nobody is in are kept; default 600 */
+  keepClosedRoomMs: number;
+  /** RENDER_PENDING_MB: decoded snapshots that may wait for the engine at once, all rooms
+   * together; default 256 (~85 waiting 1024² frames or ~1,300 at 256²) */
+  pendingBytes: number;
+  /** SNAPSHOT_RATE_PER_SECOND / SNAPSHOT_RATE_BURST: per-socket token bucket over frame:snapshot */
+  snapshotRate: { perSecond: number; burst: number };
+  /** ENGINE_TEST_DELAY_MS — for tests only: every render blocks its engine worker's thread for this
+   * long (Atomics.wait, a real block like onnxruntime's run), so a test can prove that a slow render
+   * never stalls sync and presence. Default 0; never set it in production. */
+  testDelayMs: number;
+}
 
 export interface ServerConfig {
   port: number;
@@ -71,6 +140,7 @@ export interface ServerConfig {
   maxRoomBytes: number;
   ping: { intervalMs: number; timeoutMs: number };
   violations: { max: number; windowMs: number };
+  render: RenderConfig;
 }
 
 export class ConfigError extends Error {
@@ -139,5 +209,17 @@ export function loadConfig(
     maxRoomBytes: e.MAX_ROOM_BYTES,
     ping: { intervalMs: e.PING_INTERVAL_MS, timeoutMs: e.PING_TIMEOUT_MS },
     violations: { max: e.MAX_VIOLATIONS, windowMs: e.VIOLATION_WINDOW_MS },
+    render: {
+      concurrency: e.RENDER_CONCURRENCY,
+      executionProvider: e.ENGINE_EP,
+      threads: e.ENGINE_THREADS ?? Math.max(1, Math.floor(availableParallelism() / e.RENDER_CONCURRENCY)),
+      vae: e.ENGINE_VAE,
+      warmupSizes: e.ENGINE_WARMUP_SIZES,
+      jpegQuality: e.RENDER_JPEG_QUALITY,
+      keepClosedRoomMs: e.RENDER_KEEP_CLOSED_ROOM_S * 1000,
+      pendingBytes: Math.round(e.RENDER_PENDING_MB * 1024 * 1024),
+      snapshotRate: { perSecond: e.SNAPSHOT_RATE_PER_SECOND, burst: e.SNAPSHOT_RATE_BURST },
+      testDelayMs: e.ENGINE_TEST_DELAY_MS,
+    },
   };
 }

@@ -10,6 +10,7 @@ import { ConfigError, loadConfig, type ServerConfig } from './config';
 import { HealthRegistry } from './http/health';
 import { HttpRoutes, createRequestHandler, type NextHandler } from './http/requestHandler';
 import { createLogger, type Logger } from './logger';
+import type { LivecanvasServer } from './LivecanvasServer';
 import { attachRender } from './render/attachRender';
 import { RoomManager } from './rooms/RoomManager';
 import { SocketGateway } from './socket/SocketGateway';
@@ -25,25 +26,8 @@ export const MAX_SOCKET_MESSAGE_BYTES = 2 * Math.max(MAX_YJS_MESSAGE_BYTES, MAX_
  * the update log still holds everything, so nothing acknowledged is lost. */
 const SHUTDOWN_TIMEOUT_MS = 10_000;
 
-export interface LivecanvasServer {
-  config: ServerConfig;
-  logger: Logger;
-  httpServer: HttpServer;
-  io: SocketServer;
-  store: RoomStore;
-  rooms: RoomManager;
-  /** registerRoomEvent(name, schema, handler): validated, rate-limited, joined-room-only events */
-  sockets: SocketGateway;
-  /** health.register(name, provider): extra /healthz fields */
-  health: HealthRegistry;
-  /** routes.add(prefix, handler): HTTP routes served before the web app */
-  routes: HttpRoutes;
-  /** run `fn` during close(), before rooms are flushed and the database is closed */
-  onClose(fn: () => unknown): void;
-  listen(): Promise<AddressInfo>;
-  /** Stop accepting clients, disconnect them, compact and unload every room, close the db. */
-  close(): Promise<void>;
-}
+
+export type { LivecanvasServer };
 
 export async function createLivecanvasServer(config: ServerConfig, logger = createLogger(config.logLevel)): Promise<LivecanvasServer> {
   let nextHandler: NextHandler | null = null;

@@ -17,7 +17,7 @@ import {
 } from '../../lib/canvas/liveFrame';
 import type { LiveFrameShape } from '../../lib/canvas/liveFrameSchema';
 import { getLiveSession } from './liveSession';
-import { isLiveFrame } from './snapshotter';
+import { isLiveFrame } from '../../lib/canvas/liveFrameContent';
 
 const VIEW_LABELS: Record<LiveFrameView, { label: string; title: string }> = {
   frame: { label: 'Frame', title: 'render behind your strokes' },

@@ -3,6 +3,7 @@
 import { Box, type Editor, type TLShapeId } from 'tldraw';
 import { renderSizeForFrame } from '../../lib/canvas/liveFrame';
 import type { LiveFrameShape } from '../../lib/canvas/liveFrameSchema';
+import { framePageBox } from '../../lib/canvas/liveFrameContent';
 
 export const SNAPSHOT_JPEG_QUALITY = 0.9;
 
@@ -11,12 +12,6 @@ export interface CapturedFrame {
   mime: 'image/jpeg';
   width: number;
   height: number;
-}
-
-/** The frame's rectangle on the page (frames are not rotated in practice; rotation is ignored). */
-export function framePageBox(editor: Editor, frame: LiveFrameShape): Box {
-  const p = editor.getShapePageTransform(frame.id).point();
-  return new Box(p.x, p.y, frame.props.w, frame.props.h);
 }
 
 export async function captureFrameJpeg(

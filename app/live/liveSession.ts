@@ -13,37 +13,28 @@ import {
 } from 'tldraw';
 import type { Socket } from 'socket.io-client';
 import { randomSeed } from '../../lib/canvas/liveFrame';
+import { isLiveFrame } from '../../lib/canvas/liveFrameContent';
 import {
   EV,
   ErrorEvent,
   FrameStatus,
+  PinAck,
   RenderResult,
+  RendersReplayAck,
+  SnapshotAck,
   type FramePin,
+  type RendersReplay,
 } from '../../lib/protocol/events';
 import type { ConnectionStatus } from '../../lib/canvas/socketProvider';
-import { FrameRenderList } from '../../lib/protocol/http';
 import { captureFrameJpeg } from './captureFrame';
 import { LiveRenderStore, readEngineStatus, type LiveEngineStatus } from './renderStore';
-import {
-  isLiveFrame,
-  LiveFrameSnapshotter,
-  type SnapshotAckLike,
-  type SnapshotMessage,
-  type SnapshotterOptions,
-} from './snapshotter';
+import { LiveFrameSnapshotter, type SnapshotMessage, type SnapshotterOptions } from './snapshotter';
 
 const SNAPSHOT_ACK_TIMEOUT_MS = 5_000;
 const PIN_ACK_TIMEOUT_MS = 10_000;
+const REPLAY_ACK_TIMEOUT_MS = 15_000;
 /** gap between a frame and what is placed beside it (side view, pinned renders), page units */
 export const BESIDE_GAP = 24;
-
-export interface PinAckLike {
-  ok: boolean;
-  url?: string;
-  width?: number;
-  height?: number;
-  error?: { code?: string; message?: string };
-}
 
 export type PinResult = { ok: true; shapeId: TLShapeId } | { ok: false; message: string };
 
@@ -56,8 +47,6 @@ export interface RoomConnection {
 export interface LiveSessionOptions {
   /** without it, a connected socket counts as joined */
   connection?: RoomConnection;
-  /** where /api/renders lives; the page's own origin by default */
-  httpBase?: string;
   snapshotter?: Pick<SnapshotterOptions, 'capture' | 'clock' | 'wallClock' | 'minIntervalMs'>;
 }
 
@@ -115,12 +104,17 @@ export class LiveSession {
     );
     // Frames changed while offline (or refused right after a reconnect, before the rejoin) are
     // sent once the room is joined again, so the last state of the drawing is always rendered.
+    // Each join (the first, and every rejoin after a reconnect) asks for what was rendered
+    // meanwhile, once this session listens: no render can slip between a push and a listener.
+    const joinedRoom = () => {
+      this.snapshotter.resume();
+      void this.replay();
+    };
     const conn = opts.connection;
-    if (conn) this.unbind.push(conn.onStatus((status) => status === 'connected' && this.snapshotter.resume()));
-    else this.on('connect', () => this.snapshotter.resume());
+    if (conn) this.unbind.push(conn.onStatus((status) => status === 'connected' && joinedRoom()));
+    else this.on('connect', joinedRoom);
     this.snapshotter.start();
     sessionAtom(editor).set(this);
-    void this.backfill();
   }
 
   /** Whether a snapshot sent now could be rendered: joined to the room and an engine that can. */
@@ -137,60 +131,26 @@ export class LiveSession {
     if (!engineCannotRender(next) && (engineCannotRender(prev) || next.state === 'ready')) this.snapshotter.resume();
   }
 
-  /**
-   * The room page joins (and the server sends the engine status and the latest renders) before
-   * the editor exists, so those first messages are gone by now: fetch the same facts over HTTP,
-   * with every render the server keeps per frame so a newcomer can step back through them.
-   */
-  private async backfill(): Promise<void> {
-    const base = `${this.opts.httpBase ?? ''}/api/renders/${encodeURIComponent(this.roomId)}`;
+  /** Asks the server for the engine status, every frame's state and its kept renders, in one
+   * exchange (`renders:replay`), and merges them with what this tab holds. */
+  private async replay(): Promise<void> {
+    let raw: unknown;
     try {
-      const res = await fetch(base);
-      if (!res.ok) return;
-      const stats = (await res.json()) as { engine?: unknown; frames?: Record<string, { kept?: number }> };
-      const engine = readEngineStatus(stats.engine);
-      if (engine && !this.renders.engine.get()) this.setEngine(engine);
-      await Promise.all(
-        Object.entries(stats.frames ?? {})
-          .filter(([, f]) => !!f.kept)
-          .map(([frameId]) => this.backfillFrame(base, frameId)),
-      );
-    } catch (e) {
-      console.warn('[livecanvas] could not load the renders of the room:', (e as Error).message);
+      raw = await this.socket
+        .timeout(REPLAY_ACK_TIMEOUT_MS)
+        .emitWithAck(EV.replay, { roomId: this.roomId } satisfies RendersReplay);
+    } catch {
+      return; // no answer: the next rejoin asks again
     }
-  }
-
-  private async backfillFrame(base: string, frameId: string): Promise<void> {
-    const res = await fetch(`${base}/${encodeURIComponent(frameId)}`);
-    if (!res.ok || this.disposed) return;
-    const list = FrameRenderList.safeParse(await res.json());
-    if (!list.success) return;
-    const held = new Set(this.renders.get(frameId).history.map((e) => e.seq));
-    const missing = list.data.renders.filter((r) => !held.has(r.seq));
-    const fetched = await Promise.all(
-      missing.map(async (r): Promise<RenderResult | null> => {
-        const jpeg = await fetch(`${this.opts.httpBase ?? ''}${r.url}`);
-        // dropped from the server's history meanwhile: the newer ones still come
-        if (!jpeg.ok) return null;
-        return {
-          roomId: this.roomId,
-          frameId,
-          seq: r.seq,
-          mime: 'image/jpeg',
-          image: new Uint8Array(await jpeg.arrayBuffer()),
-          width: r.width,
-          height: r.height,
-          seed: r.seed,
-          model: r.model,
-          // not measured for renders made before this tab was here
-          timings: { queueMs: 0, inferenceMs: 0, totalMs: 0 },
-          renderedAt: r.renderedAt,
-        };
-      }),
-    );
-    // deleted while we fetched: its renders would hold object URLs for a frame nobody sees
-    if (this.disposed || !isLiveFrame(this.editor.getShape(frameId as TLShapeId))) return;
-    this.renders.addPast(frameId, fetched.filter((r): r is RenderResult => r !== null));
+    const ack = RendersReplayAck.safeParse(raw);
+    if (this.disposed || !ack.success || !ack.data.ok) return;
+    this.setEngine(ack.data.engine);
+    for (const f of ack.data.frames) {
+      // deleted meanwhile: its renders would hold object URLs for a frame nobody sees
+      if (!isLiveFrame(this.editor.getShape(f.frameId as TLShapeId))) continue;
+      this.renders.addPast(f.frameId, f.renders);
+      if (!this.renders.get(f.frameId).status) this.renders.setStatus({ frameId: f.frameId, state: f.state, message: f.message });
+    }
   }
 
   isPeeking(frameId: string): boolean {
@@ -213,22 +173,22 @@ export class LiveSession {
   async pin(frameId: string): Promise<PinResult> {
     const shown = this.renders.shown(frameId);
     if (!shown) return { ok: false, message: 'nothing rendered yet: draw in the frame first' };
-    let ack: PinAckLike | undefined;
+    let raw: unknown;
     try {
-      ack = await this.socket
+      raw = await this.socket
         .timeout(PIN_ACK_TIMEOUT_MS)
         .emitWithAck(EV.pin, { roomId: this.roomId, frameId, seq: shown.seq } satisfies FramePin);
     } catch {
       return { ok: false, message: 'the server did not answer the pin request; check the connection' };
     }
-    if (!ack?.ok || !ack.url) {
-      return { ok: false, message: ack?.error?.message ?? 'the server could not store the render' };
-    }
+    const parsed = PinAck.safeParse(raw);
+    if (!parsed.success) return { ok: false, message: 'the server could not store the render' };
+    const ack = parsed.data;
+    if (!ack.ok) return { ok: false, message: ack.error.message };
     const frame = this.editor.getShape(frameId as TLShapeId);
     if (!isLiveFrame(frame)) return { ok: false, message: 'the frame was deleted meanwhile' };
 
-    const width = ack.width ?? shown.width;
-    const height = ack.height ?? shown.height;
+    const { width, height } = ack;
     const assetId: TLAssetId = AssetRecordType.createId();
     const shapeId = createShapeId();
     const w = frame.props.w;
@@ -241,7 +201,7 @@ export class LiveSession {
           id: assetId,
           type: 'image',
           props: {
-            src: ack.url!,
+            src: ack.url,
             w: width,
             h: height,
             mimeType: 'image/jpeg',
@@ -276,13 +236,15 @@ export class LiveSession {
     this.unbind.push(() => this.socket.off(event, fn));
   }
 
-  private async sendSnapshot(snap: SnapshotMessage): Promise<SnapshotAckLike | undefined> {
+  private async sendSnapshot(snap: SnapshotMessage): Promise<SnapshotAck | undefined> {
     // socket.io would buffer it and deliver it before the next room:join, where it is refused
     if (!this.canSend()) return undefined;
     try {
-      return await this.socket
+      const raw: unknown = await this.socket
         .timeout(SNAPSHOT_ACK_TIMEOUT_MS)
         .emitWithAck(EV.snapshot, { roomId: this.roomId, ...snap });
+      const ack = SnapshotAck.safeParse(raw);
+      return ack.success ? ack.data : undefined;
     } catch {
       return undefined;
     }

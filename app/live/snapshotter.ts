@@ -2,68 +2,16 @@
 // made by the local person (store source 'user') count, so of everyone in the room exactly the
 // client that drew sends; remote changes arrive through Yjs with source 'remote'.
 import type { Editor, TLRecord, TLShape, TLShapeId } from 'tldraw';
-import { LIVE_FRAME_TYPE, liveFrameContentHash } from '../../lib/canvas/liveFrame';
+import { collectFrameContent, frameContentHash, framePageBox, isLiveFrame } from '../../lib/canvas/liveFrameContent';
 import type { LiveFrameShape } from '../../lib/canvas/liveFrameSchema';
-import type { FrameSnapshot } from '../../lib/protocol/events';
+import type { FrameSnapshot, SnapshotAck } from '../../lib/protocol/events';
 import { SNAPSHOT_MIN_INTERVAL_MS } from '../../lib/protocol/limits';
-import { captureFrameJpeg, framePageBox, type CapturedFrame } from './captureFrame';
+import { captureFrameJpeg, type CapturedFrame } from './captureFrame';
 import { FramePacer, type PacerClock, realClock } from './framePacer';
 
-/** The server's answer to a snapshot, as far as the client cares. */
-export interface SnapshotAckLike {
-  ok: boolean;
-  outcome?: string;
-  lastSeq?: number;
-  error?: { code?: string; message?: string };
-}
 
 export type SnapshotMessage = Omit<FrameSnapshot, 'roomId' | 'image'> & { image: Uint8Array };
-export type SendSnapshot = (snap: SnapshotMessage) => Promise<SnapshotAckLike | undefined>;
-
-export interface FrameContent {
-  /** the shapes handed to the exporter (their descendants come along) */
-  exportIds: TLShapeId[];
-  /** every shape that shows in the frame, descendants included: what the hash covers */
-  memberIds: Set<TLShapeId>;
-  records: TLShape[];
-}
-
-export const isLiveFrame = (s: TLShape | TLRecord | undefined | null): s is LiveFrameShape =>
-  !!s && (s as TLShape).typeName === 'shape' && (s as TLShape).type === LIVE_FRAME_TYPE;
-
-/**
- * What a live frame shows: everything drawn into it (its descendants) plus the shapes lying over
- * it on the same level (siblings whose bounds touch the frame), e.g. a sticker dragged onto it
- * without being reparented. Other live frames never count.
- */
-export function collectFrameContent(editor: Editor, frame: LiveFrameShape): FrameContent {
-  const box = framePageBox(editor, frame);
-  const exportIds = [...editor.getSortedChildIdsForParent(frame.id)];
-  const memberIds = new Set(editor.getShapeAndDescendantIds(exportIds));
-  for (const id of editor.getSortedChildIdsForParent(frame.parentId)) {
-    if (id === frame.id) continue;
-    const s = editor.getShape(id);
-    if (!s || isLiveFrame(s)) continue;
-    const b = editor.getShapePageBounds(s);
-    if (!b || !b.collides(box)) continue;
-    exportIds.push(id);
-    for (const d of editor.getShapeAndDescendantIds([id])) memberIds.add(d);
-  }
-  const records: TLShape[] = [];
-  for (const id of memberIds) {
-    const s = editor.getShape(id);
-    if (s && !isLiveFrame(s)) records.push(s);
-  }
-  return { exportIds, memberIds, records };
-}
-
-export function frameContentHash(editor: Editor, frame: LiveFrameShape, content: FrameContent): string {
-  const p = editor.getShapePageTransform(frame.id).point();
-  return liveFrameContentHash(
-    { x: p.x, y: p.y, props: frame.props },
-    content.records as unknown as Record<string, unknown>[],
-  );
-}
+export type SendSnapshot = (snap: SnapshotMessage) => Promise<SnapshotAck | undefined>;
 
 export interface SnapshotterOptions {
   minIntervalMs?: number;

@@ -33,7 +33,7 @@ export type UserInfo = z.infer<typeof UserInfo>;
 // ───────────── client → server ─────────────
 
 /** Join a room. The ack answers `{ok:true}` or `{ok:false, error}`; the server then starts the
- * Yjs sync (sync step 1 from the server) and sends engine status and the latest renders. */
+ * Yjs sync (sync step 1 from the server). Renders come with `renders:replay`. */
 export const RoomJoin = z.object({ roomId: RoomId, user: UserInfo.optional() });
 export const RoomLeave = z.object({ roomId: RoomId });
 
@@ -64,6 +64,10 @@ export const FramePin = z.object({
   frameId: z.string().min(1).max(200),
   seq: z.number().int().nonnegative(),
 });
+
+/** What a newcomer needs of the render loop, asked once per join when the client listens:
+ * answered in the ack (RendersReplayAck). */
+export const RendersReplay = z.object({ roomId: RoomId });
 
 // ───────────── server → client ─────────────
 
@@ -156,6 +160,21 @@ export const PinAck = z.union([
   AckFailure,
 ]);
 
+/** One frame in a replay: its state and its kept renders, oldest first. */
+export const FrameReplay = z.object({
+  frameId: z.string(),
+  state: FrameState,
+  message: z.string().optional(),
+  renders: z.array(RenderResult),
+});
+
+/** Ack of `renders:replay`: the engine status and every frame's state and kept renders — the
+ * newest render of each frame always, older ones while the reply stays under REPLAY_MAX_BYTES. */
+export const RendersReplayAck = z.union([
+  z.object({ ok: z.literal(true), engine: EngineStatus, frames: z.array(FrameReplay) }),
+  AckFailure,
+]);
+
 /** Event names, in one place. */
 export const EV = {
   roomJoin: 'room:join',
@@ -164,6 +183,7 @@ export const EV = {
   yAwareness: 'y:awareness',
   snapshot: 'frame:snapshot',
   pin: 'frame:pin',
+  replay: 'renders:replay',
   render: 'render',
   frameStatus: 'frame:status',
   engineStatus: 'engine:status',
@@ -183,3 +203,8 @@ export type ErrorEvent = z.infer<typeof ErrorEvent>;
 export type ErrorCode = z.infer<typeof ErrorCode>;
 export type SnapshotAck = z.infer<typeof SnapshotAck>;
 export type PinAck = z.infer<typeof PinAck>;
+export type RendersReplay = z.infer<typeof RendersReplay>;
+export type FrameReplay = z.infer<typeof FrameReplay>;
+export type RendersReplayAck = z.infer<typeof RendersReplayAck>;
+/** The fields of a successful ack, without `ok` (the gateway adds `ok: true`). */
+export type AckFields<T> = T extends { ok: true } ? Omit<T, 'ok'> : never;

@@ -61,6 +61,14 @@ export const MAX_RENDER_SIDE = 1024;
 /** Renders kept per frame for stepping back through history. */
 export const RENDER_HISTORY_LENGTH = 20;
 
+/** A `renders:replay` answer stops adding older renders past this many image bytes (the newest
+ * render of every frame is always in it). */
+export const REPLAY_MAX_BYTES = 8 * 1024 * 1024;
+
+/** A snapshot's seq is the client's wall clock (ms); one further ahead of the server's clock than
+ * this is taken as now + this, so a bogus huge seq cannot lock a frame for everyone. */
+export const SEQ_CLOCK_ALLOWANCE_MS = 60_000;
+
 /** Awareness entries of a disconnected client are removed at once by the server; clients also
  * time out silent peers (y-protocols' default is 30 s, we want cursors gone within 5 s). */
 export const PRESENCE_TIMEOUT_MS = 4_000;

@@ -1,5 +1,7 @@
-// Decides which snapshot the engine renders next. It knows nothing of images or tensors: a job is
-// opaque bytes plus settings, and `runJob` is whatever turns it into a result.
+// The render queue: decides which snapshot the engine renders next, and is the one registry of
+// per-frame state of the render loop (each frame's slot carries the loop's own `data`: its kept
+// renders, decode gate, model note), so deleting a frame or a room cleans one place. It knows
+// nothing of images or tensors: a job is opaque, and `runJob` is whatever turns it into a result.
 //
 // Rules (docs/protocol.md "Rendering"):
 // - Latest wins: each frame has one pending slot. A newer snapshot replaces the pending one (the
@@ -11,8 +13,7 @@
 // - The pending slot is only read when the engine becomes free, so a render never starts for a
 //   snapshot that was already superseded at that moment. Every start records the seq it started
 //   and the newest seq accepted for the frame at that moment (`recentStarts`), so this can be
-//   checked from outside. "Accepted" means submitted: a newer snapshot that its caller is still
-//   validating is not in the slot yet, and the render starts with the newest one that is.
+//   checked from outside.
 
 export interface RenderJob<TImage = Uint8Array, TSettings = unknown> {
   roomId: string;
@@ -28,7 +29,7 @@ export interface RenderJob<TImage = Uint8Array, TSettings = unknown> {
   sentAt?: number;
 }
 
-export type SchedulerFrameState = 'idle' | 'queued' | 'rendering' | 'error';
+export type QueueFrameState = 'idle' | 'queued' | 'rendering' | 'error';
 
 /** What happened to a submitted snapshot. */
 export type SubmitOutcome =
@@ -77,51 +78,67 @@ export interface JobTiming {
   finishedAt: number;
 }
 
-export interface RenderSchedulerOptions<TJob extends RenderJob<unknown, unknown>, TResult> {
+export interface FrameQueueOptions<TJob extends RenderJob<unknown, unknown>, TResult, TData> {
   runJob: (job: TJob) => Promise<TResult>;
-  /** renders in flight at once over all rooms (config RENDER_CONCURRENCY); default 1 */
+  /** renders in flight at once over all rooms (RENDER_CONCURRENCY); default 1 */
   concurrency?: number;
-  onState?: (roomId: string, frameId: string, state: SchedulerFrameState, message?: string) => void;
+  /** the caller's own state of a new frame (kept renders, notes…), dropped with the frame */
+  frameData?: () => TData;
+  onState?: (roomId: string, frameId: string, state: QueueFrameState, message?: string) => void;
   onResult?: (job: TJob, result: TResult, timing: JobTiming) => void;
   onError?: (job: TJob, error: unknown, timing: JobTiming) => void;
   /** clock, replaceable for tests that want exact queue times */
   now?: () => number;
-  /** a throwing listener must not wedge the scheduler; its error goes here (default console.error) */
+  /** a throwing listener must not wedge the queue; its error goes here (default console.error) */
   onListenerError?: (err: unknown) => void;
 }
 
-interface FrameSlot<TJob> {
-  frameId: string;
+export interface FrameSlot<TJob, TData> {
+  readonly frameId: string;
   pending: TJob | null;
   inFlight: boolean;
   /** true while the frame sits in its room's ready list */
   ready: boolean;
-  state: SchedulerFrameState;
+  state: QueueFrameState;
   counters: FrameCounters;
   starts: StartRecord[];
+  readonly data: TData;
 }
 
-interface RoomSlots<TJob> {
+interface RoomSlots<TJob, TData> {
   roomId: string;
-  frames: Map<string, FrameSlot<TJob>>;
+  frames: Map<string, FrameSlot<TJob, TData>>;
   /** frames with a pending snapshot and nothing in flight, in turn order */
-  readyFrames: FrameSlot<TJob>[];
-  /** true while the room sits in the scheduler's ready list */
+  readyFrames: FrameSlot<TJob, TData>[];
+  /** true while the room sits in the queue's ready list */
   ready: boolean;
 }
 
-export class RenderScheduler<TJob extends RenderJob<unknown, unknown>, TResult = unknown> {
+const newCounters = (): FrameCounters => ({
+  accepted: 0,
+  ignored: 0,
+  dropped: 0,
+  started: 0,
+  rendered: 0,
+  failed: 0,
+  lastAcceptedSeq: -1,
+  lastStartedSeq: -1,
+  lastRenderedSeq: -1,
+  startedSuperseded: 0,
+});
+
+export class FrameQueue<TJob extends RenderJob<unknown, unknown>, TResult = unknown, TData = undefined> {
   readonly concurrency: number;
-  private readonly rooms = new Map<string, RoomSlots<TJob>>();
+  private readonly rooms = new Map<string, RoomSlots<TJob, TData>>();
   /** rooms with at least one ready frame, in turn order */
-  private readonly readyRooms: RoomSlots<TJob>[] = [];
+  private readonly readyRooms: RoomSlots<TJob, TData>[] = [];
   private running = 0;
   private paused = false;
   private idleWaiters: (() => void)[] = [];
-  private readonly opts: RenderSchedulerOptions<TJob, TResult>;
+  private readonly opts: FrameQueueOptions<TJob, TResult, TData>;
   private readonly now: () => number;
 
-  constructor(opts: RenderSchedulerOptions<TJob, TResult>) {
+  constructor(opts: FrameQueueOptions<TJob, TResult, TData>) {
     const c = opts.concurrency ?? 1;
     if (!Number.isInteger(c) || c < 1) throw new Error(`render concurrency must be an integer ≥ 1, got ${c}`);
     this.concurrency = c;
@@ -132,7 +149,7 @@ export class RenderScheduler<TJob extends RenderJob<unknown, unknown>, TResult =
   /** Offer a snapshot. Starts a render at once when the engine has room for it. */
   submit(job: TJob): SubmitOutcome {
     const room = this.room(job.roomId);
-    const frame = this.frame(room, job.frameId);
+    const frame = this.slot(room, job.frameId);
     if (job.seq <= frame.counters.lastAcceptedSeq) {
       frame.counters.ignored++;
       return 'stale';
@@ -160,9 +177,19 @@ export class RenderScheduler<TJob extends RenderJob<unknown, unknown>, TResult =
     if (!paused) this.pump();
   }
 
-  /** Forget a room: pending snapshots are dropped, a render in flight finishes but its result is
-   * still reported (the caller decides whether anyone is left to receive it). */
-  removeRoom(roomId: string): void {
+  /** The frame's slot, created (with fresh `data`) when it has none yet. */
+  frame(roomId: string, frameId: string): FrameSlot<TJob, TData> {
+    return this.slot(this.room(roomId), frameId);
+  }
+
+  /** The frame's slot if it has one. */
+  peek(roomId: string, frameId: string): FrameSlot<TJob, TData> | undefined {
+    return this.rooms.get(roomId)?.frames.get(frameId);
+  }
+
+  /** Drop the snapshots waiting in a room's slots (nobody is left to see them); its frames and
+   * their data stay until `removeRoom`. A render in flight finishes and is reported. */
+  dropPending(roomId: string): void {
     const room = this.rooms.get(roomId);
     if (!room) return;
     for (const f of room.frames.values()) {
@@ -172,6 +199,11 @@ export class RenderScheduler<TJob extends RenderJob<unknown, unknown>, TResult =
     }
     room.readyFrames.length = 0;
     this.removeReadyRoom(room);
+  }
+
+  /** Forget a room and every frame in it. */
+  removeRoom(roomId: string): void {
+    this.dropPending(roomId);
     this.rooms.delete(roomId);
   }
 
@@ -190,36 +222,27 @@ export class RenderScheduler<TJob extends RenderJob<unknown, unknown>, TResult =
   }
 
   counters(roomId: string, frameId: string): FrameCounters | undefined {
-    const c = this.rooms.get(roomId)?.frames.get(frameId)?.counters;
+    const c = this.peek(roomId, frameId)?.counters;
     return c ? { ...c } : undefined;
   }
 
   /** The last START_LOG_LENGTH render starts of a frame, oldest first. */
   recentStarts(roomId: string, frameId: string): StartRecord[] {
-    return [...(this.rooms.get(roomId)?.frames.get(frameId)?.starts ?? [])];
+    return [...(this.peek(roomId, frameId)?.starts ?? [])];
   }
 
-  frameIds(roomId: string): string[] {
-    return [...(this.rooms.get(roomId)?.frames.keys() ?? [])];
+  /** Every frame slot of a room. */
+  frames(roomId: string): FrameSlot<TJob, TData>[] {
+    return [...(this.rooms.get(roomId)?.frames.values() ?? [])];
   }
 
-  frameState(roomId: string, frameId: string): SchedulerFrameState {
-    return this.rooms.get(roomId)?.frames.get(frameId)?.state ?? 'idle';
+  frameState(roomId: string, frameId: string): QueueFrameState {
+    return this.peek(roomId, frameId)?.state ?? 'idle';
   }
 
   /** Every snapshot waiting in a slot (not yet started), across rooms and frames. */
   *pendingJobs(): Generator<TJob> {
     for (const room of this.rooms.values()) for (const frame of room.frames.values()) if (frame.pending) yield frame.pending;
-  }
-
-  /** The snapshot waiting in one frame's slot, if any. */
-  pendingJob(roomId: string, frameId: string): TJob | null {
-    return this.rooms.get(roomId)?.frames.get(frameId)?.pending ?? null;
-  }
-
-  /** Renders in flight now. */
-  get inFlight(): number {
-    return this.running;
   }
 
   /** Resolves once nothing is pending or in flight. */
@@ -230,7 +253,7 @@ export class RenderScheduler<TJob extends RenderJob<unknown, unknown>, TResult =
 
   // ───────────── internals ─────────────
 
-  private room(roomId: string): RoomSlots<TJob> {
+  private room(roomId: string): RoomSlots<TJob, TData> {
     let room = this.rooms.get(roomId);
     if (!room) {
       room = { roomId, frames: new Map(), readyFrames: [], ready: false };
@@ -239,7 +262,7 @@ export class RenderScheduler<TJob extends RenderJob<unknown, unknown>, TResult =
     return room;
   }
 
-  private frame(room: RoomSlots<TJob>, frameId: string): FrameSlot<TJob> {
+  private slot(room: RoomSlots<TJob, TData>, frameId: string): FrameSlot<TJob, TData> {
     let frame = room.frames.get(frameId);
     if (!frame) {
       frame = {
@@ -248,26 +271,16 @@ export class RenderScheduler<TJob extends RenderJob<unknown, unknown>, TResult =
         inFlight: false,
         ready: false,
         state: 'idle',
-        counters: {
-          accepted: 0,
-          ignored: 0,
-          dropped: 0,
-          started: 0,
-          rendered: 0,
-          failed: 0,
-          lastAcceptedSeq: -1,
-          lastStartedSeq: -1,
-          lastRenderedSeq: -1,
-          startedSuperseded: 0,
-        },
+        counters: newCounters(),
         starts: [],
+        data: this.opts.frameData?.() as TData,
       };
       room.frames.set(frameId, frame);
     }
     return frame;
   }
 
-  private markReady(room: RoomSlots<TJob>, frame: FrameSlot<TJob>): void {
+  private markReady(room: RoomSlots<TJob, TData>, frame: FrameSlot<TJob, TData>): void {
     if (!frame.ready) {
       frame.ready = true;
       room.readyFrames.push(frame);
@@ -278,14 +291,14 @@ export class RenderScheduler<TJob extends RenderJob<unknown, unknown>, TResult =
     }
   }
 
-  private removeReadyRoom(room: RoomSlots<TJob>): void {
+  private removeReadyRoom(room: RoomSlots<TJob, TData>): void {
     if (!room.ready) return;
     room.ready = false;
     const i = this.readyRooms.indexOf(room);
     if (i >= 0) this.readyRooms.splice(i, 1);
   }
 
-  private setState(roomId: string, frame: FrameSlot<TJob>, state: SchedulerFrameState, message?: string) {
+  private setState(roomId: string, frame: FrameSlot<TJob, TData>, state: QueueFrameState, message?: string) {
     if (frame.state === state && state !== 'error') return;
     frame.state = state;
     this.safely(() => this.opts.onState?.(roomId, frame.frameId, state, message));
@@ -318,7 +331,7 @@ export class RenderScheduler<TJob extends RenderJob<unknown, unknown>, TResult =
     }
   }
 
-  private start(room: RoomSlots<TJob>, frame: FrameSlot<TJob>, job: TJob): void {
+  private start(room: RoomSlots<TJob, TData>, frame: FrameSlot<TJob, TData>, job: TJob): void {
     this.running++;
     frame.inFlight = true;
     frame.counters.started++;
@@ -341,8 +354,8 @@ export class RenderScheduler<TJob extends RenderJob<unknown, unknown>, TResult =
   }
 
   private finish(
-    room: RoomSlots<TJob>,
-    frame: FrameSlot<TJob>,
+    room: RoomSlots<TJob, TData>,
+    frame: FrameSlot<TJob, TData>,
     job: TJob,
     startedAt: number,
     outcome: { result: TResult } | { error: unknown },
@@ -350,13 +363,7 @@ export class RenderScheduler<TJob extends RenderJob<unknown, unknown>, TResult =
     this.running--;
     frame.inFlight = false;
     const finishedAt = this.now();
-    const timing: JobTiming = {
-      queueMs: Math.max(0, startedAt - job.receivedAt),
-      runMs: finishedAt - startedAt,
-      startedAt,
-      finishedAt,
-    };
-    const stillKnown = this.rooms.get(room.roomId) === room && room.frames.get(frame.frameId) === frame;
+    const timing: JobTiming = { queueMs: Math.max(0, startedAt - job.receivedAt), runMs: finishedAt - startedAt, startedAt, finishedAt };
     if ('result' in outcome) {
       frame.counters.rendered++;
       frame.counters.lastRenderedSeq = job.seq;
@@ -365,7 +372,7 @@ export class RenderScheduler<TJob extends RenderJob<unknown, unknown>, TResult =
       frame.counters.failed++;
       this.safely(() => this.opts.onError?.(job, outcome.error, timing));
     }
-    if (stillKnown) {
+    if (this.rooms.get(room.roomId) === room && room.frames.get(frame.frameId) === frame) {
       if (frame.pending) {
         this.markReady(room, frame);
         this.setState(room.roomId, frame, 'queued');

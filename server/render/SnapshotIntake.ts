@@ -1,91 +1,127 @@
-// Latest wins before the scheduler too: every snapshot is decoded in full before it may take its
-// frame's slot (validateSnapshot), and a decode costs milliseconds of libuv's small thread pool. So
-// per frame at most one snapshot decodes at a time and at most one waits for its turn; a newer
-// arrival replaces the waiting one ('superseded'), and a snapshot whose seq is not above the newest
-// one the frame already has is not decoded at all ('stale'). A burst of 100 snapshots then costs two decodes, not 100, and
-// its last snapshot does not queue behind 98 stale ones. (Without this gate, decodes of one frame
-// also finished out of order, so older snapshots reached the scheduler after newer ones.)
+// Snapshot intake: every `frame:snapshot` passes these checks once, in this order — the socket's
+// snapshot rate, the frame in the room's document, the engine's state, the pending-memory budget,
+// the frame's decode gate, the decode — and is then submitted to the render queue.
+import type { Socket } from 'socket.io';
+import type * as Y from 'yjs';
+import { EV, SEQ_CLOCK_ALLOWANCE_MS, SNAPSHOT_MIN_INTERVAL_MS, type AckFields, type FrameSnapshot, type FrameStatus, type SnapshotAck } from '../../lib/protocol';
+import { ClientError } from '../socket/ClientError';
+import { TokenBucket } from '../socket/SocketGuard';
+import type { EngineHost } from '../engine/EngineHost';
+import { decodeSnapshot } from './decodeSnapshot';
+import { readFrame, renderParamsFor } from './frameSettings';
+import type { RenderQueue, RenderSlot } from './renderState';
 
-export type IntakeTurn =
-  /** decode now; call `done()` afterwards, whatever happens */
-  | 'go'
-  /** its seq is not above the newest the frame already has (accepted, decoding or waiting): skip it */
-  | 'stale'
-  /** a newer snapshot of the frame came while this one waited for its turn: skip it */
-  | 'superseded';
-
-/** Exists while one snapshot of the frame decodes. */
-interface Gate {
-  /** newest seq that went through `turn` while this gate was open */
-  newestSeq: number;
-  waiting: { seq: number; resolve: (t: IntakeTurn) => void } | null;
+export interface SnapshotIntakeOptions {
+  /** per-socket token bucket over frame:snapshot */
+  rate: { perSecond: number; burst: number };
+  /** decoded pixels that may wait for the engine at once, all rooms together (RENDER_PENDING_MB) */
+  pendingBytes: number;
+  /** is this the document of a loaded room? (a room unloaded during a decode has nobody left) */
+  isOpen: (roomId: string, doc: Y.Doc) => boolean;
+  /** the frame names a model: note whether the engine runs it (RenderDelivery.noteModel) */
+  noteModel: (roomId: string, slot: RenderSlot, wanted: string) => void;
+  /** server clock, replaceable in tests */
+  now?: () => number;
 }
+
+const mb = (n: number) => `${(n / 1024 / 1024).toFixed(0)} MB`;
 
 export class SnapshotIntake {
-  /** gates of frames with a decode in flight; dropped as soon as a frame is idle */
-  private readonly gates = new Map<string, Gate>();
-  /** roomId → frameId → snapshots skipped (stale or superseded, never decoded) */
-  private readonly skippedCount = new Map<string, Map<string, number>>();
+  private readonly buckets = new WeakMap<Socket, TokenBucket>();
+  /** pixels of snapshots between the budget check and the queue (decoding or waiting to) */
+  private decodingBytes = 0;
+  private readonly now: () => number;
 
-  /** Waits for this snapshot's turn to be decoded. `floorSeq` is the newest seq the scheduler has
-   * accepted for the frame: nothing at or below it is worth decoding. */
-  turn(roomId: string, frameId: string, seq: number, floorSeq: number): Promise<IntakeTurn> {
-    const key = gateKey(roomId, frameId);
-    let gate = this.gates.get(key);
-    if (seq <= Math.max(floorSeq, gate?.newestSeq ?? -1)) {
-      this.skip(roomId, frameId);
-      return Promise.resolve('stale');
+  constructor(
+    private readonly queue: RenderQueue,
+    private readonly engine: EngineHost,
+    private readonly opts: SnapshotIntakeOptions,
+  ) {
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** Throws ClientError for refused snapshots (the gateway turns it into `lc:error` and a failed ack). */
+  async take(socket: Socket, doc: Y.Doc, msg: FrameSnapshot): Promise<AckFields<SnapshotAck>> {
+    const { roomId, frameId } = msg;
+    this.takeToken(socket);
+    const frame = readFrame(doc, frameId);
+    if (!frame.ok) throw new ClientError('unknown-frame', `${EV.snapshot}: ${frame.message}; snapshot ignored`);
+    const engine = this.engine.status;
+    if (engine.state === 'no-model' || engine.state === 'error') {
+      // Not the client's fault and not worth an error per snapshot: the frame shows why.
+      const message = engine.message ?? `the engine is in state ${engine.state}`;
+      socket.emit(EV.frameStatus, { roomId, frameId, state: engine.state, message } satisfies FrameStatus);
+      return { outcome: 'not-rendered', engine: engine.state, message };
     }
-    if (!gate) {
-      this.gates.set(key, { newestSeq: seq, waiting: null });
-      return Promise.resolve('go');
+    // seq is the sender's wall clock: one far ahead would lock the frame for every honest client
+    const seq = Math.min(msg.seq, this.now() + SEQ_CLOCK_ALLOWANCE_MS);
+    const slot = this.queue.frame(roomId, frameId);
+    this.opts.noteModel(roomId, slot, frame.props.model);
+    // settings as they are at arrival; the pixels are decoded once, to the size the engine renders
+    const params = renderParamsFor(frame.props, seq);
+    const bytes = params.width * params.height * 3;
+    this.reserve(slot, bytes);
+    try {
+      const turn = await slot.data.gate.turn(seq, slot.counters.lastAcceptedSeq);
+      if (turn !== 'go') return { outcome: turn, lastSeq: Math.max(slot.counters.lastAcceptedSeq, slot.data.gate.newestSeq) };
+      let decoded: Awaited<ReturnType<typeof decodeSnapshot>>;
+      try {
+        decoded = await decodeSnapshot(msg.image, msg.mime, params);
+      } finally {
+        slot.data.gate.done();
+      }
+      if (!decoded.ok) throw new ClientError(decoded.code, `${EV.snapshot}: ${decoded.message}`);
+      // A frame deleted (its slot dropped) or a room unloaded during the decode has no one left
+      // to render for; someone else's deletion is not this client's fault: no violation.
+      if (this.queue.peek(roomId, frameId) !== slot || !this.opts.isOpen(roomId, doc)) {
+        throw new ClientError('unknown-frame', `${EV.snapshot}: frame ${frameId} was deleted while its snapshot was checked; snapshot ignored`, {
+          violation: false,
+        });
+      }
+      const outcome = this.queue.submit({
+        roomId,
+        frameId,
+        seq,
+        image: { rgb: decoded.rgb, decodeMs: decoded.decodeMs },
+        settings: params,
+        receivedAt: this.now(),
+        sourceClient: socket.id,
+        sentAt: msg.sentAt,
+      });
+      return { outcome, lastSeq: slot.counters.lastAcceptedSeq };
+    } finally {
+      this.decodingBytes -= bytes;
     }
-    gate.newestSeq = seq;
-    if (gate.waiting) {
-      gate.waiting.resolve('superseded');
-      this.skip(roomId, frameId);
+  }
+
+  /** A waiting snapshot holds its decoded pixels until its render starts, and a tiny JPEG can
+   * decode to megabytes: without a budget, many frames × large output sizes fill the memory while
+   * the engine is slow or loading. Refused like a rate limit (the client retries); the snapshot
+   * it would replace in its own frame's slot does not count. */
+  private reserve(slot: RenderSlot, bytes: number): void {
+    let waiting = this.decodingBytes;
+    for (const job of this.queue.pendingJobs()) waiting += job.image.rgb.data.byteLength;
+    const replaced = slot.pending?.image.rgb.data.byteLength ?? 0;
+    if (waiting - replaced + bytes > this.opts.pendingBytes) {
+      throw new ClientError(
+        'rate-limited',
+        `${EV.snapshot}: the server has ${mb(waiting)} of snapshots waiting for the engine (limit ${mb(this.opts.pendingBytes)}); try again when renders catch up`,
+        { violation: false },
+      );
     }
-    const g = gate;
-    return new Promise<IntakeTurn>((resolve) => (g.waiting = { seq, resolve }));
+    this.decodingBytes += bytes;
   }
 
-  /** The decode that had the turn is over: the waiting snapshot (if any) goes next. */
-  done(roomId: string, frameId: string): void {
-    const key = gateKey(roomId, frameId);
-    const gate = this.gates.get(key);
-    if (!gate) return;
-    const next = gate.waiting;
-    if (next) {
-      gate.waiting = null;
-      next.resolve('go');
-    } else {
-      this.gates.delete(key);
+  /** Every snapshot is decoded in full before it is accepted, so a socket may send only so many. */
+  private takeToken(socket: Socket): void {
+    let bucket = this.buckets.get(socket);
+    if (!bucket) this.buckets.set(socket, (bucket = new TokenBucket(this.opts.rate.perSecond, this.opts.rate.burst)));
+    if (!bucket.take()) {
+      const { perSecond, burst } = this.opts.rate;
+      throw new ClientError(
+        'rate-limited',
+        `${EV.snapshot}: more than ${perSecond} snapshots/s (burst ${burst}) from this connection; send at most one per frame every ${SNAPSHOT_MIN_INTERVAL_MS} ms`,
+      );
     }
-  }
-
-  /** Newest seq of the frame that is decoding or waiting to (-1 when none). */
-  newestSeq(roomId: string, frameId: string): number {
-    return this.gates.get(gateKey(roomId, frameId))?.newestSeq ?? -1;
-  }
-
-  skipped(roomId: string, frameId: string): number {
-    return this.skippedCount.get(roomId)?.get(frameId) ?? 0;
-  }
-
-  /** Forget a frame's counter (a decode in flight still finishes and calls `done`). */
-  forgetFrame(roomId: string, frameId: string): void {
-    this.skippedCount.get(roomId)?.delete(frameId);
-  }
-
-  forgetRoom(roomId: string): void {
-    this.skippedCount.delete(roomId);
-  }
-
-  private skip(roomId: string, frameId: string) {
-    let frames = this.skippedCount.get(roomId);
-    if (!frames) this.skippedCount.set(roomId, (frames = new Map()));
-    frames.set(frameId, (frames.get(frameId) ?? 0) + 1);
   }
 }
-
-const gateKey = (roomId: string, frameId: string) => `${roomId}\n${frameId}`;

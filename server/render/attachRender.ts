@@ -1,18 +1,19 @@
-// Attaches the live render loop to the Livecanvas server in one call (server/index.ts):
-// socket events frame:snapshot and frame:pin, engine status on join / on change / in /healthz,
-// the latest renders for late joiners, and the HTTP routes /api/assets/… and /api/renders/….
-import { EV, FramePin, FrameSnapshot } from '../../lib/protocol';
+// Attaches the live render loop to the Livecanvas server in one call (server/index.ts): socket
+// events frame:snapshot, frame:pin and renders:replay, engine status on change and in /healthz,
+// room load/unload, and the HTTP routes /api/assets/… and /api/renders/….
+import { EV, FramePin, FrameSnapshot, RendersReplay } from '../../lib/protocol';
 import { EngineHost } from '../engine/EngineHost';
-import type { LivecanvasServer } from '../index';
-import { AssetStore } from './AssetStore';
-import { loadRenderConfig } from './renderConfig';
-import { RenderService } from './RenderService';
+import type { LivecanvasServer } from '../LivecanvasServer';
 import { roomChannel } from '../rooms/RoomManager';
+import { ClientError } from '../socket/ClientError';
+import { AssetStore } from './AssetStore';
+import { RenderLoop } from './RenderLoop';
+import { RENDER_ROUTE_PREFIXES, renderRoutes } from './renderRoutes';
 
-export async function attachRender(server: LivecanvasServer, env: NodeJS.ProcessEnv = process.env): Promise<RenderService> {
+export async function attachRender(server: LivecanvasServer): Promise<RenderLoop> {
   const { config, io, rooms, sockets, health, store } = server;
+  const rc = config.render;
   const log = server.logger.child({ module: 'render' });
-  const rc = loadRenderConfig(env);
   const engine = new EngineHost({
     model: config.model,
     modelsDir: config.modelsDir,
@@ -25,36 +26,53 @@ export async function attachRender(server: LivecanvasServer, env: NodeJS.Process
     ...(rc.testDelayMs > 0 && { testDelayMs: rc.testDelayMs }),
   });
   if (rc.testDelayMs > 0) log.warn({ testDelayMs: rc.testDelayMs }, 'ENGINE_TEST_DELAY_MS is set: every render blocks its engine worker (tests only)');
-  const service = new RenderService({ io, channel: roomChannel }, engine, new AssetStore(store.db), log, {
+  const assets = new AssetStore(store.db);
+  const loop = new RenderLoop(engine, assets, log, {
     concurrency: rc.concurrency,
     snapshotRate: rc.snapshotRate,
-    pendingBytesBudget: rc.pendingBytes,
+    pendingBytes: rc.pendingBytes,
+    keepClosedRoomMs: rc.keepClosedRoomMs,
+    send: {
+      room: (roomId, event, payload) => io.to(roomChannel(roomId)).emit(event, payload),
+      socket: (socketId, event, payload) => io.to(socketId).emit(event, payload),
+      all: (event, payload) => io.emit(event, payload),
+    },
   });
 
   // a stream of latest values that clients resend when refused: over the byte budget, refused
-  // without counting towards a disconnect (the snapshot count limit of RenderService still does)
-  sockets.registerRoomEvent(EV.snapshot, FrameSnapshot, ({ socket, room, payload }) => service.snapshot(socket, room.doc, payload), {
+  // without counting towards a disconnect (the intake's snapshot rate still does)
+  sockets.registerRoomEvent(EV.snapshot, FrameSnapshot, ({ socket, room, payload }) => loop.intake.take(socket, room.doc, payload), {
     stream: true,
   });
-  sockets.registerRoomEvent(EV.pin, FramePin, ({ payload }) => service.pin(payload));
-  // after the join ack and the server's sync step 1, which the gateway sends right after this event
-  rooms.on('client-joined', (room, socket) => setImmediate(() => socket.connected && service.joined(socket, room.id)));
-  rooms.on('room-loaded', (room) => service.roomOpened(room.id, room.doc));
-  rooms.on('room-unloaded', (room) => service.roomClosed(room.id));
-  service.keepClosedRoomMs = rc.keepClosedRoomS * 1000;
+  sockets.registerRoomEvent(EV.pin, FramePin, ({ payload }) => loop.delivery.pin(payload));
+  // a replay sends up to REPLAY_MAX_BYTES: once per join of a room, not on demand
+  const replayable = new WeakMap<object, Set<string>>();
+  rooms.on('client-joined', (room, socket) => {
+    let set = replayable.get(socket);
+    if (!set) replayable.set(socket, (set = new Set()));
+    set.add(room.id);
+  });
+  sockets.registerRoomEvent(EV.replay, RendersReplay, ({ socket, payload }) => {
+    if (!replayable.get(socket)?.delete(payload.roomId)) {
+      throw new ClientError('rate-limited', `${EV.replay}: once per join of a room; rejoin to ask again`, { violation: false });
+    }
+    return loop.delivery.replay(payload.roomId);
+  });
+  rooms.on('room-loaded', (room) => loop.roomOpened(room.id, room.doc));
+  rooms.on('room-unloaded', (room) => loop.roomClosed(room.id));
   health.register('engine', () => engine.status);
   health.register('cpu', () => {
     const u = process.cpuUsage();
     return { userMs: Math.round(u.user / 1000), systemMs: Math.round(u.system / 1000) };
   });
   server.onClose(() => engine.stop());
-
-  for (const prefix of ['/api/assets/', '/api/renders/']) server.routes.add(prefix, (req, res) => service.handleHttp(req, res));
+  const routes = renderRoutes(loop.queue, assets, (roomId) => loop.stats(roomId));
+  for (const prefix of RENDER_ROUTE_PREFIXES) server.routes.add(prefix, routes);
 
   // Loading takes seconds to minutes; the server serves rooms meanwhile (engine state 'loading').
   void engine.start().then((s) => {
     if (s.state === 'ready') log.info({ model: s.model, loadMs: s.loadMs, sizes: s.sizes }, 'engine ready');
     else log.warn({ state: s.state, message: s.message }, 'engine not available');
   });
-  return service;
+  return loop;
 }

@@ -1,4 +1,4 @@
-// Checks a snapshot image before it may reach the render scheduler, and decodes it there once:
+// Checks a snapshot image before it may reach the render queue, and decodes it there once:
 // size in bytes, the image header (dimensions, format = mime), then a full decode + resize to the
 // render size. Everything after the byte count runs in sharp, i.e. in libuv's pool, so the event
 // loop stays free. Only a snapshot that decoded completely may take a frame's slot: a truncated or
@@ -10,7 +10,7 @@ import { MAX_SNAPSHOT_BYTES, MAX_SNAPSHOT_SIDE, type SnapshotMime } from '../../
 
 export type { SnapshotMime };
 
-export type SnapshotCheck =
+export type SnapshotDecode =
   | {
       ok: true;
       /** the snapshot's own size */
@@ -33,11 +33,11 @@ const FORMAT_OF_MIME: Record<SnapshotMime, string> = {
 
 const MAX_PIXELS = MAX_SNAPSHOT_SIDE * MAX_SNAPSHOT_SIDE;
 
-export async function validateSnapshot(
+export async function decodeSnapshot(
   image: Uint8Array,
   mime: SnapshotMime,
   size?: { width: number; height: number },
-): Promise<SnapshotCheck> {
+): Promise<SnapshotDecode> {
   const t0 = performance.now();
   if (image.byteLength > MAX_SNAPSHOT_BYTES) {
     return {
@@ -87,7 +87,7 @@ export async function validateSnapshot(
   };
 }
 
-function tooManyPixels(): SnapshotCheck {
+function tooManyPixels(): SnapshotDecode {
   return {
     ok: false,
     code: 'too-large',

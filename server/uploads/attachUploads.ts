@@ -14,7 +14,7 @@ import {
   type UploadImageType,
   type UploadResult,
 } from '../../lib/protocol/uploads';
-import type { LivecanvasServer } from '../index';
+import type { LivecanvasServer } from '../LivecanvasServer';
 import { sendJson } from '../http/sendJson';
 import { UploadStore } from './UploadStore';
 

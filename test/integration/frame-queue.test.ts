@@ -1,7 +1,7 @@
-// RenderScheduler with a real (trivial) engine: `runJob` sums the snapshot bytes, and each render
+// FrameQueue with a real (trivial) engine: `runJob` sums the snapshot bytes, and each render
 // finishes when the test says so (or after a random short delay), so ordering can be asserted.
 import { describe, expect, it } from 'vitest';
-import { RenderScheduler, type RenderJob, type SchedulerFrameState } from '../../server/render/RenderScheduler';
+import { FrameQueue, type RenderJob, type QueueFrameState } from '../../server/render/FrameQueue';
 
 type Job = RenderJob<Uint8Array, { prompt: string }>;
 
@@ -33,11 +33,11 @@ function gatedEngine() {
   return { started, runJob, finishNext, open: () => gates.length };
 }
 
-describe('RenderScheduler', () => {
+describe('FrameQueue', () => {
   it('renders the first and the latest snapshot of a burst, drops the rest', async () => {
     const engine = gatedEngine();
     const results: { seq: number; sum: number }[] = [];
-    const s = new RenderScheduler<Job, number>({
+    const s = new FrameQueue<Job, number>({
       runJob: engine.runJob,
       onResult: (j, sum) => results.push({ seq: j.seq, sum }),
     });
@@ -67,7 +67,7 @@ describe('RenderScheduler', () => {
 
   it('ignores snapshots whose seq is not newer than the last accepted one', async () => {
     const engine = gatedEngine();
-    const s = new RenderScheduler<Job, number>({ runJob: engine.runJob });
+    const s = new FrameQueue<Job, number>({ runJob: engine.runJob });
     expect(s.submit(job('room-aaaaaaaa', 'f1', 5))).toBe('accepted');
     expect(s.submit(job('room-aaaaaaaa', 'f1', 5))).toBe('stale');
     expect(s.submit(job('room-aaaaaaaa', 'f1', 3))).toBe('stale');
@@ -81,7 +81,7 @@ describe('RenderScheduler', () => {
 
   it('alternates between two rooms that render at once', async () => {
     const engine = gatedEngine();
-    const s = new RenderScheduler<Job, number>({ runJob: engine.runJob });
+    const s = new FrameQueue<Job, number>({ runJob: engine.runJob });
     let seq = 0;
     // Room A floods; room B sends a snapshot whenever the engine is busy — both always have work.
     for (let round = 0; round < 10; round++) {
@@ -99,7 +99,7 @@ describe('RenderScheduler', () => {
 
   it('shares the engine between rooms, not between frames: a room with 3 frames gets no more turns', async () => {
     const engine = gatedEngine();
-    const s = new RenderScheduler<Job, number>({ runJob: engine.runJob });
+    const s = new FrameQueue<Job, number>({ runJob: engine.runJob });
     let seq = 0;
     for (let round = 0; round < 12; round++) {
       for (const f of ['f1', 'f2', 'f3']) s.submit(job('room-aaaaaaaa', f, seq++));
@@ -116,7 +116,7 @@ describe('RenderScheduler', () => {
 
   it('takes turns between the frames of one room and never runs one frame twice at once', async () => {
     const engine = gatedEngine();
-    const s = new RenderScheduler<Job, number>({ runJob: engine.runJob, concurrency: 2 });
+    const s = new FrameQueue<Job, number>({ runJob: engine.runJob, concurrency: 2 });
     let seq = 0;
     for (let round = 0; round < 6; round++) {
       for (const f of ['f1', 'f2', 'f3']) s.submit(job('room-aaaaaaaa', f, seq++));
@@ -140,7 +140,7 @@ describe('RenderScheduler', () => {
     const delivered = new Map<string, number[]>();
     let inFlight = 0;
     let maxInFlight = 0;
-    const s = new RenderScheduler<Job, number>({
+    const s = new FrameQueue<Job, number>({
       concurrency: 2,
       runJob: async (j) => {
         const key = `${j.roomId}/${j.frameId}`;
@@ -183,9 +183,9 @@ describe('RenderScheduler', () => {
   });
 
   it('reports frame states and recovers after a failed render', async () => {
-    const states: SchedulerFrameState[] = [];
+    const states: QueueFrameState[] = [];
     const errors: string[] = [];
-    const s = new RenderScheduler<Job, number>({
+    const s = new FrameQueue<Job, number>({
       runJob: async (j) => {
         await new Promise((r) => setImmediate(r));
         if (j.settings.prompt === 'p1') throw new Error('engine exploded');
@@ -206,7 +206,7 @@ describe('RenderScheduler', () => {
 
   it('holds snapshots while paused and starts only the latest of each frame on resume', async () => {
     const engine = gatedEngine();
-    const s = new RenderScheduler<Job, number>({ runJob: engine.runJob });
+    const s = new FrameQueue<Job, number>({ runJob: engine.runJob });
     s.setPaused(true);
     for (let seq = 1; seq <= 5; seq++) {
       s.submit(job('room-aaaaaaaa', 'f1', seq));
@@ -222,7 +222,7 @@ describe('RenderScheduler', () => {
 
   it('drops the pending snapshots of a removed room', async () => {
     const engine = gatedEngine();
-    const s = new RenderScheduler<Job, number>({ runJob: engine.runJob });
+    const s = new FrameQueue<Job, number>({ runJob: engine.runJob });
     s.submit(job('room-aaaaaaaa', 'f1', 1));
     s.submit(job('room-bbbbbbbb', 'f1', 1));
     s.submit(job('room-aaaaaaaa', 'f1', 2));

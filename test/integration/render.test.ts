@@ -15,10 +15,12 @@ import {
   type FrameStatus,
   type RenderResult,
   type SnapshotAck,
+  RoomRenderStats,
+  RendersReplayAck,
+  type FrameRenderStats,
 } from '../../lib/protocol';
 import { startServer, type TestServer } from '../helpers/server';
 import { connectPeer, randomRoomId, withTimeout, type Peer } from '../helpers/yclient';
-import type { FrameCounters, StartRecord } from '../../server/render/RenderScheduler';
 
 // ───────────── helpers ─────────────
 
@@ -84,11 +86,19 @@ class Participant extends Inbox {
     super(peer.socket);
   }
 
+  /** Joins, syncs, then asks for the replay as the browser does: what it answers (engine status,
+   * frame states, kept renders) lands in the inbox like pushed events. */
   static async join(url: string, room: string): Promise<Participant> {
-    // listen before the join completes: engine status and the latest renders follow it at once
     const peer = await connectPeer(url, room, { user: { name: 'tester', color: '#228844' }, waitSync: false });
     const p = new Participant(peer);
     await withTimeout(peer.synced(), 10_000, `sync of room ${room}`);
+    const ack = RendersReplayAck.parse(await peer.socket.timeout(10_000).emitWithAck(EV.replay, { roomId: room }));
+    if (!ack.ok) throw new Error(`replay refused: ${ack.error.message}`);
+    p.engineStatus.push(ack.engine);
+    for (const f of ack.frames) {
+      p.frameStatus.push({ roomId: room, frameId: f.frameId, state: f.state, message: f.message });
+      p.renders.push(...f.renders);
+    }
     return p;
   }
 
@@ -168,15 +178,9 @@ async function health(url = server.url): Promise<{ engine?: EngineStatus; cpu?: 
   return (await (await fetch(`${url}/healthz`)).json()) as { engine?: EngineStatus };
 }
 
-/** A frame's entry in `GET /api/renders/:roomId` (RenderService.roomStats). */
-interface FrameStats extends FrameCounters {
-  skipped: number;
-  recentStarts: StartRecord[];
-  lastRender?: { seq: number; decodeMs: number; inferenceMs: number; encodeMs: number };
-}
-
-async function frameStats(room: string, frameId: string, url = server.url): Promise<FrameStats | undefined> {
-  const r = (await (await fetch(`${url}/api/renders/${room}`)).json()) as { frames: Record<string, FrameStats> };
+/** A frame's entry in `GET /api/renders/:roomId` (RenderLoop.stats), checked against its schema. */
+async function frameStats(room: string, frameId: string, url = server.url): Promise<FrameRenderStats | undefined> {
+  const r = RoomRenderStats.parse(await (await fetch(`${url}/api/renders/${room}`)).json());
   return r.frames[frameId];
 }
 
@@ -234,7 +238,7 @@ describe('live render loop (tiny-lcm)', () => {
     for (const p of [drawer, viewer]) p.close();
   });
 
-  it('delivers each render to every participant of the room, and the latest one to a late joiner', async () => {
+  it('delivers each render to every participant of the room, and the kept ones to a late joiner', async () => {
     const room = roomId();
     const people = await joined(room, 3);
     const frameId = await people[0].createLiveFrame({ outputSize: 128, prompt: 'a red house' });
@@ -248,9 +252,9 @@ describe('live render loop (tiny-lcm)', () => {
     people[0].snapshot(frameId, 2, await sketchJpeg(128, 4));
     await waitFor(() => people[2].rendersOf(frameId).at(-1)?.seq === 2, 10_000, 'second render');
     const late = await Participant.join(server.url, room);
-    await waitFor(() => late.rendersOf(frameId).length > 0, 2_000, 'latest render on join');
-    expect(late.rendersOf(frameId).map((r) => r.seq)).toEqual([2]);
-    expect(Buffer.from(late.rendersOf(frameId)[0].image)).toEqual(Buffer.from(people[2].rendersOf(frameId).at(-1)!.image));
+    // one exchange after the join: the frame's kept renders, oldest first
+    expect(late.rendersOf(frameId).map((r) => r.seq)).toEqual([1, 2]);
+    expect(Buffer.from(late.rendersOf(frameId).at(-1)!.image)).toEqual(Buffer.from(people[2].rendersOf(frameId).at(-1)!.image));
     for (const p of [...people, late]) p.close();
   });
 

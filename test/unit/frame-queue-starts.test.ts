@@ -1,8 +1,8 @@
-// RenderScheduler's start log: every render start records the seq it started and the newest seq
+// FrameQueue's start log: every render start records the seq it started and the newest seq
 // accepted for its frame at that moment, so "no render starts for a superseded snapshot" can be
 // checked from outside (GET /api/renders/:roomId shows it; test/integration/render.test.ts uses it).
 import { describe, expect, it } from 'vitest';
-import { RenderScheduler, START_LOG_LENGTH, type RenderJob } from '../../server/render/RenderScheduler';
+import { FrameQueue, START_LOG_LENGTH, type RenderJob } from '../../server/render/FrameQueue';
 
 type Job = RenderJob<number, null>;
 
@@ -19,10 +19,10 @@ function gatedEngine() {
   return { runJob, finishNext, open: () => gates.length };
 }
 
-describe('RenderScheduler start log', () => {
+describe('FrameQueue start log', () => {
   it('records, per start, the seq started and the newest accepted seq — always equal', async () => {
     const engine = gatedEngine();
-    const s = new RenderScheduler<Job, number>({ runJob: engine.runJob });
+    const s = new FrameQueue<Job, number>({ runJob: engine.runJob });
     // bursts of snapshots (some out of order) between finishes, on two frames sharing the engine
     let seq = 0;
     for (let round = 0; round < 12; round++) {
@@ -48,7 +48,7 @@ describe('RenderScheduler start log', () => {
   });
 
   it('keeps the last START_LOG_LENGTH starts of a frame', async () => {
-    const s = new RenderScheduler<Job, number>({ runJob: async () => 0 });
+    const s = new FrameQueue<Job, number>({ runJob: async () => 0 });
     for (let seq = 1; seq <= START_LOG_LENGTH + 20; seq++) {
       s.submit(job('a', seq));
       await s.idle();

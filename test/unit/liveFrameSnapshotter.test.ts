@@ -9,19 +9,11 @@ import { createShapeId, createTLStore, defaultBindingUtils, defaultShapeUtils, E
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LiveFrameShapeUtil } from '../../app/live/LiveFrameShapeUtil';
 import { LiveSession, type RoomConnection } from '../../app/live/liveSession';
-import {
-  collectFrameContent,
-  frameContentHash,
-  isLiveFrame,
-  LiveFrameSnapshotter,
-  SNAPSHOT_RETRY_MS,
-  type SnapshotAckLike,
-  type SnapshotMessage,
-  type SnapshotterOptions,
-} from '../../app/live/snapshotter';
+import { LiveFrameSnapshotter, SNAPSHOT_RETRY_MS, type SnapshotMessage, type SnapshotterOptions } from '../../app/live/snapshotter';
+import { collectFrameContent, frameContentHash, isLiveFrame } from '../../lib/canvas/liveFrameContent';
 import { LIVE_FRAME_TYPE } from '../../lib/canvas/liveFrame';
 import type { ConnectionStatus } from '../../lib/canvas/socketProvider';
-import { EV, type EngineStatus } from '../../lib/protocol/events';
+import { EV, type EngineStatus, type SnapshotAck } from '../../lib/protocol/events';
 import { SNAPSHOT_MIN_INTERVAL_MS } from '../../lib/protocol/limits';
 import { flushMicrotasks as flush, ManualClock } from '../helpers/manualClock';
 
@@ -112,7 +104,7 @@ interface Sent extends SnapshotMessage {
  * snapshotter whose server then answers with `answer` (the n-th snapshot from then on; accepted
  * by default). `sent` holds the snapshots sent after that settled start. */
 async function setup(
-  opts: { answer?: (s: Sent, n: number) => SnapshotAckLike | undefined } & Partial<SnapshotterOptions> = {},
+  opts: { answer?: (s: Sent, n: number) => SnapshotAck | undefined } & Partial<SnapshotterOptions> = {},
 ) {
   const clock = (opts.clock as ManualClock | undefined) ?? new ManualClock();
   const editor = newEditor();
@@ -121,7 +113,7 @@ async function setup(
   const sent: Sent[] = [];
   const captures: number[] = [];
   let settled = false;
-  const accept = (s: Sent): SnapshotAckLike => ({ ok: true, outcome: 'accepted', lastSeq: s.seq });
+  const accept = (s: Sent): SnapshotAck => ({ ok: true, outcome: 'accepted', lastSeq: s.seq });
   const snapshotter = new LiveFrameSnapshotter(
     editor,
     async (snap) => {
@@ -331,7 +323,7 @@ describe('LiveFrameSnapshotter', () => {
   it("keeps frames the engine could not render ('not-rendered') and sends them on resume", async () => {
     let ready = false;
     const { clock, sent, snapshotter, moveBox } = await setup({
-      answer: (s) => (ready ? { ok: true, outcome: 'accepted', lastSeq: s.seq } : { ok: true, outcome: 'not-rendered' }),
+      answer: (s) => (ready ? { ok: true, outcome: 'accepted', lastSeq: s.seq } : { ok: true, outcome: 'not-rendered', engine: 'loading', message: 'the engine is loading' }),
     });
     moveBox(50);
     await clock.advance(100);
@@ -371,8 +363,8 @@ describe('LiveFrameSnapshotter', () => {
   });
 });
 
-/** A Socket.IO server standing in for Livecanvas's: it announces an engine status and acks
- * every snapshot as accepted, keeping what it received. */
+/** A Socket.IO server standing in for Livecanvas's: it announces an engine status, answers a
+ * replay with it (no renders yet) and acks every snapshot as accepted, keeping what it received. */
 async function snapshotServer(engine: EngineStatus) {
   const http: HttpServer = createServer((_req, res) => {
     res.statusCode = 404;
@@ -383,6 +375,7 @@ async function snapshotServer(engine: EngineStatus) {
   let status = engine;
   ioServer.on('connection', (socket) => {
     socket.emit(EV.engineStatus, status);
+    socket.on(EV.replay, (_msg: unknown, ack?: (a: unknown) => void) => ack?.({ ok: true, engine: status, frames: [] }));
     socket.on(EV.snapshot, (msg: { frameId: string; hash: string; seq: number }, ack?: (a: unknown) => void) => {
       received.push({ frameId: msg.frameId, hash: msg.hash, seq: msg.seq });
       ack?.({ ok: true, outcome: 'accepted', lastSeq: msg.seq });
@@ -441,7 +434,6 @@ describe('LiveSession sends snapshots only when they can be rendered', () => {
     const captures: number[] = [];
     const session = new LiveSession(editor, socket, 'room-session-test', {
       connection,
-      httpBase: server.url,
       snapshotter: {
         clock,
         capture: async (_ed, frame) => {

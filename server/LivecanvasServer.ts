@@ -1,0 +1,32 @@
+// What a feature (the render loop, uploads) gets from the server to attach itself to: kept apart
+// from server/index.ts so features import this type, not the module that imports them.
+import type { Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Server as SocketServer } from 'socket.io';
+import type { ServerConfig } from './config';
+import type { HealthRegistry } from './http/health';
+import type { HttpRoutes } from './http/requestHandler';
+import type { Logger } from './logger';
+import type { RoomManager } from './rooms/RoomManager';
+import type { SocketGateway } from './socket/SocketGateway';
+import type { RoomStore } from './store/RoomStore';
+
+export interface LivecanvasServer {
+  config: ServerConfig;
+  logger: Logger;
+  httpServer: HttpServer;
+  io: SocketServer;
+  store: RoomStore;
+  rooms: RoomManager;
+  /** registerRoomEvent(name, schema, handler): validated, rate-limited, joined-room-only events */
+  sockets: SocketGateway;
+  /** health.register(name, provider): extra /healthz fields */
+  health: HealthRegistry;
+  /** routes.add(prefix, handler): HTTP routes served before the web app */
+  routes: HttpRoutes;
+  /** run `fn` during close(), before rooms are flushed and the database is closed */
+  onClose(fn: () => unknown): void;
+  listen(): Promise<AddressInfo>;
+  /** Stop accepting clients, disconnect them, compact and unload every room, close the db. */
+  close(): Promise<void>;
+}

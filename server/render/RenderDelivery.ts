@@ -1,0 +1,127 @@
+// Delivery: what happens to a finished render — kept in its frame's history, broadcast once to the
+// whole room — and to a failed one; frame statuses; pins; and the replay a newcomer asks for.
+import { EV, RENDER_HISTORY_LENGTH, REPLAY_MAX_BYTES, type AckFields, type ErrorEvent, type FramePin, type FrameReplay, type FrameStatus, type PinAck, type RenderResult, type RendersReplayAck } from '../../lib/protocol';
+import type { Logger } from '../logger';
+import { ClientError } from '../socket/ClientError';
+import { EngineRenderError, type EngineHost, type EngineRenderOutput } from '../engine/EngineHost';
+import type { AssetStore } from './AssetStore';
+import { errorMessage, type JobTiming } from './FrameQueue';
+import type { KeptRender, RenderQueue, RenderSlot, Broadcaster, SnapshotJob } from './renderState';
+
+const round1 = (ms: number) => Math.round(ms * 10) / 10;
+
+export class RenderDelivery {
+  constructor(
+    private readonly queue: RenderQueue,
+    private readonly engine: EngineHost,
+    private readonly assets: AssetStore,
+    private readonly send: Broadcaster,
+    private readonly log: Logger,
+  ) {}
+
+  /** A render finished: keep it and send it to everyone in the room, encoded once. */
+  delivered(job: SnapshotJob, out: EngineRenderOutput, timing: JobTiming): void {
+    // the frame was deleted (or its room forgotten) while this render ran: nobody wants it
+    const slot = this.queue.peek(job.roomId, job.frameId);
+    if (!slot) return;
+    const renderedAt = Date.now();
+    const result: RenderResult = {
+      roomId: job.roomId,
+      frameId: job.frameId,
+      seq: job.seq,
+      ...(job.sourceClient !== undefined && { sourceClient: job.sourceClient }),
+      ...(job.sentAt !== undefined && { sentAt: job.sentAt }),
+      mime: 'image/jpeg',
+      image: out.jpeg,
+      width: out.width,
+      height: out.height,
+      seed: out.params.seed,
+      model: this.engine.status.model ?? '',
+      timings: { queueMs: Math.round(timing.queueMs), inferenceMs: Math.round(out.timings.inferenceMs), totalMs: renderedAt - job.receivedAt },
+      renderedAt,
+    };
+    const renders = slot.data.renders;
+    renders.push({ result, stages: { decodeMs: round1(job.image.decodeMs + out.timings.decodeMs), encodeMs: round1(out.timings.encodeMs) } });
+    if (renders.length > RENDER_HISTORY_LENGTH) renders.splice(0, renders.length - RENDER_HISTORY_LENGTH);
+    this.send.room(job.roomId, EV.render, result);
+  }
+
+  failed(job: SnapshotJob, err: unknown): void {
+    const code = err instanceof EngineRenderError ? err.code : undefined;
+    const message = errorMessage(err);
+    if (code === 'INVALID_IMAGE' && job.sourceClient) {
+      // the sender's image, not the engine, is at fault: tell the sender
+      this.send.socket(job.sourceClient, EV.error, {
+        code: 'bad-image',
+        message,
+        event: EV.snapshot,
+        roomId: job.roomId,
+        frameId: job.frameId,
+      } satisfies ErrorEvent);
+    } else {
+      this.log.warn({ roomId: job.roomId, frameId: job.frameId, seq: job.seq, code, err: message }, 'render failed');
+    }
+  }
+
+  /** A frame's state for the whole room; while the frame names a model other than the loaded one,
+   * every status says so (unless it carries a message of its own, e.g. a render error). */
+  status(roomId: string, frameId: string, state: FrameStatus['state'], message?: string): void {
+    const text = message ?? this.queue.peek(roomId, frameId)?.data.modelNote;
+    this.send.room(roomId, EV.frameStatus, { roomId, frameId, state, ...(text && { message: text }) } satisfies FrameStatus);
+  }
+
+  /** A frame that names another model than the loaded one still renders, with the loaded model —
+   * a room must never be stuck on a setting — and its status says which model and how to get the
+   * one it asked for. Sent at once when that note appears, changes or goes away. */
+  noteModel(roomId: string, slot: RenderSlot, wanted: string): void {
+    const w = wanted.trim();
+    const loaded = this.engine.status.model;
+    const note =
+      w && loaded && w !== loaded
+        ? `this frame asks for model '${w}' but this server runs '${loaded}', so it renders with '${loaded}'; start the server with MODEL=${w} to use '${w}'`
+        : undefined;
+    if (slot.data.modelNote === note) return;
+    slot.data.modelNote = note;
+    this.status(roomId, slot.frameId, slot.state);
+  }
+
+  /** Stores a render as an asset. The client then places an image shape with the returned URL and,
+   * in the same document change, gives the frame a new seed (see docs/protocol.md "Pinning"). */
+  pin(msg: FramePin): AckFields<PinAck> {
+    const renders = this.queue.peek(msg.roomId, msg.frameId)?.data.renders ?? [];
+    const r = renders.find((k) => k.result.seq === msg.seq)?.result;
+    if (!r) {
+      throw new ClientError(
+        'unknown-frame',
+        renders.length
+          ? `${EV.pin}: render ${msg.seq} of frame ${msg.frameId} is no longer kept (kept: ${renders[0].result.seq}…${renders.at(-1)!.result.seq})`
+          : `${EV.pin}: frame ${msg.frameId} has no renders yet`,
+      );
+    }
+    const { roomId, frameId, seq, width, height, seed, model } = r;
+    const assetId = this.assets.put({ roomId, frameId, seq, width, height, seed, model, jpeg: r.image });
+    return { assetId, url: `/api/assets/${roomId}/${assetId}.jpg`, width, height, mime: 'image/jpeg', seed };
+  }
+
+  /** What a newcomer needs: the engine status, every frame's state and its kept renders — the
+   * newest of each frame first, then older ones, newest first, while under REPLAY_MAX_BYTES. */
+  replay(roomId: string): AckFields<RendersReplayAck> {
+    const slots = this.queue.frames(roomId);
+    const chosen = new Map<RenderSlot, KeptRender[]>(slots.map((s) => [s, s.data.renders.slice(-1)]));
+    let bytes = 0;
+    for (const kept of chosen.values()) for (const k of kept) bytes += k.result.image.byteLength;
+    for (let back = 2; back <= RENDER_HISTORY_LENGTH; back++) {
+      for (const s of slots) {
+        const k = s.data.renders.at(-back);
+        if (!k || bytes + k.result.image.byteLength > REPLAY_MAX_BYTES) continue;
+        bytes += k.result.image.byteLength;
+        chosen.get(s)!.unshift(k);
+      }
+    }
+    const frames: FrameReplay[] = slots.map((s) => {
+      const message = s.data.modelNote;
+      return { frameId: s.frameId, state: s.state, ...(message && { message }), renders: chosen.get(s)!.map((k) => k.result) };
+    });
+    return { engine: this.engine.status, frames };
+  }
+}

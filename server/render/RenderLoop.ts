@@ -1,0 +1,111 @@
+// The live render loop, server side: snapshots in (SnapshotIntake), the render queue in the middle
+// (FrameQueue, whose slots hold each frame's state), the engine workers behind it, renders out to
+// the whole room (RenderDelivery). This class wires them and follows rooms as they load and
+// unload; server/render/attachRender.ts attaches it to the server's sockets and routes.
+import type * as Y from 'yjs';
+import { EV, type RoomRenderStats } from '../../lib/protocol';
+import { getRecordsMap } from '../../lib/canvas/docLayout';
+import type { Logger } from '../logger';
+import type { EngineHost } from '../engine/EngineHost';
+import type { AssetStore } from './AssetStore';
+import { FrameQueue } from './FrameQueue';
+import { RenderDelivery } from './RenderDelivery';
+import { newFrameData, type RenderQueue, type Broadcaster } from './renderState';
+import { SnapshotIntake } from './SnapshotIntake';
+
+export interface RenderLoopOptions {
+  /** renders in flight at once (RENDER_CONCURRENCY) */
+  concurrency: number;
+  /** per-socket token bucket over frame:snapshot */
+  snapshotRate: { perSecond: number; burst: number };
+  /** decoded pixels that may wait in frame slots at once, all rooms together (RENDER_PENDING_MB) */
+  pendingBytes: number;
+  /** renders of an unloaded room are kept this long, for someone who reloads (RENDER_KEEP_CLOSED_ROOM_S) */
+  keepClosedRoomMs: number;
+  send: Broadcaster;
+}
+
+export class RenderLoop {
+  readonly queue: RenderQueue;
+  readonly intake: SnapshotIntake;
+  readonly delivery: RenderDelivery;
+  /** the document of every loaded room */
+  private readonly openDocs = new Map<string, Y.Doc>();
+  /** rooms nobody is in, and when their kept renders go */
+  private readonly closedRooms = new Map<string, NodeJS.Timeout>();
+
+  constructor(
+    readonly engine: EngineHost,
+    assets: AssetStore,
+    log: Logger,
+    private readonly opts: RenderLoopOptions,
+  ) {
+    this.queue = new FrameQueue({
+      concurrency: opts.concurrency,
+      frameData: newFrameData,
+      runJob: (job) => engine.render(job.image.rgb, job.settings),
+      onState: (roomId, frameId, state, message) => this.delivery.status(roomId, frameId, state, message),
+      onResult: (job, out, timing) => this.delivery.delivered(job, out, timing),
+      onError: (job, err) => this.delivery.failed(job, err),
+      onListenerError: (err) => log.error({ err }, 'render listener failed'),
+    });
+    this.delivery = new RenderDelivery(this.queue, engine, assets, opts.send, log);
+    this.intake = new SnapshotIntake(this.queue, engine, {
+      rate: opts.snapshotRate,
+      pendingBytes: opts.pendingBytes,
+      isOpen: (roomId, doc) => this.openDocs.get(roomId) === doc,
+      noteModel: (roomId, slot, wanted) => this.delivery.noteModel(roomId, slot, wanted),
+    });
+    // while the engine loads, snapshots wait in the paused queue, latest wins
+    this.queue.setPaused(engine.status.state !== 'ready');
+    engine.onStatus((s) => {
+      log.info({ engine: s }, 'engine status');
+      this.queue.setPaused(s.state !== 'ready');
+      opts.send.all(EV.engineStatus, s);
+    });
+  }
+
+  /** The room was loaded: its frames' renders (kept since it was last unloaded) are live again,
+   * and a frame deleted from its document from now on is forgotten with all its state. */
+  roomOpened(roomId: string, doc: Y.Doc): void {
+    clearTimeout(this.closedRooms.get(roomId));
+    this.closedRooms.delete(roomId);
+    this.openDocs.set(roomId, doc);
+    const records = getRecordsMap(doc);
+    records.observe((event) => {
+      for (const [key, change] of event.changes.keys) {
+        if (change.action === 'delete' && !records.has(key)) this.queue.removeFrame(roomId, key);
+      }
+    });
+  }
+
+  /** The room was unloaded (nobody left): its waiting snapshots go at once; its renders stay for
+   * `keepClosedRoomMs` so that someone who reloads the page still sees them. */
+  roomClosed(roomId: string): void {
+    this.openDocs.delete(roomId);
+    this.queue.dropPending(roomId);
+    const t = setTimeout(() => {
+      this.closedRooms.delete(roomId);
+      if (!this.openDocs.has(roomId)) this.queue.removeRoom(roomId);
+    }, this.opts.keepClosedRoomMs);
+    t.unref();
+    this.closedRooms.set(roomId, t);
+  }
+
+  /** Per-frame queue counters of a room (GET /api/renders/:roomId). */
+  stats(roomId: string): RoomRenderStats {
+    const frames: RoomRenderStats['frames'] = {};
+    for (const slot of this.queue.frames(roomId)) {
+      const last = slot.data.renders.at(-1);
+      frames[slot.frameId] = {
+        state: slot.state,
+        ...slot.counters,
+        skipped: slot.data.gate.skipped,
+        kept: slot.data.renders.length,
+        recentStarts: [...slot.starts],
+        ...(last && { lastRender: { seq: last.result.seq, ...last.result.timings, ...last.stages } }),
+      };
+    }
+    return { roomId, engine: this.engine.status, frames };
+  }
+}

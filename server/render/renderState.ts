@@ -1,0 +1,45 @@
+// The render loop's per-frame state and job types, in one place. Each frame's state lives in its
+// FrameQueue slot (`slot.data`), so deleting a frame or closing a room drops all of it at once.
+import type { RgbImage } from '../../lib/image/rgb';
+import type { RenderResult } from '../../lib/protocol';
+import type { EngineRenderOutput } from '../engine/EngineHost';
+import type { RenderParams } from '../engine/messages';
+import { DecodeGate } from './DecodeGate';
+import type { FrameQueue, FrameSlot, RenderJob } from './FrameQueue';
+
+/** A render as it was broadcast, kept for pins, replays and the history routes. */
+export interface KeptRender {
+  result: RenderResult;
+  /** codec time: snapshot decode at intake and JPEG encode in the engine (GET /api/renders/:roomId) */
+  stages: { decodeMs: number; encodeMs: number };
+}
+
+export interface FrameData {
+  /** the last RENDER_HISTORY_LENGTH renders, oldest first */
+  renders: KeptRender[];
+  /** one snapshot decodes at a time, latest wins among the waiting */
+  gate: DecodeGate;
+  /** why the frame does not render with the model it names, while that holds */
+  modelNote?: string;
+}
+
+export const newFrameData = (): FrameData => ({ renders: [], gate: new DecodeGate() });
+
+/** A snapshot as the intake left it: decoded and resized to the render size. */
+export interface SnapshotPixels {
+  rgb: RgbImage;
+  /** header read + decode + resize, on libuv's pool */
+  decodeMs: number;
+}
+
+export type SnapshotJob = RenderJob<SnapshotPixels, RenderParams>;
+export type RenderQueue = FrameQueue<SnapshotJob, EngineRenderOutput, FrameData>;
+export type RenderSlot = FrameSlot<SnapshotJob, FrameData>;
+
+/** Where the render loop's events go: everyone in a room (every node's sockets, through the
+ * Socket.IO adapter), one socket, or every connected socket. */
+export interface Broadcaster {
+  room(roomId: string, event: string, payload: unknown): void;
+  socket(socketId: string, event: string, payload: unknown): void;
+  all(event: string, payload: unknown): void;
+}
