@@ -5,7 +5,7 @@ import { useEffect, useState, type PointerEvent as ReactPointerEvent } from 'rea
 import { useEditor, useValue } from 'tldraw';
 import { relativeRenderCost } from '../../lib/canvas/liveFrame';
 import type { LiveFrameShape } from '../../lib/canvas/liveFrameSchema';
-import { frameNotice, type FrameRenders, type LiveEngineStatus } from './renderStore';
+import { frameNotice, type FrameRenders, type LiveEngineStatus } from './liveRenders';
 import { getLiveSession } from './liveSession';
 
 export const NO_MODEL_HINT = 'no model installed — run `npm run models:download -- <preset>`';

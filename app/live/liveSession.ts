@@ -27,7 +27,7 @@ import {
 } from '../../lib/protocol/events';
 import type { ConnectionStatus } from '../../lib/canvas/socketProvider';
 import { captureFrameJpeg } from './captureFrame';
-import { LiveRenderStore, readEngineStatus, type LiveEngineStatus } from './renderStore';
+import { LiveRenders, readEngineStatus, type LiveEngineStatus } from './liveRenders';
 import { LiveFrameSnapshotter, type SnapshotMessage, type SnapshotterOptions } from './snapshotter';
 
 const SNAPSHOT_ACK_TIMEOUT_MS = 5_000;
@@ -54,7 +54,7 @@ export interface LiveSessionOptions {
 const engineCannotRender = (e: LiveEngineStatus | null) => e?.state === 'no-model' || e?.state === 'error';
 
 export class LiveSession {
-  readonly renders = new LiveRenderStore();
+  readonly renders = new LiveRenders();
   readonly snapshotter: LiveFrameSnapshotter;
   /** lens frames whose sketch is peeked at (local, per tab) */
   private readonly peeking = atom<ReadonlySet<string>>('live lens peek', new Set());

@@ -4,7 +4,7 @@ import { EV, RENDER_HISTORY_LENGTH, REPLAY_MAX_BYTES, type AckFields, type Error
 import type { Logger } from '../logger';
 import { ClientError } from '../socket/ClientError';
 import { EngineRenderError, type EngineHost, type EngineRenderOutput } from '../engine/EngineHost';
-import type { AssetStore } from './AssetStore';
+import type { PinnedRenders } from './PinnedRenders';
 import { errorMessage, type JobTiming } from './FrameQueue';
 import type { KeptRender, RenderQueue, RenderSlot, Broadcaster, SnapshotJob } from './renderState';
 
@@ -14,7 +14,7 @@ export class RenderDelivery {
   constructor(
     private readonly queue: RenderQueue,
     private readonly engine: EngineHost,
-    private readonly assets: AssetStore,
+    private readonly pins: PinnedRenders,
     private readonly send: Broadcaster,
     private readonly log: Logger,
   ) {}
@@ -99,7 +99,7 @@ export class RenderDelivery {
       );
     }
     const { roomId, frameId, seq, width, height, seed, model } = r;
-    const assetId = this.assets.put({ roomId, frameId, seq, width, height, seed, model, jpeg: r.image });
+    const assetId = this.pins.put({ roomId, frameId, seq, width, height, seed, model, jpeg: r.image });
     return { assetId, url: `/api/assets/${roomId}/${assetId}.jpg`, width, height, mime: 'image/jpeg', seed };
   }
 

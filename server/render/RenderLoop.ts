@@ -7,7 +7,7 @@ import { EV, type RoomRenderStats } from '../../lib/protocol';
 import { getRecordsMap } from '../../lib/canvas/docLayout';
 import type { Logger } from '../logger';
 import type { EngineHost } from '../engine/EngineHost';
-import type { AssetStore } from './AssetStore';
+import type { PinnedRenders } from './PinnedRenders';
 import { FrameQueue } from './FrameQueue';
 import { RenderDelivery } from './RenderDelivery';
 import { newFrameData, type RenderQueue, type Broadcaster } from './renderState';
@@ -36,7 +36,7 @@ export class RenderLoop {
 
   constructor(
     readonly engine: EngineHost,
-    assets: AssetStore,
+    pins: PinnedRenders,
     log: Logger,
     private readonly opts: RenderLoopOptions,
   ) {
@@ -49,7 +49,7 @@ export class RenderLoop {
       onError: (job, err) => this.delivery.failed(job, err),
       onListenerError: (err) => log.error({ err }, 'render listener failed'),
     });
-    this.delivery = new RenderDelivery(this.queue, engine, assets, opts.send, log);
+    this.delivery = new RenderDelivery(this.queue, engine, pins, opts.send, log);
     this.intake = new SnapshotIntake(this.queue, engine, {
       rate: opts.snapshotRate,
       pendingBytes: opts.pendingBytes,

@@ -6,7 +6,7 @@ import { EngineHost } from '../engine/EngineHost';
 import type { LivecanvasServer } from '../LivecanvasServer';
 import { roomChannel } from '../rooms/RoomManager';
 import { ClientError } from '../socket/ClientError';
-import { AssetStore } from './AssetStore';
+import { PinnedRenders } from './PinnedRenders';
 import { RenderLoop } from './RenderLoop';
 import { RENDER_ROUTE_PREFIXES, renderRoutes } from './renderRoutes';
 
@@ -26,8 +26,8 @@ export async function attachRender(server: LivecanvasServer): Promise<RenderLoop
     ...(rc.testDelayMs > 0 && { testDelayMs: rc.testDelayMs }),
   });
   if (rc.testDelayMs > 0) log.warn({ testDelayMs: rc.testDelayMs }, 'ENGINE_TEST_DELAY_MS is set: every render blocks its engine worker (tests only)');
-  const assets = new AssetStore(store.db);
-  const loop = new RenderLoop(engine, assets, log, {
+  const pins = new PinnedRenders(store.db);
+  const loop = new RenderLoop(engine, pins, log, {
     concurrency: rc.concurrency,
     snapshotRate: rc.snapshotRate,
     pendingBytes: rc.pendingBytes,
@@ -66,7 +66,7 @@ export async function attachRender(server: LivecanvasServer): Promise<RenderLoop
     return { userMs: Math.round(u.user / 1000), systemMs: Math.round(u.system / 1000) };
   });
   server.onClose(() => engine.stop());
-  const routes = renderRoutes(loop.queue, assets, (roomId) => loop.stats(roomId));
+  const routes = renderRoutes(loop.queue, pins, (roomId) => loop.stats(roomId));
   for (const prefix of RENDER_ROUTE_PREFIXES) server.routes.add(prefix, routes);
 
   // Loading takes seconds to minutes; the server serves rooms meanwhile (engine state 'loading').

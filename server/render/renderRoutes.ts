@@ -4,7 +4,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RENDER_HISTORY_LENGTH, type FrameRenderList, type RoomRenderStats } from '../../lib/protocol';
 import { sendJson } from '../http/sendJson';
-import type { AssetStore } from './AssetStore';
+import type { PinnedRenders } from './PinnedRenders';
 import type { RenderQueue } from './renderState';
 
 export const RENDER_ROUTE_PREFIXES = ['/api/assets/', '/api/renders/'] as const;
@@ -13,7 +13,7 @@ const renderUrl = (roomId: string, frameId: string, seq: number) =>
   `/api/renders/${encodeURIComponent(roomId)}/${encodeURIComponent(frameId)}/${seq}.jpg`;
 
 /** Handles /api/assets/… and /api/renders/…; returns false for any other path. */
-export function renderRoutes(queue: RenderQueue, assets: AssetStore, stats: (roomId: string) => RoomRenderStats) {
+export function renderRoutes(queue: RenderQueue, pins: PinnedRenders, stats: (roomId: string) => RoomRenderStats) {
   return (req: IncomingMessage, res: ServerResponse): boolean => {
     let parts: string[];
     try {
@@ -29,7 +29,7 @@ export function renderRoutes(queue: RenderQueue, assets: AssetStore, stats: (roo
     }
     const [, kind, roomId, frameId, file] = parts;
     if (kind === 'assets' && parts.length === 4 && frameId.endsWith('.jpg')) {
-      const jpeg = assets.jpeg(roomId, frameId.slice(0, -4));
+      const jpeg = pins.jpeg(roomId, frameId.slice(0, -4));
       if (!jpeg) sendJson(res, 404, { error: 'no such asset' });
       else sendJpeg(res, jpeg, 'public, max-age=31536000, immutable');
     } else if (kind === 'renders' && parts.length === 3) {

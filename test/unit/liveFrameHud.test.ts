@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { describeEngineLoad, describeState, NO_MODEL_HINT } from '../../app/live/LiveFrameHud';
-import type { FrameRenders } from '../../app/live/renderStore';
+import type { FrameRenders } from '../../app/live/liveRenders';
 
 const frame = (over: Partial<FrameRenders> = {}): FrameRenders => ({
   history: [],

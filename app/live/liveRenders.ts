@@ -55,7 +55,7 @@ export function frameNotice(frame: FrameRenders | null): string | null {
 
 export const FPS_WINDOW_MS = 3000;
 
-export interface RenderStoreOptions {
+export interface LiveRendersOptions {
   historyLength?: number;
   now?: () => number;
   createUrl?: (blob: Blob) => string;
@@ -72,7 +72,7 @@ export function isNewerRender(
   return candidate.seq > shown.seq;
 }
 
-export class LiveRenderStore {
+export class LiveRenders {
   readonly engine = atom<LiveEngineStatus | null>('live engine status', null);
   private readonly frames = new Map<string, Atom<FrameRenders>>();
   private readonly historyLength: number;
@@ -80,7 +80,7 @@ export class LiveRenderStore {
   private readonly createUrl: (blob: Blob) => string;
   private readonly revokeUrl: (url: string) => void;
 
-  constructor(opts: RenderStoreOptions = {}) {
+  constructor(opts: LiveRendersOptions = {}) {
     this.historyLength = opts.historyLength ?? RENDER_HISTORY_LENGTH;
     this.now = opts.now ?? Date.now;
     this.createUrl = opts.createUrl ?? ((b) => URL.createObjectURL(b));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { react } from 'tldraw';
-import { frameNotice, LiveRenderStore, isNewerRender, readEngineStatus } from '../../app/live/renderStore';
+import { frameNotice, LiveRenders, isNewerRender, readEngineStatus } from '../../app/live/liveRenders';
 import type { RenderResult } from '../../lib/protocol/events';
 
 const JPEG = new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3, 0xff, 0xd9]);
@@ -26,7 +26,7 @@ function makeStore(historyLength = 20) {
   let t = 10_000;
   const revoked: string[] = [];
   let n = 0;
-  const store = new LiveRenderStore({
+  const store = new LiveRenders({
     historyLength,
     now: () => t,
     createUrl: () => `blob:test/${++n}`,
@@ -35,7 +35,7 @@ function makeStore(historyLength = 20) {
   return { store, revoked, setNow: (v: number) => (t = v) };
 }
 
-describe('LiveRenderStore', () => {
+describe('LiveRenders', () => {
   it('shows the newest render and drops renders older than the one on screen', () => {
     const { store } = makeStore();
     expect(store.shown('shape:f1')).toBeNull();
@@ -50,7 +50,7 @@ describe('LiveRenderStore', () => {
   });
 
   it('keeps a real blob: URL of the JPEG by default', async () => {
-    const store = new LiveRenderStore();
+    const store = new LiveRenders();
     store.addRender(render(1, 1));
     const url = store.shown('shape:f1')!.url;
     expect(url.startsWith('blob:')).toBe(true);

@@ -16,7 +16,7 @@ export interface PinnedAsset {
   createdAt: number;
 }
 
-export class AssetStore {
+export class PinnedRenders {
   private readonly stmts;
 
   constructor(private readonly db: Database.Database) {
