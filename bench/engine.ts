@@ -3,10 +3,14 @@
 // (everything else: tensor conversion, sampler math, JS). `--json` prints one JSON line.
 //
 //   npm run bench:engine -- [--model models/local/tiny-lcm] [--vae taesd] [--size 512] [--steps 4] [--iterations 60] [--json]
+//
+// A tiny-* model (or VAE) is generated into $MODELS_DIR (default models/local) when missing; any
+// other preset must be installed there (npm run models:download).
 import { Command } from 'commander';
 import sharp from 'sharp';
 import { Img2ImgPipeline } from '../lib/diffusion/Img2ImgPipeline';
-import { resolveModelArg } from '../lib/diffusion/modelPaths';
+import { defaultModelsDir, resolveModelArg } from '../lib/diffusion/modelPaths';
+import { ensureTinyModels, isTinyModel } from '../models/tiny/ensure';
 
 const program = new Command()
   .name('bench:engine')
@@ -23,6 +27,7 @@ const program = new Command()
   .parse();
 const o = program.opts();
 
+await ensureTinyModels(defaultModelsDir(), [o.model, o.vae].filter(isTinyModel));
 const modelDir = resolveModelArg(o.model);
 const size = Number(o.size);
 const steps = Number(o.steps);
