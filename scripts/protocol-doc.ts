@@ -20,6 +20,7 @@ const EVENTS: [string, string, string, z.ZodType][] = [
   [P.EV.yAwareness, 'both directions', 'YAwareness', P.YAwareness],
   [P.EV.snapshot, 'client → server', 'FrameSnapshot', P.FrameSnapshot],
   [P.EV.pin, 'client → server', 'FramePin', P.FramePin],
+  [P.EV.replay, 'client → server', 'RendersReplay', P.RendersReplay],
   [P.EV.render, 'server → client', 'RenderResult', P.RenderResult],
   [P.EV.frameStatus, 'server → client', 'FrameStatus', P.FrameStatus],
   [P.EV.engineStatus, 'server → client', 'EngineStatus', P.EngineStatus],
@@ -30,6 +31,7 @@ const EVENTS: [string, string, string, z.ZodType][] = [
 const ACKS: [string, string, z.ZodType][] = [
   [P.EV.snapshot, 'SnapshotAck', P.SnapshotAck],
   [P.EV.pin, 'PinAck', P.PinAck],
+  [P.EV.replay, 'RendersReplayAck', P.RendersReplayAck],
 ];
 
 function jsonSchema(schema: z.ZodType): unknown {
