@@ -5,8 +5,11 @@
 // latency = snapshot sent → render received, averaged over the receivers of each render.
 //   npm run bench:live -- --json [--clients 1,8,32] [--duration 20] [--rate 20] [--size 512] [--model tiny-lcm]
 //                            [--engine-threads N]
+// A tiny-* model is generated into $MODELS_DIR (default models/local) when missing; any other
+// model must be installed there (npm run models:download). The server gets no web build (LC_WEB=0).
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import sharp from 'sharp';
 import { io, type Socket } from 'socket.io-client';
 import * as decoding from 'lib0/decoding';
@@ -14,8 +17,11 @@ import * as encoding from 'lib0/encoding';
 import * as syncProtocol from 'y-protocols/sync';
 import * as Y from 'yjs';
 import { liveFrameRecord } from '../lib/canvas/liveFrame';
+import { defaultModelsDir } from '../lib/diffusion/modelPaths';
 import { EV, type RenderResult } from '../lib/protocol';
+import { ensureTinyModels, isTinyModel } from '../models/tiny/ensure';
 import { startServer, type TestServer } from '../test/helpers/server';
+import { runBench } from './cleanup';
 
 const program = new Command()
   .option('--json', 'print only the JSON lines')
@@ -185,20 +191,24 @@ async function main() {
   let server: TestServer | undefined;
   let url = opts.url;
   if (!url) {
+    const modelsDir = resolve(defaultModelsDir());
+    const vae = process.env.ENGINE_VAE;
+    await ensureTinyModels(modelsDir, [opts.model, ...(vae ? [vae] : [])].filter(isTinyModel));
     say(`starting server with model ${opts.model}, warm-up ${size}²…`);
-    server = await startServer({ model: opts.model, env: { ENGINE_WARMUP_SIZES: String(size), ...(opts.engineThreads !== undefined && { ENGINE_THREADS: opts.engineThreads }), LOG_LEVEL: 'warn' } });
+    server = await startServer({
+      model: opts.model,
+      env: {
+        MODELS_DIR: modelsDir,
+        ENGINE_WARMUP_SIZES: String(size),
+        ...(opts.engineThreads !== undefined && { ENGINE_THREADS: opts.engineThreads }),
+        LOG_LEVEL: 'warn',
+      },
+    });
     url = server.url;
-    const deadline = Date.now() + 120_000;
-    for (;;) {
-      const h = (await (await fetch(`${url}/healthz`)).json()) as { engine?: { state?: string; message?: string } };
-      if (h.engine?.state === 'ready') break;
-      if (h.engine?.state === 'error' || h.engine?.state === 'no-model') throw new Error(`engine: ${h.engine.message}`);
-      if (Date.now() > deadline) throw new Error('engine did not become ready within 120 s');
-      await new Promise((r) => setTimeout(r, 200));
-    }
   }
-  const images = await sketches(size, 16);
   try {
+    if (server) await engineReady(server.url);
+    const images = await sketches(size, 16);
     for (const n of opts.clients.split(',').map(Number)) {
       say(`${n} participants, ${opts.rate} snapshots/s for ${opts.duration} s…`);
       console.log(JSON.stringify(await runOnce(url, server, n, images)));
@@ -208,7 +218,16 @@ async function main() {
   }
 }
 
-main().catch((e) => {
-  console.error(e instanceof Error ? e.message : e);
-  process.exit(1);
-});
+async function engineReady(url: string) {
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const h = (await (await fetch(`${url}/healthz`)).json()) as { engine?: { state?: string; message?: string } };
+    if (h.engine?.state === 'ready') return;
+    if (h.engine?.state === 'error' || h.engine?.state === 'no-model') throw new Error(`engine: ${h.engine.message}`);
+    if (Date.now() > deadline) throw new Error('engine did not become ready within 120 s');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+// Stops the server on every exit path (errors, signals), so a failed run leaves nothing behind.
+runBench(main);

@@ -24,6 +24,10 @@ import { newRoomId } from '../lib/canvas/roomId';
 import { launchBrowser, openRoom, waitForEditor, waitInPage } from '../test/e2e/browser';
 import { startServer, type TestServer } from '../test/helpers/server';
 import { connectPeer, type Peer } from '../test/helpers/yclient';
+import { exitBench, guardBench, onCleanup } from './cleanup';
+
+// Errors and signals close chromium and stop the server (playwright also kills chromium on exit).
+guardBench();
 
 const o = new Command()
   .name('bench:load:browser')
@@ -204,6 +208,7 @@ if (!buildIsFresh()) log('building the web app (next build)…');
 ensureBuild({ quiet: true });
 const server = await startServer({ web: true });
 const browser = await launchBrowser();
+onCleanup(() => browser.close());
 try {
   const roomId = newRoomId();
   const t0 = performance.now();
@@ -249,4 +254,4 @@ try {
   await browser.close();
   await server.stop();
 }
-process.exit(0);
+await exitBench(0);

@@ -16,6 +16,10 @@ import * as Y from 'yjs';
 import { RoomStore } from '../server/store/RoomStore';
 import { startServer, type TestServer } from '../test/helpers/server';
 import { connectPeer, drawShape, randomRoomId, type Peer } from '../test/helpers/yclient';
+import { exitBench, guardBench } from './cleanup';
+
+// Errors and signals stop the servers this script started (it restarts one midway).
+guardBench();
 
 const o = new Command()
   .name('bench:load')
@@ -122,4 +126,4 @@ print(
 );
 
 await server.stop();
-process.exit(0);
+await exitBench(0);

@@ -9,6 +9,34 @@ import { join } from 'node:path';
 export const ROOT = join(import.meta.dirname, '..', '..');
 export const TINY_MODELS_DIR = join(ROOT, 'models', 'local');
 
+/** Server processes started here and not yet exited: what stopAllServers() and the exit hook stop. */
+const running = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+/** Last resort on any process.exit(): a synchronous SIGKILL to every server still running. */
+function installExitHook() {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const proc of running) proc.kill('SIGKILL');
+  });
+}
+
+/** Stops every server process started by startServer that is still running (SIGTERM, then SIGKILL
+ * after 10 s). For scripts' signal and error handlers; tests stop their own servers. */
+export async function stopAllServers(): Promise<void> {
+  await Promise.all([...running].map((proc) => stopProcess(proc, 'SIGTERM')));
+}
+
+async function stopProcess(proc: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  proc.kill(signal);
+  const t = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(t);
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
@@ -60,6 +88,9 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  installExitHook();
+  running.add(proc);
+  proc.once('exit', () => running.delete(proc));
   proc.stdout!.on('data', (d) => (out += d));
   proc.stderr!.on('data', (d) => (out += d));
   const url = `http://127.0.0.1:${port}`;
@@ -78,13 +109,6 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
-    if (proc.exitCode !== null || proc.signalCode !== null) return;
-    const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-    proc.kill(signal);
-    const t = setTimeout(() => proc.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(t);
-  };
+  const stop = (signal: NodeJS.Signals = 'SIGTERM') => stopProcess(proc, signal);
   return { url, port, dataDir, proc, output: () => out, stop };
 }
