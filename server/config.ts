@@ -81,6 +81,7 @@ const EnvSchema = z.object({
   RENDER_JPEG_QUALITY: intFrom(30, 100).default(85),
   RENDER_KEEP_CLOSED_ROOM_S: intFrom(0).default(600),
   RENDER_PENDING_MB: z.coerce.number().positive().default(256),
+  RENDER_HISTORY_MB: z.coerce.number().positive().default(64),
   SNAPSHOT_RATE_PER_SECOND: z.coerce.number().positive().default(SNAPSHOT_RATE_LIMIT.perSecond),
   SNAPSHOT_RATE_BURST: intFrom(1).default(SNAPSHOT_RATE_LIMIT.burst),
   ENGINE_TEST_DELAY_MS: intFrom(0, 60_000).default(0),
@@ -110,6 +111,9 @@ export interface RenderConfig {
   /** RENDER_PENDING_MB: decoded snapshots that may wait for the engine at once, all rooms
    * together; default 256 (~85 waiting 1024² frames or ~1,300 at 256²) */
   pendingBytes: number;
+  /** RENDER_HISTORY_MB: JPEG bytes of kept renders (histories of every frame of every room, open or
+   * recently closed) — past it the least recently used renders go first; default 64 */
+  historyBytes: number;
   /** SNAPSHOT_RATE_PER_SECOND / SNAPSHOT_RATE_BURST: per-socket token bucket over frame:snapshot */
   snapshotRate: { perSecond: number; burst: number };
   /** ENGINE_TEST_DELAY_MS — for tests only: every render blocks its engine worker's thread for this
@@ -218,6 +222,7 @@ export function loadConfig(
       jpegQuality: e.RENDER_JPEG_QUALITY,
       keepClosedRoomMs: e.RENDER_KEEP_CLOSED_ROOM_S * 1000,
       pendingBytes: Math.round(e.RENDER_PENDING_MB * 1024 * 1024),
+      historyBytes: Math.round(e.RENDER_HISTORY_MB * 1024 * 1024),
       snapshotRate: { perSecond: e.SNAPSHOT_RATE_PER_SECOND, burst: e.SNAPSHOT_RATE_BURST },
       testDelayMs: e.ENGINE_TEST_DELAY_MS,
     },

@@ -65,6 +65,10 @@ export const RENDER_HISTORY_LENGTH = 20;
  * render of every frame is always in it). */
 export const REPLAY_MAX_BYTES = 8 * 1024 * 1024;
 
+/** Live frames of one room that may hold render state (a slot, kept renders) at once; snapshots of
+ * further frames are refused with `too-large` until one is deleted. */
+export const MAX_RENDER_FRAMES_PER_ROOM = 64;
+
 /** A snapshot's seq is the client's wall clock (ms); one further ahead of the server's clock than
  * this is taken as now + this, so a bogus huge seq cannot lock a frame for everyone. */
 export const SEQ_CLOCK_ALLOWANCE_MS = 60_000;

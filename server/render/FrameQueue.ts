@@ -84,6 +84,8 @@ export interface FrameQueueOptions<TJob extends RenderJob<unknown, unknown>, TRe
   concurrency?: number;
   /** the caller's own state of a new frame (kept renders, notes…), dropped with the frame */
   frameData?: () => TData;
+  /** a frame's slot was dropped (removeFrame, removeRoom): release what its data holds */
+  onFrameRemoved?: (slot: FrameSlot<TJob, TData>) => void;
   onState?: (roomId: string, frameId: string, state: QueueFrameState, message?: string) => void;
   onResult?: (job: TJob, result: TResult, timing: JobTiming) => void;
   onError?: (job: TJob, error: unknown, timing: JobTiming) => void;
@@ -203,8 +205,11 @@ export class FrameQueue<TJob extends RenderJob<unknown, unknown>, TResult = unkn
 
   /** Forget a room and every frame in it. */
   removeRoom(roomId: string): void {
+    const room = this.rooms.get(roomId);
+    if (!room) return;
     this.dropPending(roomId);
     this.rooms.delete(roomId);
+    for (const frame of room.frames.values()) this.safely(() => this.opts.onFrameRemoved?.(frame));
   }
 
   /** Forget one frame (e.g. the shape was deleted). */
@@ -219,6 +224,12 @@ export class FrameQueue<TJob extends RenderJob<unknown, unknown>, TResult = unkn
       if (room.readyFrames.length === 0) this.removeReadyRoom(room);
     }
     room.frames.delete(frameId);
+    this.safely(() => this.opts.onFrameRemoved?.(frame));
+  }
+
+  /** How many frames of a room have a slot. */
+  frameCount(roomId: string): number {
+    return this.rooms.get(roomId)?.frames.size ?? 0;
   }
 
   counters(roomId: string, frameId: string): FrameCounters | undefined {

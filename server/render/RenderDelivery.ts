@@ -4,6 +4,7 @@ import { EV, RENDER_HISTORY_LENGTH, REPLAY_MAX_BYTES, type AckFields, type Error
 import type { Logger } from '../logger';
 import { ClientError } from '../socket/ClientError';
 import { EngineRenderError, type EngineHost, type EngineRenderOutput } from '../engine/EngineHost';
+import type { HistoryBudget } from './HistoryBudget';
 import type { PinnedRenders } from './PinnedRenders';
 import { errorMessage, type JobTiming } from './FrameQueue';
 import type { KeptRender, RenderQueue, RenderSlot, Broadcaster, SnapshotJob } from './renderState';
@@ -16,6 +17,7 @@ export class RenderDelivery {
     private readonly engine: EngineHost,
     private readonly pins: PinnedRenders,
     private readonly send: Broadcaster,
+    private readonly history: HistoryBudget,
     private readonly log: Logger,
   ) {}
 
@@ -40,9 +42,7 @@ export class RenderDelivery {
       timings: { queueMs: Math.round(timing.queueMs), inferenceMs: Math.round(out.timings.inferenceMs), totalMs: renderedAt - job.receivedAt },
       renderedAt,
     };
-    const renders = slot.data.renders;
-    renders.push({ result, stages: { decodeMs: round1(job.image.decodeMs + out.timings.decodeMs), encodeMs: round1(out.timings.encodeMs) } });
-    if (renders.length > RENDER_HISTORY_LENGTH) renders.splice(0, renders.length - RENDER_HISTORY_LENGTH);
+    this.history.keep(slot, { result, stages: { decodeMs: round1(job.image.decodeMs + out.timings.decodeMs), encodeMs: round1(out.timings.encodeMs) } });
     this.send.room(job.roomId, EV.render, result);
   }
 
@@ -89,8 +89,9 @@ export class RenderDelivery {
    * in the same document change, gives the frame a new seed (see docs/protocol.md "Pinning"). */
   pin(msg: FramePin): AckFields<PinAck> {
     const renders = this.queue.peek(msg.roomId, msg.frameId)?.data.renders ?? [];
-    const r = renders.find((k) => k.result.seq === msg.seq)?.result;
-    if (!r) {
+    const kept = renders.find((k) => k.result.seq === msg.seq);
+    const r = kept?.result;
+    if (!kept || !r) {
       throw new ClientError(
         'unknown-frame',
         renders.length
@@ -98,6 +99,7 @@ export class RenderDelivery {
           : `${EV.pin}: frame ${msg.frameId} has no renders yet`,
       );
     }
+    this.history.touch(kept);
     const { roomId, frameId, seq, width, height, seed, model } = r;
     const assetId = this.pins.put({ roomId, frameId, seq, width, height, seed, model, jpeg: r.image });
     return { assetId, url: `/api/assets/${roomId}/${assetId}.jpg`, width, height, mime: 'image/jpeg', seed };
@@ -118,6 +120,7 @@ export class RenderDelivery {
         chosen.get(s)!.unshift(k);
       }
     }
+    for (const kept of chosen.values()) for (const k of kept) this.history.touch(k);
     const frames: FrameReplay[] = slots.map((s) => {
       const message = s.data.modelNote;
       return { frameId: s.frameId, state: s.state, ...(message && { message }), renders: chosen.get(s)!.map((k) => k.result) };

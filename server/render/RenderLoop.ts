@@ -9,6 +9,7 @@ import type { Logger } from '../logger';
 import type { EngineHost } from '../engine/EngineHost';
 import type { PinnedRenders } from './PinnedRenders';
 import { FrameQueue } from './FrameQueue';
+import { HistoryBudget } from './HistoryBudget';
 import { RenderDelivery } from './RenderDelivery';
 import { newFrameData, type RenderQueue, type Broadcaster } from './renderState';
 import { SnapshotIntake } from './SnapshotIntake';
@@ -20,6 +21,8 @@ export interface RenderLoopOptions {
   snapshotRate: { perSecond: number; burst: number };
   /** decoded pixels that may wait in frame slots at once, all rooms together (RENDER_PENDING_MB) */
   pendingBytes: number;
+  /** JPEG bytes of kept renders, all frames of all rooms (RENDER_HISTORY_MB) */
+  historyBytes: number;
   /** renders of an unloaded room are kept this long, for someone who reloads (RENDER_KEEP_CLOSED_ROOM_S) */
   keepClosedRoomMs: number;
   send: Broadcaster;
@@ -29,6 +32,7 @@ export class RenderLoop {
   readonly queue: RenderQueue;
   readonly intake: SnapshotIntake;
   readonly delivery: RenderDelivery;
+  readonly history: HistoryBudget;
   /** the document of every loaded room */
   private readonly openDocs = new Map<string, Y.Doc>();
   /** rooms nobody is in, and when their kept renders go */
@@ -40,16 +44,18 @@ export class RenderLoop {
     log: Logger,
     private readonly opts: RenderLoopOptions,
   ) {
+    this.history = new HistoryBudget(opts.historyBytes);
     this.queue = new FrameQueue({
       concurrency: opts.concurrency,
       frameData: newFrameData,
+      onFrameRemoved: (slot) => this.history.forget(slot),
       runJob: (job) => engine.render(job.image.rgb, job.settings),
       onState: (roomId, frameId, state, message) => this.delivery.status(roomId, frameId, state, message),
       onResult: (job, out, timing) => this.delivery.delivered(job, out, timing),
       onError: (job, err) => this.delivery.failed(job, err),
       onListenerError: (err) => log.error({ err }, 'render listener failed'),
     });
-    this.delivery = new RenderDelivery(this.queue, engine, pins, opts.send, log);
+    this.delivery = new RenderDelivery(this.queue, engine, pins, opts.send, this.history, log);
     this.intake = new SnapshotIntake(this.queue, engine, {
       rate: opts.snapshotRate,
       pendingBytes: opts.pendingBytes,

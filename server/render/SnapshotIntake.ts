@@ -3,7 +3,7 @@
 // the frame's decode gate, the decode — and is then submitted to the render queue.
 import type { Socket } from 'socket.io';
 import type * as Y from 'yjs';
-import { EV, SEQ_CLOCK_ALLOWANCE_MS, SNAPSHOT_MIN_INTERVAL_MS, type AckFields, type FrameSnapshot, type FrameStatus, type SnapshotAck } from '../../lib/protocol';
+import { EV, MAX_RENDER_FRAMES_PER_ROOM, SEQ_CLOCK_ALLOWANCE_MS, SNAPSHOT_MIN_INTERVAL_MS, type AckFields, type FrameSnapshot, type FrameStatus, type SnapshotAck } from '../../lib/protocol';
 import { ClientError } from '../socket/ClientError';
 import { TokenBucket } from '../socket/SocketGuard';
 import type { EngineHost } from '../engine/EngineHost';
@@ -55,6 +55,13 @@ export class SnapshotIntake {
     }
     // seq is the sender's wall clock: one far ahead would lock the frame for every honest client
     const seq = Math.min(msg.seq, this.now() + SEQ_CLOCK_ALLOWANCE_MS);
+    if (!this.queue.peek(roomId, frameId) && this.queue.frameCount(roomId) >= MAX_RENDER_FRAMES_PER_ROOM) {
+      throw new ClientError(
+        'too-large',
+        `${EV.snapshot}: this room already renders ${MAX_RENDER_FRAMES_PER_ROOM} live frames (MAX_RENDER_FRAMES_PER_ROOM); delete one to render another`,
+        { violation: false },
+      );
+    }
     const slot = this.queue.frame(roomId, frameId);
     this.opts.noteModel(roomId, slot, frame.props.model);
     // settings as they are at arrival; the pixels are decoded once, to the size the engine renders

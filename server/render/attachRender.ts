@@ -31,6 +31,7 @@ export async function attachRender(server: LivecanvasServer): Promise<RenderLoop
     concurrency: rc.concurrency,
     snapshotRate: rc.snapshotRate,
     pendingBytes: rc.pendingBytes,
+    historyBytes: rc.historyBytes,
     keepClosedRoomMs: rc.keepClosedRoomMs,
     send: {
       room: (roomId, event, payload) => io.to(roomChannel(roomId)).emit(event, payload),
@@ -61,6 +62,7 @@ export async function attachRender(server: LivecanvasServer): Promise<RenderLoop
   rooms.on('room-loaded', (room) => loop.roomOpened(room.id, room.doc));
   rooms.on('room-unloaded', (room) => loop.roomClosed(room.id));
   health.register('engine', () => engine.status);
+  health.register('render', () => ({ historyBytes: loop.history.usedBytes, historyLimitBytes: loop.history.limitBytes }));
   health.register('cpu', () => {
     const u = process.cpuUsage();
     return { userMs: Math.round(u.user / 1000), systemMs: Math.round(u.system / 1000) };
