@@ -117,16 +117,8 @@ interface RoomSlots<TJob, TData> {
 }
 
 const newCounters = (): FrameCounters => ({
-  accepted: 0,
-  ignored: 0,
-  dropped: 0,
-  started: 0,
-  rendered: 0,
-  failed: 0,
-  lastAcceptedSeq: -1,
-  lastStartedSeq: -1,
-  lastRenderedSeq: -1,
-  startedSuperseded: 0,
+  ...{ accepted: 0, ignored: 0, dropped: 0, started: 0, rendered: 0, failed: 0, startedSuperseded: 0 },
+  ...{ lastAcceptedSeq: -1, lastStartedSeq: -1, lastRenderedSeq: -1 },
 });
 
 export class FrameQueue<TJob extends RenderJob<unknown, unknown>, TResult = unknown, TData = undefined> {
