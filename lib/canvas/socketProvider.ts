@@ -5,21 +5,26 @@
 // reach the server on reconnect through the state-vector exchange (both sides send sync step 1
 // and answer the other's with step 2).
 //
-// Every local update is kept until the server acknowledges it (committed to its database). That
-// tells whether edits are still unsent (the page warns before closing), and it is what gets sent
-// when the step 2 would be over the server's message limit: the pending updates, merged in groups
-// under the limit, in order, paced under the server's byte budget. A refused update leaves a gap
-// (the next ones build on it), so a refusal is answered by joining again, which repairs it. A
-// single local change over the limit can never be shared: the provider stops sending and says so.
+// Every local update is kept until the server acknowledges it (committed to its database), in an
+// UpdateOutbox (./updateOutbox.ts). That tells whether edits are still unsent (the page warns before
+// closing), and it is what gets sent when the step 2 would be over the server's message limit: the
+// pending updates, merged in groups under the limit, in order, paced under the server's byte
+// budget. A refused update leaves a gap (the next ones build on it), so a refusal is answered by
+// joining again, which repairs it. A single local change over the limit can never be shared: the
+// provider stops sending and says so. Awareness (presence) travels through an AwarenessLink
+// (./awarenessLink.ts); what acks and refusals mean is in ./serverAnswers.ts.
 import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 import type { Socket } from 'socket.io-client';
 import * as awarenessProtocol from 'y-protocols/awareness';
 import * as syncProtocol from 'y-protocols/sync';
-import * as Y from 'yjs';
-import { ErrorCode, EV, type ErrorEvent, type UserInfo } from '../protocol/events';
-import { BYTE_RATE_LIMIT, MAX_YJS_MESSAGE_BYTES, PRESENCE_TIMEOUT_MS } from '../protocol/limits';
+import type * as Y from 'yjs';
+import { EV, type ErrorEvent, type UserInfo } from '../protocol/events';
+import { MAX_YJS_MESSAGE_BYTES } from '../protocol/limits';
+import { AwarenessLink } from './awarenessLink';
+import { isWorthShowing, joinFailure, MAX_BACKOFF_MS, refusalDelayMs, refusalError, type AckResult } from './serverAnswers';
 import { tooLargeToShareMessage } from './shareLimits';
+import { SendBudget, UpdateOutbox } from './updateOutbox';
 
 /** connecting: never reached the server yet; syncing: (re)joined, waiting for the server's state;
  * connected: in sync, edits flow both ways; offline: lost the connection, editing locally. */
@@ -36,21 +41,6 @@ export interface SocketProviderOptions {
 }
 
 type Listener<T> = (value: T) => void;
-type AckResult = { ok: boolean; error?: { code?: string; message?: string } };
-
-/** A local update the server has not acknowledged yet. */
-interface Pending {
-  seq: number;
-  update: Uint8Array;
-  /** emitted on the current join (or covered by the step 2 sent on it) */
-  sent: boolean;
-}
-
-const encodeUpdateMessage = (update: Uint8Array) => {
-  const encoder = encoding.createEncoder();
-  syncProtocol.writeUpdate(encoder, update);
-  return encoding.toUint8Array(encoder);
-};
 
 const JOIN_TIMEOUT_MS = 10_000;
 /** An update not acknowledged within this is treated as lost: join again to resync. */
@@ -58,27 +48,10 @@ const ACK_TIMEOUT_MS = 30_000;
 /** After `io server disconnect` socket.io-client stays offline; we reconnect with backoff
  * (base · 2^attempt, ±25 %, capped), counting attempts afresh once a connection held. */
 const RECONNECT_BASE_MS = 1_000;
-const RECONNECT_MAX_MS = 30_000;
 const STABLE_CONNECTION_MS = 30_000;
-/** Stay under the server's per-socket byte budget with some margin. */
-const SEND_BYTES_PER_SECOND = BYTE_RATE_LIMIT.perSecond * 0.75;
-const SEND_BURST_BYTES = BYTE_RATE_LIMIT.burst * 0.75;
-/** y-protocols framing of an update message: message type + length varints. */
-const UPDATE_FRAMING_BYTES = 16;
-/** Refusals the provider repairs by itself (by joining again); not worth showing anyone. */
-const REPAIRED_CODES: ReadonlySet<string> = new Set(['malformed-update', 'rate-limited']);
-/** Peers drop silent clients after PRESENCE_TIMEOUT_MS, so re-announce well within it. */
-const HEARTBEAT_MS = Math.floor(PRESENCE_TIMEOUT_MS / 3);
 
 const toBytes = (data: unknown): Uint8Array | null =>
   data instanceof Uint8Array ? data : data instanceof ArrayBuffer ? new Uint8Array(data) : null;
-
-const describe = (error: unknown): string =>
-  typeof error === 'string'
-    ? error
-    : error && typeof error === 'object' && 'message' in error
-      ? String((error as { message: unknown }).message)
-      : 'no reason given';
 
 export class SocketIoProvider {
   readonly awareness: awarenessProtocol.Awareness;
@@ -87,20 +60,19 @@ export class SocketIoProvider {
   private _status: ConnectionStatus = 'connecting';
   private joined = false;
   private destroyed = false;
-  private readonly ownsAwareness: boolean;
+  private readonly presence: AwarenessLink;
   private user: UserInfo | undefined;
   private readonly joinTimeoutMs: number;
   private readonly statusListeners = new Set<Listener<ConnectionStatus>>();
   private readonly errorListeners = new Set<Listener<ErrorEvent>>();
   private readonly syncedWaiters = new Set<() => void>();
-  private readonly timers: ReturnType<typeof setInterval>[] = [];
   private readonly unbind: (() => void)[] = [];
   private readonly reconnectBaseMs: number;
   private reconnectAttempt = 0;
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   private connectedAt = 0;
-  private pending: Pending[] = [];
-  private seq = 0;
+  private readonly outbox = new UpdateOutbox();
+  private readonly budget = new SendBudget();
   /** joined, but our answer to the server's step 1 is not acknowledged yet: updates wait */
   private resyncing = false;
   private rejoinTimer: ReturnType<typeof setTimeout> | null = null;
@@ -109,8 +81,6 @@ export class SocketIoProvider {
   /** refusals since the last accepted update; spaces out rejoins that keep being refused */
   private refusals = 0;
   private pumpTimer: ReturnType<typeof setTimeout> | null = null;
-  private sendTokens = SEND_BURST_BYTES;
-  private sendTokensAt = Date.now();
   /** set when a local change can never be sent (over the message limit); nothing more is sent */
   private blockedReason: string | null = null;
 
@@ -121,7 +91,6 @@ export class SocketIoProvider {
     opts: SocketProviderOptions = {},
   ) {
     this.awareness = opts.awareness ?? new awarenessProtocol.Awareness(doc);
-    this.ownsAwareness = !opts.awareness;
     this.joinTimeoutMs = opts.joinTimeoutMs ?? JOIN_TIMEOUT_MS;
     this.reconnectBaseMs = opts.reconnectBaseMs ?? RECONNECT_BASE_MS;
     this.user = opts.user;
@@ -133,50 +102,30 @@ export class SocketIoProvider {
     });
     this.on(socket, 'disconnect', (reason: string) => this.handleDisconnect(reason));
     this.on(socket, EV.ySync, (msg: { roomId?: string; data?: unknown }) => this.handleSync(msg));
-    this.on(socket, EV.yAwareness, (msg: { roomId?: string; data?: unknown }) =>
-      this.handleAwareness(msg),
-    );
+    this.on(socket, EV.yAwareness, (msg: { roomId?: string; data?: unknown }) => {
+      const data = msg?.roomId === roomId ? toBytes(msg.data) : null;
+      if (data) this.presence.receive(data);
+    });
     this.on(socket, EV.error, (err: ErrorEvent) => {
       if (err.roomId && err.roomId !== roomId) return;
-      if (err.event === EV.ySync && REPAIRED_CODES.has(err.code)) return; // see onRefused
-      // A dropped presence update (e.g. re-announced while our previous connection had not timed
-      // out yet) heals with the next heartbeat; nothing anyone needs to act on.
-      if (err.event === EV.yAwareness) return;
-      this.emitError(err);
+      if (isWorthShowing(err)) this.emitError(err);
     });
 
     const onDocUpdate = (update: Uint8Array, origin: unknown) => {
       if (origin === this) return; // came from the server, it has it
-      this.pending.push({ seq: ++this.seq, update, sent: false });
-      const bytes = update.byteLength + UPDATE_FRAMING_BYTES;
+      const bytes = this.outbox.add(update);
       if (bytes > MAX_YJS_MESSAGE_BYTES) this.block(bytes);
       else this.pump();
     };
     doc.on('update', onDocUpdate);
     this.unbind.push(() => doc.off('update', onDocUpdate));
 
-    const onAwarenessUpdate = (
-      { added, updated, removed }: { added: number[]; updated: number[]; removed: number[] },
-      origin: unknown,
-    ) => {
-      if (origin === this) return;
-      // Only our own state is ours to announce; the server relays everyone else's.
-      const self = this.awareness.clientID;
-      if (![...added, ...updated, ...removed].includes(self)) return;
-      this.send(EV.yAwareness, awarenessProtocol.encodeAwarenessUpdate(this.awareness, [self]));
-    };
-    this.awareness.on('update', onAwarenessUpdate);
-    this.unbind.push(() => this.awareness.off('update', onAwarenessUpdate));
-
-    this.timers.push(
-      setInterval(() => {
-        // setLocalState bumps the clock even when nothing changed, which is what keeps us alive
-        // on the other side.
-        const state = this.awareness.getLocalState();
-        if (state !== null && this.joined) this.awareness.setLocalState(state);
-        this.dropSilentPeers();
-      }, HEARTBEAT_MS),
-    );
+    this.presence = new AwarenessLink(this.awareness, {
+      origin: this,
+      send: (update) => this.send(EV.yAwareness, update),
+      isJoined: () => this.joined,
+      owned: !opts.awareness,
+    });
 
     if (socket.connected) this.join();
   }
@@ -212,7 +161,7 @@ export class SocketIoProvider {
 
   /** Local edits the server has not confirmed storing (offline, in flight, or unsendable). */
   hasUnsentChanges(): boolean {
-    return this.pending.length > 0;
+    return !this.outbox.isEmpty;
   }
 
   /** Why local edits are no longer shared (a change over the message limit), or null. */
@@ -223,16 +172,15 @@ export class SocketIoProvider {
   destroy() {
     if (this.destroyed) return;
     // Tell the others we left before going quiet, so our cursor disappears at once.
-    awarenessProtocol.removeAwarenessStates(this.awareness, [this.awareness.clientID], 'destroy');
+    this.presence.leave();
     if (this.joined && this.socket.connected) this.socket.emit(EV.roomLeave, { roomId: this.roomId });
     this.destroyed = true;
     this.joined = false;
-    for (const t of this.timers) clearInterval(t);
     for (const t of [this.reconnectTimer, this.rejoinTimer, this.pumpTimer]) if (t) clearTimeout(t);
     for (const off of this.unbind) off();
     this.statusListeners.clear();
     this.errorListeners.clear();
-    if (this.ownsAwareness) this.awareness.destroy();
+    this.presence.stop();
   }
 
   // ───────────── internals ─────────────
@@ -263,7 +211,7 @@ export class SocketIoProvider {
   /** Emit a y:sync message with an ack; `onAck` runs on the server's answer on this connection. */
   private sendSync(data: Uint8Array, onAck: (ack: AckResult) => void) {
     const epoch = this.joinEpoch;
-    this.takeTokens(data.byteLength);
+    this.budget.take(data.byteLength);
     this.socket
       .timeout(ACK_TIMEOUT_MS)
       .emit(EV.ySync, { roomId: this.roomId, data }, (err: Error | null, ack?: AckResult) => {
@@ -279,16 +227,9 @@ export class SocketIoProvider {
   private pump() {
     if (this.pumpTimer || !this.joined || this.resyncing || this.blockedReason || !this.socket.connected) return;
     while (true) {
-      const unsent = this.pending.filter((p) => !p.sent);
-      if (!unsent.length) return;
-      const group: Pending[] = [];
-      let bytes = UPDATE_FRAMING_BYTES;
-      for (const p of unsent) {
-        if (group.length && bytes + p.update.byteLength > MAX_YJS_MESSAGE_BYTES) break;
-        group.push(p);
-        bytes += p.update.byteLength;
-      }
-      const wait = this.tokenWaitMs(bytes);
+      const group = this.outbox.nextGroup();
+      if (!group) return;
+      const wait = this.budget.waitMs(group.bytes);
       if (wait > 0) {
         this.pumpTimer = setTimeout(() => {
           this.pumpTimer = null;
@@ -296,33 +237,20 @@ export class SocketIoProvider {
         }, wait);
         return;
       }
-      const update = group.length === 1 ? group[0]!.update : Y.mergeUpdates(group.map((p) => p.update));
-      for (const p of group) p.sent = true;
-      this.sendSync(encodeUpdateMessage(update), (ack) => {
-        if (ack.ok) this.acknowledged(group.map((p) => p.seq));
+      const seqs = group.items.map((p) => p.seq);
+      this.sendSync(this.outbox.take(group), (ack) => {
+        if (ack.ok) this.outbox.acknowledged(seqs);
         else this.onRefused(ack);
       });
     }
   }
 
-  private acknowledged(seqs: number[]) {
-    const done = new Set(seqs);
-    this.pending = this.pending.filter((p) => !done.has(p.seq));
-  }
-
   /** The server refused one of our updates: the ones after it build on it and are refused too.
    * Joining again makes the server send a fresh step 1, whose answer fills the gap. */
   private onRefused(ack: AckResult) {
-    const { code, message = '' } = ack.error ?? {};
-    if (code === 'too-large') {
-      // The room is full (or a message was over the limit after all): retrying cannot help.
-      this.emitError({ code: 'too-large', message: message || 'the server refused a change as too large', event: EV.ySync, roomId: this.roomId });
-    }
-    // The first refusal is usually a gap that one rejoin repairs; one that keeps coming back (a
-    // full room) must not become a loop.
-    const backoff = this.refusals++ === 0 ? 0 : Math.min(RECONNECT_MAX_MS, 250 * 2 ** this.refusals);
-    const retryIn = Number(/retry in (\d+) ms/.exec(message)?.[1] ?? 0);
-    this.rejoinSoon(Math.max(backoff, code === 'rate-limited' ? retryIn || 1000 : 0));
+    const error = refusalError(ack, this.roomId);
+    if (error) this.emitError(error);
+    this.rejoinSoon(refusalDelayMs(ack, this.refusals++));
   }
 
   private rejoinSoon(delayMs: number) {
@@ -341,19 +269,6 @@ export class SocketIoProvider {
     this.emitError({ code: 'too-large', message: this.blockedReason, event: EV.ySync, roomId: this.roomId });
   }
 
-  private tokenWaitMs(bytes: number): number {
-    const now = Date.now();
-    this.sendTokens = Math.min(SEND_BURST_BYTES, this.sendTokens + ((now - this.sendTokensAt) / 1000) * SEND_BYTES_PER_SECOND);
-    this.sendTokensAt = now;
-    const need = Math.min(bytes, SEND_BURST_BYTES);
-    return need <= this.sendTokens ? 0 : Math.ceil(((need - this.sendTokens) / SEND_BYTES_PER_SECOND) * 1000);
-  }
-
-  private takeTokens(bytes: number) {
-    this.tokenWaitMs(0); // refill
-    this.sendTokens -= bytes;
-  }
-
   private join() {
     if (this.destroyed) return;
     this.setStatus('syncing');
@@ -369,30 +284,18 @@ export class SocketIoProvider {
         (timeoutErr: Error | null, ack?: { ok: boolean; error?: unknown }) => {
           if (this.destroyed || !this.socket.connected || this.socket.id !== socketAtJoin) return;
           if (timeoutErr || !ack?.ok) {
-            const message = timeoutErr
-              ? `the server did not answer room:join within ${this.joinTimeoutMs / 1000} s, retrying`
-              : `the server refused to join the room: ${describe(ack?.error)}`;
-            const refused = ErrorCode.safeParse((ack?.error as { code?: unknown } | undefined)?.code);
-            this.emitError({
-              code: timeoutErr ? 'server-error' : refused.success ? refused.data : 'invalid-room',
-              message,
-              event: EV.roomJoin,
-              roomId: this.roomId,
-            });
+            this.emitError(joinFailure(!!timeoutErr, ack, this.joinTimeoutMs, this.roomId));
             if (timeoutErr) this.join();
             else this.setStatus('offline');
             return;
           }
           this.joined = true;
           // Whatever was in flight on an earlier join is covered by this join's sync.
-          for (const p of this.pending) p.sent = false;
+          this.outbox.markAllUnsent();
           const encoder = encoding.createEncoder();
           syncProtocol.writeSyncStep1(encoder, this.doc);
           this.send(EV.ySync, encoding.toUint8Array(encoder));
-          // Set, not just re-send: the others hold our removal at the old clock, which a re-sent
-          // state would not beat. The awareness update handler sends it.
-          const state = this.awareness.getLocalState();
-          if (state !== null) this.awareness.setLocalState(state);
+          this.presence.announce();
         },
       );
   }
@@ -402,16 +305,15 @@ export class SocketIoProvider {
   private answerStep1(reply: Uint8Array) {
     if (!this.joined) return;
     if (this.blockedReason) return; // it would carry the unsendable change
-    const covered = this.pending.map((p) => p.seq);
     if (reply.byteLength > MAX_YJS_MESSAGE_BYTES) {
       this.resyncing = false;
       this.pump();
       return;
     }
-    for (const p of this.pending) p.sent = true;
+    const covered = this.outbox.coverAll();
     this.sendSync(reply, (ack) => {
       if (!ack.ok) return this.onRefused(ack);
-      this.acknowledged(covered);
+      this.outbox.acknowledged(covered);
       this.resyncing = false;
       this.pump();
     });
@@ -443,17 +345,6 @@ export class SocketIoProvider {
     }
   }
 
-  private handleAwareness(msg: { roomId?: string; data?: unknown }) {
-    if (msg?.roomId !== this.roomId) return;
-    const data = toBytes(msg.data);
-    if (!data) return;
-    try {
-      awarenessProtocol.applyAwarenessUpdate(this.awareness, data, this);
-    } catch (e) {
-      console.warn('[livecanvas] dropped a malformed awareness message:', e);
-    }
-  }
-
   private handleDisconnect(reason: string) {
     this.joined = false;
     this.resyncing = false;
@@ -461,11 +352,7 @@ export class SocketIoProvider {
     this.pumpTimer = null;
     if (this.destroyed) return;
     this.setStatus('offline');
-    // We can no longer tell who is still there. Forget the peers entirely (meta too), so that
-    // the states the server sends on rejoin are accepted even if their clocks did not move.
-    const others = [...this.awareness.getStates().keys()].filter((id) => id !== this.awareness.clientID);
-    awarenessProtocol.removeAwarenessStates(this.awareness, others, this);
-    for (const id of others) this.awareness.meta.delete(id);
+    this.presence.forgetPeers();
     // socket.io-client reconnects by itself after network trouble, but not when the server
     // closed the connection (e.g. after too many refused messages, or a deploy): do it ourselves.
     if (reason === 'io server disconnect') this.scheduleReconnect();
@@ -474,23 +361,11 @@ export class SocketIoProvider {
   private scheduleReconnect() {
     if (this.reconnectTimer) return;
     if (this.connectedAt && Date.now() - this.connectedAt > STABLE_CONNECTION_MS) this.reconnectAttempt = 0;
-    const base = Math.min(RECONNECT_MAX_MS, this.reconnectBaseMs * 2 ** this.reconnectAttempt++);
+    const base = Math.min(MAX_BACKOFF_MS, this.reconnectBaseMs * 2 ** this.reconnectAttempt++);
     const delay = Math.round(base * (0.75 + Math.random() * 0.5));
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
       if (!this.destroyed && !this.socket.connected) this.socket.connect();
     }, delay);
-  }
-
-  /** y-protocols only times peers out after 30 s; we want a closed tab's cursor gone within a few
-   * seconds even if the server's removal message was lost. */
-  private dropSilentPeers() {
-    const now = Date.now();
-    const silent: number[] = [];
-    for (const [id, meta] of this.awareness.meta) {
-      if (id === this.awareness.clientID || !this.awareness.states.has(id)) continue;
-      if (now - meta.lastUpdated > PRESENCE_TIMEOUT_MS) silent.push(id);
-    }
-    if (silent.length) awarenessProtocol.removeAwarenessStates(this.awareness, silent, this);
   }
 }
