@@ -21,6 +21,7 @@ import {
   PinAck,
   RenderResult,
   RendersReplayAck,
+  replayedRenders,
   SnapshotAck,
   type FramePin,
   type RendersReplay,
@@ -143,12 +144,13 @@ export class LiveSession {
       return; // no answer: the next rejoin asks again
     }
     const ack = RendersReplayAck.safeParse(raw);
+    if (!ack.success) console.warn('[livecanvas] unreadable renders:replay answer:', ack.error.issues[0]?.message);
     if (this.disposed || !ack.success || !ack.data.ok) return;
     this.setEngine(ack.data.engine);
+    // The server forgets a frame's renders when the frame is deleted, so these are all frames of
+    // the document — even one this tab's store has not received yet.
     for (const f of ack.data.frames) {
-      // deleted meanwhile: its renders would hold object URLs for a frame nobody sees
-      if (!isLiveFrame(this.editor.getShape(f.frameId as TLShapeId))) continue;
-      this.renders.addPast(f.frameId, f.renders);
+      this.renders.addPast(f.frameId, replayedRenders(f, ack.data.images));
       if (!this.renders.get(f.frameId).status) this.renders.setStatus({ frameId: f.frameId, state: f.state, message: f.message });
     }
   }

@@ -6,6 +6,7 @@ import {
   MAX_SNAPSHOT_BYTES,
   MAX_YJS_MESSAGE_BYTES,
   MIN_RENDER_SIDE,
+  REPLAY_MAX_BYTES,
   ROOM_ID_PATTERN,
 } from './limits';
 
@@ -160,20 +161,36 @@ export const PinAck = z.union([
   AckFailure,
 ]);
 
+/** A kept render in a replay: a RenderResult whose JPEG is the bytes `image[0]..image[1]` of the
+ * replay's one `images` buffer. (socket.io-parser refuses a packet with more than 10 binary
+ * attachments, so the images travel as one.) */
+export const ReplayedRender = RenderResult.omit({ image: true }).extend({
+  image: z.tuple([z.number().int().nonnegative(), z.number().int().nonnegative()]),
+});
+
 /** One frame in a replay: its state and its kept renders, oldest first. */
 export const FrameReplay = z.object({
   frameId: z.string(),
   state: FrameState,
   message: z.string().optional(),
-  renders: z.array(RenderResult),
+  renders: z.array(ReplayedRender),
 });
 
-/** Ack of `renders:replay`: the engine status and every frame's state and kept renders — the
- * newest render of each frame always, older ones while the reply stays under REPLAY_MAX_BYTES. */
+/** Ack of `renders:replay`: the engine status, every frame's state and its kept renders — the
+ * newest render of each frame first, then older ones, while the images stay under
+ * REPLAY_MAX_BYTES — with all their JPEGs in one buffer. */
 export const RendersReplayAck = z.union([
-  z.object({ ok: z.literal(true), engine: EngineStatus, frames: z.array(FrameReplay) }),
+  z.object({ ok: z.literal(true), engine: EngineStatus, frames: z.array(FrameReplay), images: bytes(REPLAY_MAX_BYTES).optional() }),
   AckFailure,
 ]);
+
+/** The renders of a replay as RenderResults (their JPEGs cut out of `images`). */
+export function replayedRenders(frame: FrameReplay, images: Uint8Array | undefined): RenderResult[] {
+  if (!images) return [];
+  return frame.renders
+    .filter((r) => r.image[0] < r.image[1] && r.image[1] <= images.byteLength)
+    .map((r) => ({ ...r, image: images.subarray(r.image[0], r.image[1]) }));
+}
 
 /** Event names, in one place. */
 export const EV = {
@@ -205,6 +222,7 @@ export type SnapshotAck = z.infer<typeof SnapshotAck>;
 export type PinAck = z.infer<typeof PinAck>;
 export type RendersReplay = z.infer<typeof RendersReplay>;
 export type FrameReplay = z.infer<typeof FrameReplay>;
+export type ReplayedRender = z.infer<typeof ReplayedRender>;
 export type RendersReplayAck = z.infer<typeof RendersReplayAck>;
 /** The fields of a successful ack, without `ok` (the gateway adds `ok: true`). */
 export type AckFields<T> = T extends { ok: true } ? Omit<T, 'ok'> : never;

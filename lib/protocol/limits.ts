@@ -61,8 +61,8 @@ export const MAX_RENDER_SIDE = 1024;
 /** Renders kept per frame for stepping back through history. */
 export const RENDER_HISTORY_LENGTH = 20;
 
-/** A `renders:replay` answer stops adding older renders past this many image bytes (the newest
- * render of every frame is always in it). */
+/** The JPEG bytes of a `renders:replay` answer: the newest render of each frame first, then older
+ * ones, while they fit. */
 export const REPLAY_MAX_BYTES = 8 * 1024 * 1024;
 
 /** Live frames of one room that may hold render state (a slot, kept renders) at once; snapshots of

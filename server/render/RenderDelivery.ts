@@ -1,6 +1,6 @@
 // Delivery: what happens to a finished render — kept in its frame's history, broadcast once to the
 // whole room — and to a failed one; frame statuses; pins; and the replay a newcomer asks for.
-import { EV, RENDER_HISTORY_LENGTH, REPLAY_MAX_BYTES, type AckFields, type ErrorEvent, type FramePin, type FrameReplay, type FrameStatus, type PinAck, type RenderResult, type RendersReplayAck } from '../../lib/protocol';
+import { EV, RENDER_HISTORY_LENGTH, REPLAY_MAX_BYTES, type AckFields, type ErrorEvent, type FramePin, type FrameReplay, type FrameStatus, type PinAck, type ReplayedRender, type RenderResult, type RendersReplayAck } from '../../lib/protocol';
 import type { Logger } from '../logger';
 import { ClientError } from '../socket/ClientError';
 import { EngineRenderError, type EngineHost, type EngineRenderOutput } from '../engine/EngineHost';
@@ -106,13 +106,13 @@ export class RenderDelivery {
   }
 
   /** What a newcomer needs: the engine status, every frame's state and its kept renders — the
-   * newest of each frame first, then older ones, newest first, while under REPLAY_MAX_BYTES. */
+   * newest of each frame first, then older ones, newest first, while the JPEGs stay under
+   * REPLAY_MAX_BYTES — with the JPEGs in one buffer. */
   replay(roomId: string): AckFields<RendersReplayAck> {
     const slots = this.queue.frames(roomId);
-    const chosen = new Map<RenderSlot, KeptRender[]>(slots.map((s) => [s, s.data.renders.slice(-1)]));
+    const chosen = new Map<RenderSlot, KeptRender[]>(slots.map((s) => [s, []]));
     let bytes = 0;
-    for (const kept of chosen.values()) for (const k of kept) bytes += k.result.image.byteLength;
-    for (let back = 2; back <= RENDER_HISTORY_LENGTH; back++) {
+    for (let back = 1; back <= RENDER_HISTORY_LENGTH; back++) {
       for (const s of slots) {
         const k = s.data.renders.at(-back);
         if (!k || bytes + k.result.image.byteLength > REPLAY_MAX_BYTES) continue;
@@ -120,11 +120,19 @@ export class RenderDelivery {
         chosen.get(s)!.unshift(k);
       }
     }
-    for (const kept of chosen.values()) for (const k of kept) this.history.touch(k);
+    const images = new Uint8Array(bytes);
+    let at = 0;
     const frames: FrameReplay[] = slots.map((s) => {
+      const renders = chosen.get(s)!.map((k): ReplayedRender => {
+        this.history.touch(k);
+        const { image, ...rest } = k.result;
+        images.set(image, at);
+        at += image.byteLength;
+        return { ...rest, image: [at - image.byteLength, at] };
+      });
       const message = s.data.modelNote;
-      return { frameId: s.frameId, state: s.state, ...(message && { message }), renders: chosen.get(s)!.map((k) => k.result) };
+      return { frameId: s.frameId, state: s.state, ...(message && { message }), renders };
     });
-    return { engine: this.engine.status, frames };
+    return { engine: this.engine.status, frames, ...(bytes > 0 && { images }) };
   }
 }

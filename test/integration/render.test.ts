@@ -17,6 +17,7 @@ import {
   type SnapshotAck,
   RoomRenderStats,
   RendersReplayAck,
+  replayedRenders,
   type FrameRenderStats,
 } from '../../lib/protocol';
 import { startServer, type TestServer } from '../helpers/server';
@@ -97,7 +98,7 @@ class Participant extends Inbox {
     p.engineStatus.push(ack.engine);
     for (const f of ack.frames) {
       p.frameStatus.push({ roomId: room, frameId: f.frameId, state: f.state, message: f.message });
-      p.renders.push(...f.renders);
+      p.renders.push(...replayedRenders(f, ack.images));
     }
     return p;
   }
@@ -256,6 +257,24 @@ describe('live render loop (tiny-lcm)', () => {
     expect(late.rendersOf(frameId).map((r) => r.seq)).toEqual([1, 2]);
     expect(Buffer.from(late.rendersOf(frameId).at(-1)!.image)).toEqual(Buffer.from(people[2].rendersOf(frameId).at(-1)!.image));
     for (const p of [...people, late]) p.close();
+  });
+
+  it('replays more kept renders than socket.io allows attachments in one packet (10), in one exchange', async () => {
+    const room = roomId();
+    const [drawer] = await joined(room, 1);
+    const frameId = await drawer.createLiveFrame({ outputSize: 128 });
+    for (let seq = 1; seq <= 14; seq++) {
+      drawer.snapshot(frameId, seq, await sketchJpeg(128, seq));
+      await waitFor(() => drawer.rendersOf(frameId).at(-1)?.seq === seq, 10_000, `render ${seq}`);
+    }
+    const late = await Participant.join(server.url, room);
+    expect(late.rendersOf(frameId).map((r) => r.seq)).toEqual(Array.from({ length: 14 }, (_, i) => i + 1));
+    expect(late.rendersOf(frameId).map((r) => Buffer.from(r.image).toString('base64'))).toEqual(
+      drawer.rendersOf(frameId).map((r) => Buffer.from(r.image).toString('base64')),
+    );
+    await sleep(300);
+    expect(late.socket.connected).toBe(true);
+    for (const p of [drawer, late]) p.close();
   });
 
   it('keeps the renders of a room nobody is in, so a reload still shows them', async () => {
