@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { alphasCumprod, sigmaOf } from '../../lib/diffusion/schedulers/alphas';
 import { EulerScheduler, eulerAdjustedSteps } from '../../lib/diffusion/schedulers/EulerScheduler';
 import { guidanceEmbedding, LcmScheduler } from '../../lib/diffusion/schedulers/LcmScheduler';
-import { chooseSampler } from '../../lib/diffusion/schedulers/samplerChoice';
+import { chooseSampler, samplerFromConfig } from '../../lib/diffusion/schedulers/samplerChoice';
 
 const close = (a: number, b: number, tol = 1e-5) => expect(Math.abs(a - b)).toBeLessThanOrEqual(tol);
 
@@ -159,6 +159,71 @@ describe('EulerScheduler (trailing)', () => {
     s.step([0.25], 0, x);
     close(x[0], 3 + 0.25 * (s.sigmas[1] - s.sigmas[0]));
     expect(s.stepNeedsNoise(0)).toBe(false);
+  });
+});
+
+// A live frame allows any strength 0..1 and steps 1..8; fitParams turns that into a pair the
+// sampler runs, keeping the user's strength whenever it can.
+describe('fitParams (the live loop fix-up)', () => {
+  it('LCM lowers steps to floor(original·strength) and raises a strength below 1/original to exactly that', () => {
+    const s = new LcmScheduler();
+    expect(s.fitParams(4, 0.06)).toEqual({ strength: 0.06, steps: 3 });
+    expect(s.fitParams(4, 0)).toEqual({ strength: 0.02, steps: 1 });
+    expect(s.fitParams(4, 0.5)).toEqual({ strength: 0.5, steps: 4 });
+    expect(s.fitParams(8, 1)).toEqual({ strength: 1, steps: 8 });
+    // the distillation schedule of the model decides, not a constant
+    expect(new LcmScheduler({ originalInferenceSteps: 10 }).fitParams(4, 0.25)).toEqual({ strength: 0.25, steps: 2 });
+    expect(new LcmScheduler({ originalInferenceSteps: 10 }).fitParams(4, 0)).toEqual({ strength: 0.1, steps: 1 });
+  });
+
+  it('Euler raises strength to 1/1000 and steps so that one UNet call runs', () => {
+    const s = new EulerScheduler();
+    expect(s.fitParams(1, 0)).toEqual({ strength: 0.001, steps: 1000 });
+    expect(s.fitParams(1, 0.3)).toEqual({ strength: 0.3, steps: 4 });
+    expect(s.fitParams(4, 0.5)).toEqual({ strength: 0.5, steps: 4 });
+    expect(s.fitParams(2, 1)).toEqual({ strength: 1, steps: 2 });
+  });
+
+  it('every fitted pair of the live range is a schedule the sampler runs, with the fitted step count', () => {
+    for (const s of [new LcmScheduler(), new EulerScheduler({ ancestral: false })]) {
+      for (let k = 0; k <= 1000; k++) {
+        for (let steps = 1; steps <= 8; steps++) {
+          const fit = s.fitParams(steps, k / 1000);
+          expect(() => s.setTimesteps(fit.steps, fit.strength)).not.toThrow();
+          expect(s.steps).toBe(fit.steps);
+          expect(s.fitParams(fit.steps, fit.strength)).toEqual(fit); // fitting twice changes nothing
+        }
+      }
+    }
+  });
+});
+
+describe('Sampler interface', () => {
+  it('steps: LCM runs exactly the requested steps, Euler reports the steps it raised to', () => {
+    const lcm = new LcmScheduler();
+    lcm.setTimesteps(3, 0.6);
+    expect(lcm.steps).toBe(3);
+    const euler = new EulerScheduler();
+    euler.setTimesteps(1, 0.3);
+    expect(euler.steps).toBe(4);
+    expect(euler.timesteps).toEqual([249]);
+  });
+
+  it('only LCM embeds the requested guidance; other samplers run unguided (1)', () => {
+    expect(new LcmScheduler().embeddedGuidance(8)).toBe(8);
+    expect(new EulerScheduler().embeddedGuidance(8)).toBe(1);
+  });
+
+  it('samplerFromConfig builds the scheduler the config names, with its schedule fields', () => {
+    const lcm = samplerFromConfig({ _class_name: 'LCMScheduler', original_inference_steps: 10 });
+    expect(lcm.name).toBe('lcm');
+    expect(lcm.sampler).toBeInstanceOf(LcmScheduler);
+    expect((lcm.sampler as LcmScheduler).originalSteps).toBe(10);
+    const euler = samplerFromConfig({ _class_name: 'EulerAncestralDiscreteScheduler' });
+    expect(euler.name).toBe('euler-ancestral');
+    expect((euler.sampler as EulerScheduler).ancestral).toBe(true);
+    expect((samplerFromConfig({ _class_name: 'EulerDiscreteScheduler' }).sampler as EulerScheduler).ancestral).toBe(false);
+    expect(() => samplerFromConfig({ _class_name: 'LCMScheduler', beta_schedule: 'linear' })).toThrow(/unsupported beta_schedule "linear"/);
   });
 });
 

@@ -3,6 +3,7 @@
 // scheduling_euler_ancestral_discrete.py and the img2img `get_timesteps` of
 // src/diffusers/pipelines/stable_diffusion/pipeline_stable_diffusion_img2img.py.
 import { alphasCumprod, sigmaOf, type NoiseScheduleConfig } from './alphas';
+import type { FittedParams, Sampler } from './Sampler';
 
 export interface EulerSchedulerConfig extends NoiseScheduleConfig {
   /** EulerAncestral: re-inject noise after each step (down/up split of the next sigma) */
@@ -35,7 +36,7 @@ function roundHalfEven(v: number): number {
   return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
-export class EulerScheduler {
+export class EulerScheduler implements Sampler {
   readonly acp: Float64Array;
   readonly ancestral: boolean;
   /** the full trailing schedule for the requested steps, noisiest first */
@@ -76,6 +77,16 @@ export class EulerScheduler {
     return this.timesteps;
   }
 
+  /**
+   * For a live loop: strength is raised to the smallest one the schedule has (1/N, N = training
+   * timesteps, 1/1000 for SD), and steps to the fewest that run one UNet call at that strength
+   * (what setTimesteps would raise them to anyway).
+   */
+  fitParams(steps: number, strength: number): FittedParams {
+    const s = Math.min(1, Math.max(strength, 1 / this.acp.length));
+    return { steps: eulerAdjustedSteps(steps, s), strength: s };
+  }
+
   /** Variance-exploding forward process: x = z₀ + σ₀·ε (EulerDiscreteScheduler.add_noise). */
   noiseCoefficients(): { signal: number; noise: number } {
     return { signal: 1, noise: this.sigmas[0] };
@@ -89,6 +100,12 @@ export class EulerScheduler {
 
   stepNeedsNoise(i: number): boolean {
     return this.ancestral && this.sigmas[i + 1] > 0;
+  }
+
+  /** Turbo-class models run without classifier-free guidance: a UNet that still has a guidance
+   * input gets the embedding of 1 (unguided). */
+  embeddedGuidance(_requested: number): number {
+    return 1;
   }
 
   /** One Euler (or Euler-ancestral) step, in place on `sample`; `eps` is the epsilon prediction. */

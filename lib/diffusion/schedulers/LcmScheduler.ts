@@ -2,6 +2,7 @@
 // src/diffusers/schedulers/scheduling_lcm.py (LCMScheduler.set_timesteps / step) and
 // src/diffusers/pipelines/latent_consistency_models/pipeline_latent_consistency_img2img.py.
 import { alphasCumprod, type NoiseScheduleConfig } from './alphas';
+import type { FittedParams, Sampler } from './Sampler';
 
 export interface LcmSchedulerConfig extends NoiseScheduleConfig {
   /** the distillation schedule the model was trained on (`original_inference_steps`) */
@@ -18,7 +19,7 @@ export function lcmMaxSteps(strength: number, originalSteps = 50): number {
   return Math.min(originalSteps, Math.floor(originalSteps * strength));
 }
 
-export class LcmScheduler {
+export class LcmScheduler implements Sampler {
   readonly acp: Float64Array;
   readonly originalSteps: number;
   readonly timestepScaling: number;
@@ -30,6 +31,10 @@ export class LcmScheduler {
     this.originalSteps = cfg.originalInferenceSteps ?? 50;
     this.timestepScaling = cfg.timestepScaling ?? 10;
     this.sigmaData = cfg.sigmaData ?? 0.5;
+  }
+
+  get steps(): number {
+    return this.timesteps.length;
   }
 
   /**
@@ -49,7 +54,7 @@ export class LcmScheduler {
       throw new RangeError(`strength must be greater than 0 and at most 1 (got ${strength})`);
     }
     const k = Math.floor(n / this.originalSteps);
-    const originCount = Math.floor(this.originalSteps * strength);
+    const originCount = lcmMaxSteps(strength, this.originalSteps);
     if (originCount < steps) {
       const minStrength = Math.ceil((steps / this.originalSteps) * 100) / 100;
       throw new RangeError(
@@ -69,6 +74,17 @@ export class LcmScheduler {
     this.timesteps = [];
     for (let j = 0; j < steps; j++) this.timesteps.push(origin[Math.floor(j * spacing)]);
     return this.timesteps;
+  }
+
+  /**
+   * For a live loop: lower steps to what the strength holds (lcmMaxSteps), and raise a strength
+   * below 1/original to exactly 1/original (one step). Fewer steps rather than a higher strength:
+   * strength is what the user sees change, and LCM quality drops with more steps at a short
+   * schedule anyway.
+   */
+  fitParams(steps: number, strength: number): FittedParams {
+    const s = Math.min(1, Math.max(strength, 1 / this.originalSteps));
+    return { steps: Math.max(1, Math.min(steps, lcmMaxSteps(s, this.originalSteps))), strength: s };
   }
 
   /** DDPM forward process used for the img2img start: x = √ᾱₜ·z₀ + √(1−ᾱₜ)·ε at the first timestep. */
@@ -92,6 +108,11 @@ export class LcmScheduler {
     const st = t * this.timestepScaling;
     const sd2 = this.sigmaData * this.sigmaData;
     return { cSkip: sd2 / (st * st + sd2), cOut: st / Math.sqrt(st * st + sd2) };
+  }
+
+  /** The distilled UNet takes the guidance scale as an embedding (see guidanceEmbedding). */
+  embeddedGuidance(requested: number): number {
+    return requested;
   }
 
   /** One LCM step, in place on `sample`. `eps` is the UNet's epsilon prediction. */

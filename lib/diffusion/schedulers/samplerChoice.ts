@@ -2,6 +2,10 @@
 // instantiates the scheduler class named there. The choice matters: SD-Turbo ships
 // EulerDiscreteScheduler, which never re-injects noise; running it as Euler-ancestral gives a
 // different (noisier) picture than the reference pipeline for every step count above one.
+import { noiseScheduleFromConfig } from './alphas';
+import { EulerScheduler } from './EulerScheduler';
+import { LcmScheduler } from './LcmScheduler';
+import type { Sampler } from './Sampler';
 
 export type SamplerName = 'lcm' | 'euler' | 'euler-ancestral';
 
@@ -43,4 +47,17 @@ export function chooseSampler(config: Record<string, unknown>, override?: Sample
     );
   }
   return sampler;
+}
+
+/** The sampler a model's scheduler_config.json asks for (or `override`), configured from it.
+ * Throws (SchedulerConfigError or Error) for a config the engine cannot drive. */
+export function samplerFromConfig(config: Record<string, unknown>, override?: SamplerName): { name: SamplerName; sampler: Sampler } {
+  const schedule = noiseScheduleFromConfig(config);
+  const name = chooseSampler(config, override);
+  const num = (v: unknown) => (typeof v === 'number' ? v : undefined);
+  const sampler =
+    name === 'lcm'
+      ? new LcmScheduler({ ...schedule, originalInferenceSteps: num(config.original_inference_steps), timestepScaling: num(config.timestep_scaling) })
+      : new EulerScheduler({ ...schedule, ancestral: name === 'euler-ancestral' });
+  return { name, sampler };
 }
