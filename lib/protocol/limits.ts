@@ -76,3 +76,11 @@ export const SEQ_CLOCK_ALLOWANCE_MS = 60_000;
 /** Awareness entries of a disconnected client are removed at once by the server; clients also
  * time out silent peers (y-protocols' default is 30 s, we want cursors gone within 5 s). */
 export const PRESENCE_TIMEOUT_MS = 4_000;
+
+/** Render sides are multiples of this (between MIN_RENDER_SIDE and MAX_RENDER_SIDE): the UNet
+ * works on 1/8-size latents, and 64 keeps every exported UNet's down/up-sampling even. */
+export const RENDER_SIDE_MULTIPLE = 64;
+
+/** Guidance scale of a new live frame, and of an engine run that names none: LCM's usual UI
+ * default (diffusers uses 8.5); only LCM-style UNets with a guidance embedding read it. */
+export const DEFAULT_GUIDANCE = 8;
