@@ -5,6 +5,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import { encodeJpeg, encodePng } from '../image';
+import { DEFAULT_GUIDANCE } from '../protocol/limits';
 import { EngineError } from './errors';
 import { Img2ImgPipeline } from './Img2ImgPipeline';
 import { resolveModelArg } from './modelPaths';
@@ -34,7 +35,7 @@ async function main(argv: string[]): Promise<void> {
     .option('--strength <s>', 'how much of the input to replace, (0, 1]', number('--strength'), 0.65)
     .option('--steps <n>', 'sampler steps', integer('--steps'), 4)
     .option('--seed <n>', 'noise seed (same seed + input + settings = same image)', integer('--seed'), 42)
-    .option('--guidance <g>', 'LCM guidance scale (ignored by Turbo models)', number('--guidance'), 8)
+    .option('--guidance <g>', 'LCM guidance scale (ignored by Turbo models)', number('--guidance'), DEFAULT_GUIDANCE)
     .option('--size <px>', 'output side (multiple of 64, 128–1024); sets width and height', integer('--size'), 512)
     .option('--width <px>', 'output width (overrides --size)', integer('--width'))
     .option('--height <px>', 'output height (overrides --size)', integer('--height'))

@@ -15,7 +15,9 @@ export type EngineErrorCode =
   /** the input image cannot be decoded or is too large */
   | 'INVALID_IMAGE'
   /** the engine was used after dispose() */
-  | 'DISPOSED';
+  | 'DISPOSED'
+  /** a run was started while another one runs on the same pipeline (its buffers are reused) */
+  | 'BUSY';
 
 export class EngineError extends Error {
   constructor(

@@ -123,7 +123,7 @@ describe.each(CASES)('Img2ImgPipeline on $model', ({ model, kind, scheduler, vae
   });
 
   it('runJpeg returns a decodable JPEG of the output size and counts the encode as codec', async () => {
-    const r = await p.runJpeg(input, base, 85);
+    const r = await p.runJpeg(input, base, { quality: 85 });
     const meta = await sharp(r.jpeg).metadata();
     expect(meta.format).toBe('jpeg');
     expect([meta.width, meta.height]).toEqual([256, 256]);
@@ -191,6 +191,58 @@ describe('sampler guards', () => {
     } finally {
       await ancestral.dispose();
       rmSync(dirname(dir), { recursive: true, force: true });
+    }
+  });
+
+  it('fit: steps and strength become a pair the sampler runs, and the result reports them', async () => {
+    // strength 0 (a live slider at its end) is refused as such, and fitted on request
+    expect((await lcm.run(input, { ...base, strength: 0 }).catch((e) => e)).code).toBe('INVALID_PARAMS');
+    const l = await lcm.run(input, { ...base, strength: 0, steps: 4 }, { fit: true });
+    expect(l.params).toMatchObject({ strength: 0.02, steps: 1 });
+    expect(l.timesteps).toEqual([19]);
+    const l2 = await lcm.run(input, { ...base, strength: 0.06, steps: 4 }, { fit: true });
+    expect(l2.params).toMatchObject({ strength: 0.06, steps: 3 });
+    const t = await turbo.run(input, { ...base, strength: 0, steps: 1 }, { fit: true });
+    expect(t.params).toMatchObject({ strength: 0.001, steps: 1000 });
+    expect(t.timesteps).toHaveLength(1);
+    // a pair that runs as asked is left alone: the same picture with or without fit
+    const same = { ...base, strength: 0.5, steps: 2 };
+    expect(Buffer.from((await lcm.run(input, same, { fit: true })).image.data).equals(Buffer.from((await lcm.run(input, same)).image.data))).toBe(true);
+    // out-of-range values are still refused, not clamped
+    expect((await lcm.run(input, { ...base, strength: 1.5 }, { fit: true }).catch((e) => e)).message).toMatch(/strength must be from 0 to 1 \(got 1.5\)/);
+  });
+
+  it('one run at a time: a second call while one runs is refused with BUSY, the first still finishes', async () => {
+    const first = turbo.run(input, base);
+    const second = await turbo.run(input, base).catch((e) => e);
+    expect(second).toBeInstanceOf(EngineError);
+    expect(second.code).toBe('BUSY');
+    expect((await first).image.width).toBe(128);
+    expect((await turbo.run(input, base)).image.width).toBe(128);
+  });
+
+  it('a UNet exported for one size: another size is refused, and replaced by it with fit', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'lc-fixed-unet-'));
+    const dir = join(root, 'turbo-fixed');
+    cpSync(join(MODELS, 'tiny-turbo'), dir, { recursive: true });
+    const g = new GraphBuilder('fixed_unet', 'float32');
+    const sample = g.input('sample', 'float', [1, 4, 16, 16]);
+    g.input('timestep', 'float', []);
+    g.input('encoder_hidden_states', 'float', ['batch_size', 'sequence_length', 48]);
+    g.output('out_sample', g.op('Mul', [sample, g.scalar('half', 0.5)]), [1, 4, 16, 16]);
+    writeFileSync(join(dir, 'unet', 'model.onnx'), g.build().model);
+    const p = await Img2ImgPipeline.load(dir, { threads: 1 });
+    try {
+      expect(p.info.fixedSize).toEqual({ width: 128, height: 128 });
+      const err = await p.run(input, { ...base, width: 256, height: 192 }).catch((e) => e);
+      expect(err.code).toBe('INVALID_PARAMS');
+      expect(err.message).toMatch(/exported for 128×128 only; use that size/);
+      const r = await p.run(input, { ...base, width: 256, height: 192 }, { fit: true });
+      expect(r.params).toMatchObject({ width: 128, height: 128 });
+      expect([r.image.width, r.image.height]).toEqual([128, 128]);
+    } finally {
+      await p.dispose();
+      rmSync(root, { recursive: true, force: true });
     }
   });
 
