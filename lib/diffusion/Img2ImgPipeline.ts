@@ -24,7 +24,7 @@ import {
   type PipelineInfo,
   type PipelineLoadOptions,
 } from './pipelineLoad';
-import { decideParams, type Img2ImgParams, type RenderParams } from './renderParams';
+import { decideParams, fitSize, type Img2ImgParams, type RenderParams, type Size } from './renderParams';
 import { GaussianRng } from './rng';
 import type { Sampler } from './schedulers/Sampler';
 import { createSessions } from './sessions';
@@ -34,7 +34,7 @@ import { newTimings, nowMs, settle, type PipelineTimings } from './timings';
 export type { SamplerName } from './schedulers/samplerChoice';
 export type { Sampler } from './schedulers/Sampler';
 export type { PipelineInfo, PipelineLoadOptions } from './pipelineLoad';
-export type { Img2ImgParams, RenderParams } from './renderParams';
+export type { Img2ImgParams, RenderParams, Size } from './renderParams';
 export type { PipelineTimings } from './timings';
 
 /** Encoded image bytes (PNG/JPEG/WebP) or raw RGB; cover-resized to the output size. */
@@ -129,15 +129,22 @@ export class Img2ImgPipeline {
     });
   }
 
-  /** Runs each size once (1 step) so onnxruntime plans memory and kernels before real traffic. */
-  async warmup(sizes: ReadonlyArray<number | { width: number; height: number }>): Promise<number> {
+  /**
+   * Renders each size `runs` times (1 step) so onnxruntime plans memory and kernels before real
+   * traffic. Sizes are fitted like a `fit` run, so a fixed-size UNet warms its one size. Returns
+   * the time taken and the sizes actually rendered (each once, in order).
+   */
+  async warmup(sizes: ReadonlyArray<number | Size>, opts: { runs?: number } = {}): Promise<{ ms: number; sizes: Size[] }> {
     const t0 = nowMs();
+    const done: Size[] = [];
     for (const s of sizes) {
-      const { width, height } = typeof s === 'number' ? { width: s, height: s } : s;
-      const blank: RgbImage = { data: new Uint8Array(width * height * 3).fill(255), width, height };
-      await this.run(blank, { prompt: '', strength: 0.5, steps: 1, seed: 0, width, height });
+      const size = fitSize(typeof s === 'number' ? { width: s, height: s } : s, this.info.fixedSize);
+      if (done.some((d) => d.width === size.width && d.height === size.height)) continue;
+      done.push(size);
+      const blank: RgbImage = { data: new Uint8Array(size.width * size.height * 3).fill(255), ...size };
+      for (let i = 0; i < (opts.runs ?? 1); i++) await this.run(blank, { prompt: '', strength: 0.5, steps: 1, seed: 0, ...size });
     }
-    return nowMs() - t0;
+    return { ms: nowMs() - t0, sizes: done };
   }
 
   async dispose(): Promise<void> {

@@ -37,7 +37,7 @@ export interface Size {
  * ones scheduled (Euler raises them when steps·strength < 1).
  */
 export function decideParams(raw: Img2ImgParams, sampler: Sampler, fixedSize: Size | undefined, fit: boolean): { params: RenderParams; timesteps: number[] } {
-  const p = checkParams(fit && fixedSize ? { ...raw, ...fixedSize } : raw, fit);
+  const p = checkParams(fit ? { ...raw, ...fitSize(raw, fixedSize) } : raw, fit);
   if (fixedSize && (fixedSize.width !== p.width || fixedSize.height !== p.height)) {
     throw bad(`this model's UNet was exported for ${fixedSize.width}×${fixedSize.height} only; use that size`);
   }
@@ -49,6 +49,12 @@ export function decideParams(raw: Img2ImgParams, sampler: Sampler, fixedSize: Si
     throw bad((e as Error).message);
   }
   return { params: { ...p, steps: sampler.steps }, timesteps };
+}
+
+/** The size a fitted run renders: a fixed-size UNet's own size, else the requested one. */
+export function fitSize(requested: Size, fixedSize: Size | undefined): Size {
+  const s = fixedSize ?? requested;
+  return { width: s.width, height: s.height };
 }
 
 const bad = (msg: string) => new EngineError('INVALID_PARAMS', msg);

@@ -4,8 +4,10 @@
 import { Worker } from 'node:worker_threads';
 import type { EngineStatus } from '../../lib/protocol';
 import type { RgbImage } from '../../lib/image/rgb';
-import type { EngineInfo, EngineInput, EngineReply, EngineRequest, RenderParams, RenderTimingsMs } from './messages';
+import type { EngineInfo, EngineInput, EngineReply, EngineRequest, EngineTimings, RenderParams } from './messages';
 import { resolveModel } from './resolveModel';
+
+export { inferenceMs, type EngineTimings, type RenderParams } from './messages';
 
 export interface EngineConfig {
   /** MODEL: preset name or folder; '' = default preset */
@@ -20,7 +22,8 @@ export interface EngineConfig {
   vae?: string;
   /** ENGINE_WARMUP_SIZES */
   warmupSizes: number[];
-  /** RENDER_CONCURRENCY: workers, each rendering one job at a time */
+  /** RENDER_CONCURRENCY: workers, each rendering one job at a time; the caller runs at most this
+   * many renders at once (render() refuses more rather than queueing them) */
   workers: number;
   /** JPEG quality of renders */
   jpegQuality: number;
@@ -39,8 +42,11 @@ export interface EngineRenderOutput {
   jpeg: Uint8Array;
   width: number;
   height: number;
+  /** the parameters actually used: fitted to the model's sampler and, for a fixed-size UNet, its
+   * size (Img2ImgPipeline `fit`) */
   params: RenderParams;
-  timings: RenderTimingsMs;
+  /** the pipeline's timings (JPEG encode included) plus testDelayMs; see inferenceMs() */
+  timings: EngineTimings;
 }
 
 /** An engine failure with the code the worker gave it (e.g. INVALID_IMAGE for undecodable input). */
@@ -71,7 +77,6 @@ const WORKER_URL = new URL('./engineWorker.ts', import.meta.url);
 
 export class EngineHost {
   private slots: WorkerSlot[] = [];
-  private waiting: (() => void)[] = [];
   private nextId = 1;
   private statusNow: EngineStatus = { state: 'loading' };
   private listeners = new Set<(s: EngineStatus) => void>();
@@ -131,23 +136,19 @@ export class EngineHost {
     return this.statusNow;
   }
 
-  /** The size the model's UNet was exported for, when it is fixed (snapshots are decoded to it). */
-  get fixedSize(): { width: number; height: number } | undefined {
-    return this.info?.fixedSize as { width: number; height: number } | undefined;
-  }
-
-  /** Renders one snapshot on the next free worker. `image` is encoded bytes (copied) or raw RGB,
-   * whose buffer is transferred to the worker when the view covers all of it (detached here: the
+  /** Renders one snapshot on a free worker; the params are fitted to the model there, and the
+   * output says what was used. There is no waiting list: the render queue in front of the engine
+   * never runs more renders than there are workers, so a call with every worker busy is a bug of
+   * the caller and is refused (ENGINE_BUSY). `image` is encoded bytes (copied) or raw RGB, whose
+   * buffer is transferred to the worker when the view covers all of it (detached here: the
    * caller must not use it afterwards). */
   async render(image: Uint8Array | RgbImage, params: RenderParams): Promise<EngineRenderOutput> {
     if (this.statusNow.state !== 'ready') {
       throw new EngineRenderError(this.statusNow.message ?? `engine is ${this.statusNow.state}`, 'ENGINE_NOT_READY');
     }
-    let slot = this.slots.find((s) => !s.busy);
-    while (!slot) {
-      await new Promise<void>((r) => this.waiting.push(r));
-      if (this.statusNow.state !== 'ready') throw new EngineRenderError(`engine is ${this.statusNow.state}`, 'ENGINE_NOT_READY');
-      slot = this.slots.find((s) => !s.busy);
+    const slot = this.slots.find((s) => !s.busy);
+    if (!slot) {
+      throw new EngineRenderError(`all ${this.slots.length} engine workers are busy: run at most RENDER_CONCURRENCY (${this.config.workers}) renders at once`, 'ENGINE_BUSY');
     }
     slot.busy = true;
     const id = this.nextId++;
@@ -156,10 +157,9 @@ export class EngineHost {
         ? { kind: 'encoded', bytes: copyOf(image) }
         : { kind: 'rgb', data: ownBuffer(image.data), width: image.width, height: image.height };
     const request: EngineRequest = { type: 'render', id, image: input, params, quality: this.config.jpegQuality };
-    const s = slot;
     return new Promise<EngineRenderOutput>((resolve, reject) => {
-      s.pending = { id, resolve, reject };
-      s.worker.postMessage(request, [input.kind === 'rgb' ? input.data : input.bytes]);
+      slot.pending = { id, resolve, reject };
+      slot.worker.postMessage(request, [input.kind === 'rgb' ? input.data : input.bytes]);
     });
   }
 
@@ -242,7 +242,6 @@ export class EngineHost {
     } else {
       p.reject(new EngineRenderError(msg.message, msg.code));
     }
-    this.waiting.shift()?.();
   }
 
   /** A worker died (an uncaught error in the thread, or it was terminated): the job it had fails,
@@ -258,7 +257,6 @@ export class EngineHost {
     this.restarts = this.restarts.filter((t) => now - t < RESTART_WINDOW_MS);
     if (!this.modelDir || this.restarts.length >= MAX_RESTARTS) {
       this.setStatus({ ...this.statusNow, state: 'error', message: `engine crashed repeatedly (${err.message}) — check the server log and restart it` });
-      for (const w of this.waiting.splice(0)) w();
       return;
     }
     this.restarts.push(now);
@@ -269,12 +267,10 @@ export class EngineHost {
       () => {
         if (this.stopped) return;
         this.setStatus({ ...ready, state: 'ready', loadMs: Math.round(performance.now() - t0), message: undefined });
-        this.waiting.shift()?.();
       },
       (e: Error) => {
         if (this.stopped) return;
         this.setStatus({ ...ready, state: 'error', message: `engine crashed and could not reload: ${e.message}` });
-        for (const w of this.waiting.splice(0)) w();
       },
     );
   }
@@ -284,7 +280,6 @@ export class EngineHost {
     this.slots = [];
     for (const s of slots) s.pending?.reject(new EngineRenderError('engine stopped', 'ENGINE_STOPPED'));
     await Promise.all(slots.map((s) => s.worker.terminate()));
-    for (const w of this.waiting.splice(0)) w();
   }
 }
 

@@ -1,23 +1,24 @@
 // One engine worker thread: owns an Img2ImgPipeline and does the heavy work of a render —
 // diffusion (onnxruntime, which blocks its thread) and JPEG encode — so the main thread only routes
 // bytes. Snapshots usually arrive as raw RGB at the render size (decoded once, by the server's
-// validation); encoded input is still decoded here. Renders run one at a time, in arrival order.
+// validation); encoded input is still decoded here.
+//
+// One message at a time, without a queue: the host sends `load` once and a render only to a
+// loaded worker with no render in flight (EngineHost picks a free worker). A render that arrives
+// anyway is refused, not queued: NOT_LOADED before the load, BUSY (from the pipeline) during one.
 import { parentPort } from 'node:worker_threads';
 import { Img2ImgPipeline } from '../../lib/diffusion/Img2ImgPipeline';
 import { firstLine } from '../../lib/diffusion/sessions';
-import { adjustParams } from './adjustParams';
 import type { EngineInfo, EngineLoadRequest, EngineRenderRequest, EngineReply, EngineRequest } from './messages';
 
 const port = parentPort!;
 let pipeline: Img2ImgPipeline | undefined;
 let testDelayMs = 0;
-let chain: Promise<void> = Promise.resolve();
 
 const reply = (msg: EngineReply, transfer: ArrayBuffer[] = []) => port.postMessage(msg, transfer);
 
 port.on('message', (msg: EngineRequest) => {
-  // strictly sequential: a worker holds one session set and renders one job at a time
-  chain = chain.then(() => (msg.type === 'load' ? load(msg) : render(msg))).catch(() => undefined);
+  void (msg.type === 'load' ? load(msg) : render(msg));
 });
 
 async function load(req: EngineLoadRequest) {
@@ -31,11 +32,10 @@ async function load(req: EngineLoadRequest) {
     });
     const loadMs = performance.now() - t0;
     testDelayMs = req.testDelayMs ?? 0;
-    const sizes = pipeline.info.fixedSize ? [pipeline.info.fixedSize] : req.warmupSizes.map((s) => ({ width: s, height: s }));
     // Each size twice: onnxruntime settles its memory arena and kernels only on the second run.
     // Measured with tiny-lcm at 512² (first real render ÷ median of the next five): one warm-up
-    // run 1.8–2.4×, two runs 1.0–1.5×, none 2–4.7×.
-    const warmupMs = await pipeline.warmup(sizes.flatMap((s) => [s, s]));
+    // run 1.8–2.4×, two runs 1.0–1.5×, none 2–4.7×. A fixed-size UNet warms its one size.
+    const warm = await pipeline.warmup(req.warmupSizes, { runs: 2 });
     const i = pipeline.info;
     const info: EngineInfo = {
       model: i.name,
@@ -47,7 +47,7 @@ async function load(req: EngineLoadRequest) {
       contract: i.contract,
       ...(i.fixedSize && { fixedSize: i.fixedSize }),
     };
-    reply({ type: 'loaded', info, loadMs: Math.round(loadMs), warmupMs: Math.round(warmupMs), warmedSizes: sizes });
+    reply({ type: 'loaded', info, loadMs: Math.round(loadMs), warmupMs: Math.round(warm.ms), warmedSizes: warm.sizes });
   } catch (err) {
     reply({ type: 'load-error', message: firstLine(err), code: (err as { code?: string }).code });
   }
@@ -56,19 +56,14 @@ async function load(req: EngineLoadRequest) {
 async function render(req: EngineRenderRequest) {
   try {
     if (!pipeline) throw Object.assign(new Error('engine has no model loaded'), { code: 'NOT_LOADED' });
-    const original = pipeline.folder.schedulerConfig.original_inference_steps;
-    const params = adjustParams(req.params, pipeline.info.scheduler, typeof original === 'number' ? original : 50);
-    // a UNet exported for one size renders only that size (the engine says "use that size")
-    const fixed = pipeline.info.fixedSize;
-    if (fixed) Object.assign(params, { width: fixed.width, height: fixed.height });
     const input =
       req.image.kind === 'rgb'
         ? { data: new Uint8Array(req.image.data), width: req.image.width, height: req.image.height }
         : new Uint8Array(req.image.bytes);
     const blockedMs = testDelayMs > 0 ? blockThisThread(testDelayMs) : 0;
-    // diffusion and JPEG encode (and the decode of encoded input) happen here, off the event loop
-    const out = await pipeline.runJpeg(input, params, req.quality);
-    const t = out.timings;
+    // diffusion and JPEG encode (and the decode of encoded input) happen here, off the event loop;
+    // `fit` makes any live-frame setting renderable and reports what was used
+    const out = await pipeline.runJpeg(input, req.params, { quality: req.quality, fit: true });
     // a fresh ArrayBuffer of exactly the JPEG's bytes, so it can be transferred
     const bytes = new Uint8Array(out.jpeg.byteLength);
     bytes.set(out.jpeg);
@@ -79,13 +74,8 @@ async function render(req: EngineRenderRequest) {
         jpeg: bytes.buffer,
         width: out.image.width,
         height: out.image.height,
-        params: { ...params, seed: out.params.seed, steps: out.params.steps, strength: out.params.strength },
-        timings: {
-          decodeMs: t.decodeMs,
-          inferenceMs: t.totalMs - t.codecMs + blockedMs,
-          encodeMs: t.encodeMs,
-          pipeline: { textEncoderMs: t.textEncoderMs, vaeEncodeMs: t.vaeEncodeMs, unetMs: t.unetMs, vaeDecodeMs: t.vaeDecodeMs },
-        },
+        params: out.params,
+        timings: { ...out.timings, testDelayMs: blockedMs },
       },
       [bytes.buffer],
     );

@@ -1,5 +1,9 @@
 // Messages between the engine host (main thread) and an engine worker. Image bytes travel as
-// transferred ArrayBuffers, so nothing is copied between threads.
+// transferred ArrayBuffers, so nothing is copied between threads. Params and timings are the
+// pipeline's own types, passed through unchanged.
+import type { PipelineInfo, PipelineTimings, RenderParams } from '../../lib/diffusion/Img2ImgPipeline';
+
+export type { RenderParams };
 
 export interface EngineLoadRequest {
   type: 'load';
@@ -18,16 +22,6 @@ export interface EngineLoadRequest {
   testDelayMs?: number;
 }
 
-export interface RenderParams {
-  prompt: string;
-  strength: number;
-  steps: number;
-  seed: number;
-  guidance: number;
-  width: number;
-  height: number;
-}
-
 /** What a render starts from: encoded image bytes, or raw RGB already decoded (and usually already
  * resized to the render size) by the server's snapshot validation, so nothing is decoded twice. */
 export type EngineInput =
@@ -38,6 +32,7 @@ export interface EngineRenderRequest {
   type: 'render';
   id: number;
   image: EngineInput;
+  /** what the frame asks for; the pipeline fits it to the model (Img2ImgPipeline `fit`) */
   params: RenderParams;
   /** JPEG quality of the result */
   quality: number;
@@ -45,24 +40,22 @@ export interface EngineRenderRequest {
 
 export type EngineRequest = EngineLoadRequest | EngineRenderRequest;
 
-export interface EngineInfo {
-  /** preset/folder name shown to users */
+/** What the loaded model is, as the pipeline reports it; `model` is the name users know it by. */
+export type EngineInfo = Pick<PipelineInfo, 'executionProvider' | 'scheduler' | 'kind' | 'vaeKind' | 'threads' | 'contract' | 'fixedSize'> & {
   model: string;
-  executionProvider: string;
-  /** which sampler family the model uses: decides how strength and steps must relate */
-  scheduler?: string;
-  [key: string]: unknown;
+};
+
+/** The timings of one render: the pipeline's (PipelineTimings, with the JPEG encode in encodeMs
+ * and codecMs), plus the time the worker's thread was blocked on purpose by ENGINE_TEST_DELAY_MS
+ * (0 outside tests; it stands for a slower model, so inferenceMs counts it). */
+export interface EngineTimings extends PipelineTimings {
+  testDelayMs: number;
 }
 
-export interface RenderTimingsMs {
-  /** decode + resize of the snapshot in the worker (0 for raw RGB at the render size) */
-  decodeMs: number;
-  /** the diffusion pipeline (text encoder, VAE, UNet steps) */
-  inferenceMs: number;
-  /** JPEG encode of the result */
-  encodeMs: number;
-  /** the pipeline's own breakdown, when it reports one */
-  pipeline?: Record<string, number>;
+/** Time in the engine apart from the codecs (input decode, JPEG encode): the model, the tensor
+ * and sampler work around it, and any test delay. */
+export function inferenceMs(t: EngineTimings): number {
+  return t.totalMs - t.codecMs + t.testDelayMs;
 }
 
 export type EngineReply =
@@ -81,8 +74,8 @@ export type EngineReply =
       jpeg: ArrayBuffer;
       width: number;
       height: number;
-      /** the parameters actually used, after the engine's own adjustments */
+      /** the parameters actually used (fitted to the model by the pipeline) */
       params: RenderParams;
-      timings: RenderTimingsMs;
+      timings: EngineTimings;
     }
   | { type: 'render-error'; id: number; message: string; code?: string };

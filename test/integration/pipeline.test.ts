@@ -240,6 +240,8 @@ describe('sampler guards', () => {
       const r = await p.run(input, { ...base, width: 256, height: 192 }, { fit: true });
       expect(r.params).toMatchObject({ width: 128, height: 128 });
       expect([r.image.width, r.image.height]).toEqual([128, 128]);
+      // warm-up renders the one size the UNet takes
+      expect((await p.warmup([256, 512])).sizes).toEqual([{ width: 128, height: 128 }]);
     } finally {
       await p.dispose();
       rmSync(root, { recursive: true, force: true });
@@ -247,8 +249,9 @@ describe('sampler guards', () => {
   });
 
   it('warmup runs the given sizes', async () => {
-    const ms = await turbo.warmup([128, { width: 192, height: 128 }]);
-    expect(ms).toBeGreaterThan(0);
+    const w = await turbo.warmup([128, { width: 192, height: 128 }, 128], { runs: 2 });
+    expect(w.ms).toBeGreaterThan(0);
+    expect(w.sizes).toEqual([{ width: 128, height: 128 }, { width: 192, height: 128 }]);
   });
 
   it('an unavailable execution provider falls back to cpu with exactly one warning', async () => {

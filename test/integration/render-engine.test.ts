@@ -7,8 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
-import { EngineHost, EngineRenderError, type EngineConfig } from '../../server/engine/EngineHost';
-import { adjustParams } from '../../server/engine/adjustParams';
+import { EngineHost, EngineRenderError, inferenceMs, type EngineConfig } from '../../server/engine/EngineHost';
 import { resolveModel } from '../../server/engine/resolveModel';
 import { TINY_MODELS_DIR } from '../helpers/server';
 
@@ -58,7 +57,11 @@ describe('EngineHost', () => {
     expect(out).toMatchObject({ width: 192, height: 128, params: { seed: 7, steps: 2 } });
     const meta = await sharp(Buffer.from(out.jpeg)).metadata();
     expect(meta).toMatchObject({ format: 'jpeg', width: 192, height: 128 });
-    expect(out.timings.inferenceMs).toBeGreaterThan(0);
+    // the pipeline's own timings, passed through: two UNet steps, the JPEG encode, no test delay
+    expect(out.timings).toMatchObject({ testDelayMs: 0, unetStepsMs: [expect.any(Number), expect.any(Number)] });
+    expect(out.timings.encodeMs).toBeGreaterThan(0);
+    expect(inferenceMs(out.timings)).toBeGreaterThan(0);
+    expect(inferenceMs(out.timings)).toBeLessThanOrEqual(out.timings.totalMs);
   });
 
   it('keeps the main thread free while a render blocks its worker (ENGINE_TEST_DELAY_MS)', async () => {
@@ -78,7 +81,8 @@ describe('EngineHost', () => {
     const inference: number[] = [];
     for (let i = 0; i < 2; i++) {
       const out = await host.render(img, { prompt: 'x', strength: 0.6, steps: 2, seed: i, guidance: 0, width: 256, height: 256 });
-      inference.push(out.timings.inferenceMs);
+      expect(out.timings.testDelayMs).toBeGreaterThanOrEqual(600);
+      inference.push(inferenceMs(out.timings));
     }
     clearInterval(ticker);
     for (const ms of inference) expect(ms).toBeGreaterThan(600);
@@ -111,7 +115,7 @@ describe('EngineHost', () => {
     for (let i = 0; i < 8; i++) {
       // a new prompt each time, so every render pays the text encoder alike
       const out = await host.render(img, { prompt: `a cat ${i}`, strength: 0.5, steps: 1, seed: i, guidance: 8, width: 512, height: 512 });
-      inference.push(out.timings.inferenceMs);
+      inference.push(inferenceMs(out.timings));
     }
     const rest = inference.slice(1).sort((a, b) => a - b);
     const median = rest[Math.floor(rest.length / 2)];
@@ -119,18 +123,26 @@ describe('EngineHost', () => {
     expect(inference[0], `inference ms: ${inference.map((x) => x.toFixed(1)).join(' ')}`).toBeLessThan(3 * median);
   });
 
-  it('renders on several workers at once with RENDER_CONCURRENCY > 1', async () => {
+  it('renders on several workers at once with RENDER_CONCURRENCY > 1, and refuses more than that at once', async () => {
     const host = new EngineHost(config('tiny-lcm', { workers: 2 }));
     hosts.push(host);
     expect((await host.start()).state).toBe('ready');
     const img = new Uint8Array(await sketch(256));
     const params = (seed: number) => ({ prompt: 'a boat', strength: 0.5, steps: 1, seed, guidance: 8, width: 256, height: 256 });
-    const outs = await Promise.all([1, 2, 3, 4].map((seed) => host.render(img, params(seed))));
+    const outs = [...(await Promise.all([1, 2].map((seed) => host.render(img, params(seed))))), ...(await Promise.all([3, 4].map((seed) => host.render(img, params(seed)))))];
     expect(outs.map((o) => o.params.seed)).toEqual([1, 2, 3, 4]);
     // same input and seed on either worker: the same picture
-    const again = await Promise.all([host.render(img, params(1)), host.render(img, params(1))]);
+    const both = [host.render(img, params(1)), host.render(img, params(1))];
+    // a third render while both workers are busy: refused at once, not queued (the render queue
+    // in front of the engine never starts more than RENDER_CONCURRENCY)
+    const third = await host.render(img, params(5)).catch((e) => e);
+    expect(third).toBeInstanceOf(EngineRenderError);
+    expect(third.code).toBe('ENGINE_BUSY');
+    const again = await Promise.all(both);
     expect(Buffer.from(again[0].jpeg)).toEqual(Buffer.from(outs[0].jpeg));
     expect(Buffer.from(again[1].jpeg)).toEqual(Buffer.from(outs[0].jpeg));
+    // and a worker is free again once its render is back
+    expect((await host.render(img, params(5))).params.seed).toBe(5);
   });
 
   it('reloads the model in a new worker when a worker dies, and renders again', async () => {
@@ -183,15 +195,8 @@ describe('EngineHost', () => {
     expect(ok.width).toBe(128);
   });
 
-  it('applies the sampler rules instead of failing: LCM steps fit the strength', () => {
-    const base = { prompt: '', seed: 0, guidance: 8, width: 128, height: 128 };
-    expect(adjustParams({ ...base, strength: 0.06, steps: 4 }, 'lcm')).toMatchObject({ strength: 0.06, steps: 3 });
-    expect(adjustParams({ ...base, strength: 0, steps: 4 }, 'lcm')).toMatchObject({ strength: 0.02, steps: 1 });
-    expect(adjustParams({ ...base, strength: 0.5, steps: 4 }, 'lcm')).toMatchObject({ strength: 0.5, steps: 4 });
-    expect(adjustParams({ ...base, strength: 0, steps: 1 }, 'euler-ancestral')).toMatchObject({ strength: 0.001, steps: 1 });
-  });
-
-  it('renders with strength 0 on a real LCM model after adjustment', async () => {
+  // the fitting rules themselves are tested with the schedulers (test/unit/schedulers.test.ts)
+  it('renders any live-frame setting: strength 0 on a real LCM model is fitted, and the output says so', async () => {
     const out = await hosts[0].render(new Uint8Array(await sketch(128)), {
       prompt: '',
       strength: 0,
