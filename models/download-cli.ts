@@ -1,11 +1,14 @@
-// npm run models:download -- <preset> [--ep cpu|cuda|webgpu|dml|coreml] [--dir models/local] [--yes]
+// npm run models:download -- <preset> [--ep cpu|cuda|coreml|dml|webgpu] [--dir models/local] [--yes]
 // npm run models:download -- --list
 import { Command } from 'commander';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { downloadPreset, DownloadError, type DownloadResult } from './download';
 import { createProgress } from './progress';
-import { DEFAULT_MANIFEST, estimatedBytes, formatBytes, listPresets, loadManifest, type HubPreset, type Preset } from './presets';
+import { EXECUTION_PROVIDERS } from '../lib/diffusion/executionProviders';
+import { defaultModelsDir } from '../lib/diffusion/modelPaths';
+import { DEFAULT_MANIFEST, listPresets, loadManifest, type HubPreset, type Preset } from '../lib/diffusion/presets';
+import { estimatedBytes, formatBytes } from './sizes';
 
 function sizeLabel(p: Preset): string {
   if (p.source === 'generated') return 'generated';
@@ -51,8 +54,8 @@ const program = new Command()
   .name('models:download')
   .description('Download a model preset from the Hugging Face hub into the models folder (resumable, verified)')
   .argument('[preset]', 'preset name (see --list)')
-  .option('--ep <provider>', 'execution provider the model will run on: cpu, cuda, webgpu, dml, coreml', 'cpu')
-  .option('--dir <dir>', 'models folder (one sub-folder per preset)', process.env.MODELS_DIR ?? 'models/local')
+  .option('--ep <provider>', `execution provider the model will run on: ${EXECUTION_PROVIDERS.join(', ')}`, 'cpu')
+  .option('--dir <dir>', 'models folder (one sub-folder per preset)', defaultModelsDir())
   .option('-y, --yes', 'accept a non-commercial licence without asking')
   .option('--force', 'download again even if the same revision is installed (discards a partial download)')
   .option('--list', 'list presets with sizes and licences')

@@ -23,7 +23,7 @@ import { dirname, join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { STAMP_FILE, type PresetStamp, type StampedFile } from '../lib/diffusion/presetStamp';
-import { getPreset, loadManifest, type HubPreset, type Manifest, type Preset, type PresetFile } from './presets';
+import { getPreset, loadManifest, type HubPreset, type Manifest, type Preset, type PresetFile } from '../lib/diffusion/presets';
 
 export { STAMP_FILE, type PresetStamp };
 export const DEFAULT_ENDPOINT = 'https://huggingface.co';

@@ -2,7 +2,7 @@
 // lines otherwise (CI logs, pipes), where a redrawn bar would be unreadable noise.
 import cliProgress from 'cli-progress';
 import type { DownloadProgress } from './download';
-import { formatBytes } from './presets';
+import { formatBytes } from './sizes';
 
 /** Overall byte accounting shared by both reporters. */
 class Tally {

@@ -9,7 +9,7 @@ import { DEFAULT_GUIDANCE } from '../protocol/limits';
 import { EngineError } from './errors';
 import { Img2ImgPipeline } from './Img2ImgPipeline';
 import { resolveModelArg } from './modelPaths';
-import { EXECUTION_PROVIDERS, type ExecutionProvider } from './sessions';
+import { EXECUTION_PROVIDERS, type ExecutionProvider } from './executionProviders';
 
 const number = (name: string) => (v: string) => {
   const n = Number(v);

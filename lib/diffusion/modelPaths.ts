@@ -1,7 +1,8 @@
 // Where a model named on the command line or in config lives, and what to tell a person whose
 // model folder is broken: re-downloading only helps for a folder that came from a preset.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { basename, isAbsolute, join, resolve } from 'node:path';
+import { presetSource } from './presets';
 import type { PresetStamp } from './presetStamp';
 
 /** $MODELS_DIR, default ./models/local (relative to the working directory). */
@@ -9,32 +10,16 @@ export function defaultModelsDir(): string {
   return process.env.MODELS_DIR ?? join(process.cwd(), 'models', 'local');
 }
 
+/** Whether a MODEL / --model value names a folder rather than a preset. */
+export function looksLikePath(model: string): boolean {
+  return isAbsolute(model) || model.startsWith('.') || model.includes('/') || model.includes('\\');
+}
+
 /** A preset name resolves to <modelsDir>/<preset>; anything that looks like a path is used as a
  * folder (relative to the working directory). */
 export function resolveModelArg(model: string, modelsDir = defaultModelsDir()): string {
-  const looksLikePath = isAbsolute(model) || model.startsWith('.') || model.includes('/') || model.includes('\\');
-  if (looksLikePath || existsSync(join(model, 'model_index.json'))) return resolve(model);
+  if (looksLikePath(model) || existsSync(join(model, 'model_index.json'))) return resolve(model);
   return join(modelsDir, model);
-}
-
-// The engine reads the manifest's names only (not its schema, which models/presets.ts owns): it
-// is data next to the code, and lib/ must not import models/ (models/ imports lib/).
-const MANIFEST = join(import.meta.dirname, '..', '..', 'models', 'presets.json');
-let presetSources: Map<string, string> | undefined;
-
-/** 'hub' for a downloadable preset, 'generated' for a tiny test model, undefined otherwise. */
-export function presetSource(name: string): 'hub' | 'generated' | undefined {
-  if (!presetSources) {
-    presetSources = new Map();
-    try {
-      const presets = JSON.parse(readFileSync(MANIFEST, 'utf8')).presets as Record<string, { source?: string }>;
-      for (const [n, p] of Object.entries(presets)) if (p && typeof p.source === 'string') presetSources.set(n, p.source);
-    } catch {
-      // no manifest: every folder is a plain folder
-    }
-  }
-  const s = presetSources.get(name);
-  return s === 'hub' || s === 'generated' ? s : undefined;
 }
 
 /** How to get an intact copy of the folder `dir`: re-download a preset (by its stamp, else by its

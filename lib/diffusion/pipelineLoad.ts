@@ -7,7 +7,8 @@ import { readContract, summarizeContract, type FloatType, type ModelContract } f
 import type { ModelFolder, ModelKind, ModelPart, VaeKind } from './ModelFolder';
 import { samplerFromConfig, type SamplerName } from './schedulers/samplerChoice';
 import type { Sampler } from './schedulers/Sampler';
-import { defaultThreads, EXECUTION_PROVIDERS, type EngineLogger, type ExecutionProvider } from './sessions';
+import { EXECUTION_PROVIDERS, type ExecutionProvider } from './executionProviders';
+import { defaultThreads, type EngineLogger } from './sessions';
 import type { VaeFactsSource } from './VaeFolder';
 
 export interface PipelineLoadOptions {

@@ -3,12 +3,10 @@
 import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { EngineError } from './errors';
+import type { ExecutionProvider } from './executionProviders';
 import type { ModelFolder, ModelPart } from './ModelFolder';
 import { repairHint } from './modelPaths';
 import { readPresetStamp } from './presetStamp';
-
-export const EXECUTION_PROVIDERS = ['cpu', 'cuda', 'coreml', 'dml', 'webgpu'] as const;
-export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
 
 export interface EngineLogger {
   warn(msg: string): void;

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { downloadPreset, DownloadError, readStamp, STAMP_FILE, type DownloadOptions } from '../../models/download';
 import { LineProgress } from '../../models/progress';
-import { ManifestSchema, type Manifest } from '../../models/presets';
+import { ManifestSchema, type Manifest } from '../../lib/diffusion/presets';
 import { generateTinyModel } from '../../models/tiny/generate';
 import { tinyVariant } from '../../models/tiny/variants';
 import { MockHub, type MockHubOptions } from '../helpers/mock-hub';

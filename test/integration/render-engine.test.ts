@@ -240,6 +240,11 @@ describe('EngineHost', () => {
       ok: false,
       message: expect.stringContaining('npm run models:download -- lcm-dreamshaper-v7'),
     });
+    // a tiny test model is generated, not downloaded
+    expect(resolveModel('tiny-lcm', '/nonexistent-models')).toMatchObject({
+      ok: false,
+      message: "model 'tiny-lcm' is not installed in /nonexistent-models — run `npm run models:tiny`",
+    });
     expect(resolveModel('not-a-preset', TINY_MODELS_DIR)).toMatchObject({
       ok: false,
       message: expect.stringContaining('npm run models:download -- --list'),

@@ -1,11 +1,11 @@
-// Typed, validated access to models/presets.json: which model folders exist, where they come
-// from and under which licence. Unknown facts are `null` in the manifest, never guessed.
+// models/presets.json, read and validated in one place: which model folders exist, where they come
+// from and under which licence. The downloader (models/), the engine's messages about missing or
+// broken folders (modelPaths) and the server's choice of model (server/engine/resolveModel) all
+// read it through this module. Unknown facts are `null` in the manifest, never guessed.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-
-export const EXECUTION_PROVIDERS = ['cpu', 'cuda', 'webgpu', 'dml', 'coreml'] as const;
-export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
+import { EXECUTION_PROVIDERS } from './executionProviders';
 
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'sha256 must be 64 lowercase hex digits');
 
@@ -82,7 +82,8 @@ export type GeneratedPreset = z.infer<typeof GeneratedPresetSchema> & { name: st
 export type Preset = HubPreset | GeneratedPreset;
 export type Manifest = z.infer<typeof ManifestSchema>;
 
-export const DEFAULT_MANIFEST = join(import.meta.dirname, 'presets.json');
+/** models/presets.json: data next to the code (lib/ reads it, it does not import models/). */
+export const DEFAULT_MANIFEST = join(import.meta.dirname, '..', '..', 'models', 'presets.json');
 
 /** Reads and validates a manifest; errors name the file and the offending key. */
 export function loadManifest(path = DEFAULT_MANIFEST): Manifest {
@@ -110,38 +111,23 @@ export function getPreset(name: string, manifest: Manifest = loadManifest()): Pr
   return { ...p, name } as Preset;
 }
 
-/** Sum of exact sizes, plus parsed approximate sizes where the exact one is unknown. */
-export function estimatedBytes(preset: HubPreset): { bytes: number; exact: boolean } {
-  let bytes = 0;
-  let exact = true;
-  for (const f of preset.files) {
-    if (f.size !== null) bytes += f.size;
-    else {
-      exact = false;
-      if (f.approxSize) bytes += parseHumanSize(f.approxSize);
+let shipped: Manifest | null | undefined;
+
+/** The shipped manifest, read once. Null when it is missing or invalid: then the engine and the
+ * server treat every folder as a plain folder (their messages only lose a download hint), and the
+ * downloader, which reads it with loadManifest, reports the problem. */
+function shippedManifest(): Manifest | null {
+  if (shipped === undefined) {
+    try {
+      shipped = loadManifest();
+    } catch {
+      shipped = null;
     }
   }
-  return { bytes, exact };
+  return shipped;
 }
 
-const UNITS: Record<string, number> = { b: 1, bytes: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12 };
-
-/** "3.44 GB" → 3.44e9 (the hub uses decimal units). */
-export function parseHumanSize(s: string): number {
-  const m = /^\s*([\d.]+)\s*([a-z]+)\s*$/i.exec(s);
-  const unit = m && UNITS[m[2].toLowerCase()];
-  if (!m || !unit) throw new Error(`cannot parse size "${s}"`);
-  return Math.round(parseFloat(m[1]) * unit);
-}
-
-export function formatBytes(n: number): string {
-  if (n < 1e3) return `${n} B`;
-  const units = ['kB', 'MB', 'GB', 'TB'];
-  let v = n;
-  let i = -1;
-  do {
-    v /= 1000;
-    i++;
-  } while (v >= 1000 && i < units.length - 1);
-  return `${v.toFixed(v < 10 ? 2 : v < 100 ? 1 : 0)} ${units[i]}`;
+/** 'hub' for a downloadable preset, 'generated' for a tiny test model, undefined for any other name. */
+export function presetSource(name: string): 'hub' | 'generated' | undefined {
+  return shippedManifest()?.presets[name]?.source;
 }
