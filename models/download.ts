@@ -16,9 +16,9 @@
 // (X-Repo-Commit); the rest of the files are fetched at that commit, the commit is recorded in
 // the partial folder and the stamp, and a partial download whose branch has since moved is not
 // resumed (its files would mix two commits).
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { STAMP_FILE, type PresetStamp } from '../lib/diffusion/presetStamp';
+import { readPresetStamp, STAMP_FILE, type PresetStamp } from '../lib/diffusion/presetStamp';
 import { getPreset, loadManifest, type HubPreset, type Manifest, type Preset } from '../lib/diffusion/presets';
 import { downloadFile, type FileContext } from './downloadFile';
 import { DownloadError, type DownloadProgress } from './downloadTypes';
@@ -203,10 +203,7 @@ async function writeVaeConfigs(partialDir: string, hub: HubPreset): Promise<void
   }
 }
 
+/** The stamp of an installed folder, or null (read the way the engine reads it). */
 export async function readStamp(folder: string): Promise<PresetStamp | null> {
-  try {
-    return JSON.parse(await readFile(join(folder, STAMP_FILE), 'utf8')) as PresetStamp;
-  } catch {
-    return null;
-  }
+  return readPresetStamp(folder);
 }

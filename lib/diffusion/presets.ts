@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { MAX_RENDER_SIDE, MIN_RENDER_SIDE, RENDER_SIDE_MULTIPLE } from '../protocol/limits';
 import { EXECUTION_PROVIDERS } from './executionProviders';
 
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'sha256 must be 64 lowercase hex digits');
@@ -43,7 +44,7 @@ const common = {
   epRefusal: z.string().optional(),
   defaults: z
     .object({
-      size: z.number().int().min(128).max(1024).multipleOf(64),
+      size: z.number().int().min(MIN_RENDER_SIDE).max(MAX_RENDER_SIDE).multipleOf(RENDER_SIDE_MULTIPLE),
       steps: z.number().int().min(1).max(8),
       strength: z.number().min(0).max(1),
       guidance: z.number().min(0).max(20),
