@@ -132,7 +132,7 @@ export class Img2ImgPipeline {
   /**
    * Renders each size `runs` times (1 step) so onnxruntime plans memory and kernels before real
    * traffic. Sizes are fitted like a `fit` run, so a fixed-size UNet warms its one size. Returns
-   * the time taken and the sizes actually rendered (each once, in order).
+   * the time taken and the sizes actually rendered (in order, without repeats).
    */
   async warmup(sizes: ReadonlyArray<number | Size>, opts: { runs?: number } = {}): Promise<{ ms: number; sizes: Size[] }> {
     const t0 = nowMs();
