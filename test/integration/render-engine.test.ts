@@ -81,7 +81,7 @@ describe('EngineHost', () => {
     const inference: number[] = [];
     for (let i = 0; i < 2; i++) {
       const out = await host.render(img, { prompt: 'x', strength: 0.6, steps: 2, seed: i, guidance: 0, width: 256, height: 256 });
-      expect(out.timings.testDelayMs).toBeGreaterThanOrEqual(600);
+      expect(out.timings.testDelayMs).toBeGreaterThan(590); // Atomics.wait timing, give or take a clock tick
       inference.push(inferenceMs(out.timings));
     }
     clearInterval(ticker);
