@@ -11,6 +11,7 @@ import {
   MAX_VIOLATIONS,
   MIN_RENDER_SIDE,
   RATE_LIMIT,
+  RENDER_SIDE_MULTIPLE,
   SNAPSHOT_RATE_LIMIT,
   VIOLATION_WINDOW_MS,
 } from '../lib/protocol/limits';
@@ -39,7 +40,7 @@ const renderSides = z
         .int()
         .min(MIN_RENDER_SIDE)
         .max(MAX_RENDER_SIDE)
-        .refine((n) => n % 64 === 0, 'must be a multiple of 64'),
+        .refine((n) => n % RENDER_SIDE_MULTIPLE === 0, `must be a multiple of ${RENDER_SIDE_MULTIPLE}`),
     ),
   );
 

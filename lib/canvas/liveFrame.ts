@@ -1,7 +1,7 @@
 // The live frame's settings: one definition read by the browser (tldraw shape props, settings
 // panel) and by the server (render settings straight from the Yjs record). No tldraw runtime here
 // so the server can import it without pulling in React.
-import { MAX_RENDER_SIDE, MIN_RENDER_SIDE } from '../protocol/limits';
+import { DEFAULT_GUIDANCE, MAX_RENDER_SIDE, MIN_RENDER_SIDE, RENDER_SIDE_MULTIPLE } from '../protocol/limits';
 
 export const LIVE_FRAME_TYPE = 'live-frame';
 
@@ -35,7 +35,7 @@ export const LIVE_FRAME_LIMITS = {
   steps: { min: 1, max: 8 },
   seed: { min: 0, max: 2 ** 32 - 1 },
   guidance: { min: 0, max: 20 },
-  outputSize: { min: MIN_RENDER_SIDE, max: MAX_RENDER_SIDE, step: 64 },
+  outputSize: { min: MIN_RENDER_SIDE, max: MAX_RENDER_SIDE, step: RENDER_SIDE_MULTIPLE },
   model: { maxLength: 200 },
 } as const;
 
@@ -59,7 +59,7 @@ export function defaultLiveFrameProps(random: () => number = Math.random): LiveF
     steps: DEFAULT_STEPS,
     seed: randomSeed(random),
     seedLocked: true,
-    guidance: 8,
+    guidance: DEFAULT_GUIDANCE,
     model: '',
     outputSize: DEFAULT_OUTPUT_SIZE,
     view: 'frame',

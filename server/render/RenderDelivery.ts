@@ -3,7 +3,7 @@
 import { EV, RENDER_HISTORY_LENGTH, REPLAY_MAX_BYTES, type AckFields, type ErrorEvent, type FramePin, type FrameReplay, type FrameStatus, type PinAck, type ReplayedRender, type RenderResult, type RendersReplayAck } from '../../lib/protocol';
 import type { Logger } from '../logger';
 import { ClientError } from '../socket/ClientError';
-import { EngineRenderError, type EngineHost, type EngineRenderOutput } from '../engine/EngineHost';
+import { EngineRenderError, inferenceMs, type EngineHost, type EngineRenderOutput } from '../engine/EngineHost';
 import type { HistoryBudget } from './HistoryBudget';
 import type { PinnedRenders } from './PinnedRenders';
 import { errorMessage, type JobTiming } from './FrameQueue';
@@ -39,7 +39,7 @@ export class RenderDelivery {
       height: out.height,
       seed: out.params.seed,
       model: this.engine.status.model ?? '',
-      timings: { queueMs: Math.round(timing.queueMs), inferenceMs: Math.round(out.timings.inferenceMs), totalMs: renderedAt - job.receivedAt },
+      timings: { queueMs: Math.round(timing.queueMs), inferenceMs: Math.round(inferenceMs(out.timings)), totalMs: renderedAt - job.receivedAt },
       renderedAt,
     };
     this.history.keep(slot, { result, stages: { decodeMs: round1(job.image.decodeMs + out.timings.decodeMs), encodeMs: round1(out.timings.encodeMs) } });
