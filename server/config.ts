@@ -86,6 +86,7 @@ const EnvSchema = z.object({
   SNAPSHOT_RATE_PER_SECOND: z.coerce.number().positive().default(SNAPSHOT_RATE_LIMIT.perSecond),
   SNAPSHOT_RATE_BURST: intFrom(1).default(SNAPSHOT_RATE_LIMIT.burst),
   ENGINE_TEST_DELAY_MS: intFrom(0, 60_000).default(0),
+  ENGINE_TEST_CRASH_PROMPT: z.string().default(''),
 });
 
 /** Settings of the live render loop and its engine workers. */
@@ -121,6 +122,9 @@ export interface RenderConfig {
    * long (Atomics.wait, a real block like onnxruntime's run), so a test can prove that a slow render
    * never stalls sync and presence. Default 0; never set it in production. */
   testDelayMs: number;
+  /** ENGINE_TEST_CRASH_PROMPT — for tests only: a render whose prompt is exactly this ends its
+   * engine worker thread, as a native crash in onnxruntime would. Default '' (never). */
+  testCrashPrompt: string;
 }
 
 export interface ServerConfig {
@@ -226,6 +230,7 @@ export function loadConfig(
       historyBytes: Math.round(e.RENDER_HISTORY_MB * 1024 * 1024),
       snapshotRate: { perSecond: e.SNAPSHOT_RATE_PER_SECOND, burst: e.SNAPSHOT_RATE_BURST },
       testDelayMs: e.ENGINE_TEST_DELAY_MS,
+      testCrashPrompt: e.ENGINE_TEST_CRASH_PROMPT,
     },
   };
 }

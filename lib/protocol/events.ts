@@ -125,6 +125,8 @@ export const ErrorCode = z.enum([
   'malformed-update',
   'unknown-frame',
   'bad-image',
+  /** a frame whose renders kept crashing the engine: its snapshots are refused for a while */
+  'quarantined',
   'server-error',
 ]);
 export const ErrorEvent = z.object({

@@ -29,6 +29,8 @@ export interface EngineConfig {
   jpegQuality: number;
   /** ENGINE_TEST_DELAY_MS, tests only: every render blocks its worker's thread this long */
   testDelayMs?: number;
+  /** ENGINE_TEST_CRASH_PROMPT, tests only: a render with exactly this prompt ends its worker */
+  testCrashPrompt?: string;
 }
 
 /** What a worker reports once its model is loaded and warmed up. */
@@ -221,6 +223,7 @@ export class EngineHost {
         threads: this.config.threads,
         warmupSizes: this.config.warmupSizes,
         ...(this.config.testDelayMs && { testDelayMs: this.config.testDelayMs }),
+        ...(this.config.testCrashPrompt && { testCrashPrompt: this.config.testCrashPrompt }),
       };
       worker.postMessage(load);
     });

@@ -14,6 +14,7 @@ import type { EngineInfo, EngineLoadRequest, EngineRenderRequest, EngineReply, E
 const port = parentPort!;
 let pipeline: Img2ImgPipeline | undefined;
 let testDelayMs = 0;
+let testCrashPrompt = '';
 
 const reply = (msg: EngineReply, transfer: ArrayBuffer[] = []) => port.postMessage(msg, transfer);
 
@@ -32,6 +33,7 @@ async function load(req: EngineLoadRequest) {
     });
     const loadMs = performance.now() - t0;
     testDelayMs = req.testDelayMs ?? 0;
+    testCrashPrompt = req.testCrashPrompt ?? '';
     // Each size twice: onnxruntime settles its memory arena and kernels only on the second run.
     // Measured with tiny-lcm at 512² (first real render ÷ median of the next five): one warm-up
     // run 1.8–2.4×, two runs 1.0–1.5×, none 2–4.7×. A fixed-size UNet warms its one size.
@@ -60,6 +62,8 @@ async function render(req: EngineRenderRequest) {
       req.image.kind === 'rgb'
         ? { data: new Uint8Array(req.image.data), width: req.image.width, height: req.image.height }
         : new Uint8Array(req.image.bytes);
+    // ENGINE_TEST_CRASH_PROMPT: end this thread the way a native crash would (tests only)
+    if (testCrashPrompt && req.params.prompt === testCrashPrompt) process.exit(70);
     const blockedMs = testDelayMs > 0 ? blockThisThread(testDelayMs) : 0;
     // diffusion and JPEG encode (and the decode of encoded input) happen here, off the event loop;
     // `fit` makes any live-frame setting renderable and reports what was used

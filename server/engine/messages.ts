@@ -20,6 +20,8 @@ export interface EngineLoadRequest {
   warmupSizes: number[];
   /** ENGINE_TEST_DELAY_MS (tests only): block this worker's thread for this long in every render */
   testDelayMs?: number;
+  /** ENGINE_TEST_CRASH_PROMPT (tests only): a render with exactly this prompt ends the worker thread */
+  testCrashPrompt?: string;
 }
 
 /** What a render starts from: encoded image bytes, or raw RGB already decoded (and usually already

@@ -24,6 +24,7 @@ export async function attachRender(server: LivecanvasServer): Promise<RenderLoop
     workers: rc.concurrency,
     jpegQuality: rc.jpegQuality,
     ...(rc.testDelayMs > 0 && { testDelayMs: rc.testDelayMs }),
+    ...(rc.testCrashPrompt && { testCrashPrompt: rc.testCrashPrompt }),
   });
   if (rc.testDelayMs > 0) log.warn({ testDelayMs: rc.testDelayMs }, 'ENGINE_TEST_DELAY_MS is set: every render blocks its engine worker (tests only)');
   const pins = new PinnedRenders(store.db);
