@@ -65,13 +65,20 @@ export class EngineRenderError extends Error {
 interface WorkerSlot {
   worker: Worker;
   busy: boolean;
-  pending?: { id: number; resolve: (o: EngineRenderOutput) => void; reject: (e: Error) => void };
+  pending?: { id: number; culprit: string; resolve: (o: EngineRenderOutput) => void; reject: (e: Error) => void };
 }
 
 // tsx does not hook `.ts` entry points of worker threads on Node 20 (execArgv `--import tsx` is
 // inherited but the entry still fails with "Unknown file extension"), so a plain .mjs bootstrap
 // registers tsx inside the thread and then imports the TypeScript worker.
-const MAX_RESTARTS = 3;
+// The restart budget counts culprits, not crashes: a model is given up on (state 'error') when
+// crashes come from more than MAX_CRASH_CULPRITS different sources (the render's caller-given culprit, e.g.
+// its room; each crash outside a render counts as its own) within RESTART_WINDOW_MS. So one room
+// whose input keeps crashing the engine cannot use the budget up for every room: the render loop
+// quarantines it (server/render/CrashQuarantine.ts). MAX_RESTARTS caps reloads in the window
+// whatever their source, so nothing can keep the engine reloading forever.
+const MAX_CRASH_CULPRITS = 3;
+const MAX_RESTARTS = 20;
 const RESTART_WINDOW_MS = 10 * 60_000;
 
 const BOOT_URL = new URL('./engineWorkerBoot.mjs', import.meta.url);
@@ -85,7 +92,7 @@ export class EngineHost {
   private info?: EngineInfo;
   private stopped = false;
   private modelDir?: string;
-  private restarts: number[] = [];
+  private restarts: { at: number; culprit: string }[] = [];
 
   constructor(readonly config: EngineConfig) {}
 
@@ -144,7 +151,7 @@ export class EngineHost {
    * the caller and is refused (ENGINE_BUSY). `image` is encoded bytes (copied) or raw RGB, whose
    * buffer is transferred to the worker when the view covers all of it (detached here: the
    * caller must not use it afterwards). */
-  async render(image: Uint8Array | RgbImage, params: RenderParams): Promise<EngineRenderOutput> {
+  async render(image: Uint8Array | RgbImage, params: RenderParams, culprit = ''): Promise<EngineRenderOutput> {
     if (this.statusNow.state !== 'ready') {
       throw new EngineRenderError(this.statusNow.message ?? `engine is ${this.statusNow.state}`, 'ENGINE_NOT_READY');
     }
@@ -160,7 +167,7 @@ export class EngineHost {
         : { kind: 'rgb', data: ownBuffer(image.data), width: image.width, height: image.height };
     const request: EngineRequest = { type: 'render', id, image: input, params, quality: this.config.jpegQuality };
     return new Promise<EngineRenderOutput>((resolve, reject) => {
-      slot.pending = { id, resolve, reject };
+      slot.pending = { id, culprit, resolve, reject };
       slot.worker.postMessage(request, [input.kind === 'rgb' ? input.data : input.bytes]);
     });
   }
@@ -248,21 +255,24 @@ export class EngineHost {
   }
 
   /** A worker died (an uncaught error in the thread, or it was terminated): the job it had fails,
-   * and a replacement loads the model again — up to MAX_RESTARTS within RESTART_WINDOW_MS, after
-   * which the engine stays in 'error' rather than crash-looping. */
+   * and a replacement loads the model again — until crashes came from more than MAX_CRASH_CULPRITS sources
+   * (or MAX_RESTARTS reloads) within RESTART_WINDOW_MS, after which the engine stays in 'error'
+   * rather than crash-looping. */
   private crashed(slot: WorkerSlot, err: Error) {
     if (this.stopped || !this.slots.includes(slot)) return;
+    const culprit = slot.pending?.culprit || `no render #${this.nextId++}`;
     slot.pending?.reject(new EngineRenderError(`engine crashed: ${err.message}`, 'ENGINE_CRASHED'));
     slot.pending = undefined;
     this.slots = this.slots.filter((s) => s !== slot);
     void slot.worker.terminate();
     const now = Date.now();
-    this.restarts = this.restarts.filter((t) => now - t < RESTART_WINDOW_MS);
-    if (!this.modelDir || this.restarts.length >= MAX_RESTARTS) {
+    this.restarts = this.restarts.filter((r) => now - r.at < RESTART_WINDOW_MS);
+    this.restarts.push({ at: now, culprit });
+    const culprits = new Set(this.restarts.map((r) => r.culprit)).size;
+    if (!this.modelDir || culprits > MAX_CRASH_CULPRITS || this.restarts.length > MAX_RESTARTS) {
       this.setStatus({ ...this.statusNow, state: 'error', message: `engine crashed repeatedly (${err.message}) — check the server log and restart it` });
       return;
     }
-    this.restarts.push(now);
     const ready = this.statusNow;
     this.setStatus({ ...ready, state: 'loading', message: `engine crashed (${err.message}); reloading the model` });
     const t0 = performance.now();

@@ -4,6 +4,7 @@ import { EV, RENDER_HISTORY_LENGTH, REPLAY_MAX_BYTES, type AckFields, type Error
 import type { Logger } from '../logger';
 import { ClientError } from '../socket/ClientError';
 import { EngineRenderError, inferenceMs, type EngineHost, type EngineRenderOutput } from '../engine/EngineHost';
+import type { CrashQuarantine } from './CrashQuarantine';
 import type { HistoryBudget } from './HistoryBudget';
 import type { PinnedRenders } from './PinnedRenders';
 import { errorMessage, type JobTiming } from './FrameQueue';
@@ -18,6 +19,7 @@ export class RenderDelivery {
     private readonly pins: PinnedRenders,
     private readonly send: Broadcaster,
     private readonly history: HistoryBudget,
+    private readonly quarantine: CrashQuarantine,
     private readonly log: Logger,
   ) {}
 
@@ -49,6 +51,12 @@ export class RenderDelivery {
   failed(job: SnapshotJob, err: unknown): void {
     const code = err instanceof EngineRenderError ? err.code : undefined;
     const message = errorMessage(err);
+    const slot = this.queue.peek(job.roomId, job.frameId);
+    if (code === 'ENGINE_CRASHED' && slot) {
+      this.quarantine.crashed(job.roomId, slot);
+      const paused = this.quarantine.refusal(job.roomId, slot);
+      if (paused) this.log.warn({ roomId: job.roomId, frameId: job.frameId, seq: job.seq }, `render quarantined: ${paused}`);
+    }
     if (code === 'INVALID_IMAGE' && job.sourceClient) {
       // the sender's image, not the engine, is at fault: tell the sender
       this.send.socket(job.sourceClient, EV.error, {

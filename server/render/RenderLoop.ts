@@ -8,6 +8,7 @@ import { getRecordsMap } from '../../lib/canvas/docLayout';
 import type { Logger } from '../logger';
 import type { EngineHost } from '../engine/EngineHost';
 import type { PinnedRenders } from './PinnedRenders';
+import { CrashQuarantine } from './CrashQuarantine';
 import { FrameQueue } from './FrameQueue';
 import { HistoryBudget } from './HistoryBudget';
 import { RenderDelivery } from './RenderDelivery';
@@ -33,6 +34,7 @@ export class RenderLoop {
   readonly intake: SnapshotIntake;
   readonly delivery: RenderDelivery;
   readonly history: HistoryBudget;
+  readonly quarantine = new CrashQuarantine();
   /** the document of every loaded room */
   private readonly openDocs = new Map<string, Y.Doc>();
   /** rooms nobody is in, and when their kept renders go */
@@ -49,17 +51,19 @@ export class RenderLoop {
       concurrency: opts.concurrency,
       frameData: newFrameData,
       onFrameRemoved: (slot) => this.history.forget(slot),
-      runJob: (job) => engine.render(job.image.rgb, job.settings),
+      // the room is the culprit the engine counts a crash against (EngineHost's restart budget)
+      runJob: (job) => engine.render(job.image.rgb, job.settings, job.roomId),
       onState: (roomId, frameId, state, message) => this.delivery.status(roomId, frameId, state, message),
       onResult: (job, out, timing) => this.delivery.delivered(job, out, timing),
       onError: (job, err) => this.delivery.failed(job, err),
       onListenerError: (err) => log.error({ err }, 'render listener failed'),
     });
-    this.delivery = new RenderDelivery(this.queue, engine, pins, opts.send, this.history, log);
+    this.delivery = new RenderDelivery(this.queue, engine, pins, opts.send, this.history, this.quarantine, log);
     this.intake = new SnapshotIntake(this.queue, engine, {
       rate: opts.snapshotRate,
       pendingBytes: opts.pendingBytes,
       isOpen: (roomId, doc) => this.openDocs.get(roomId) === doc,
+      quarantined: (roomId, slot) => this.quarantine.refusal(roomId, slot),
       noteModel: (roomId, slot, wanted) => this.delivery.noteModel(roomId, slot, wanted),
     });
     // while the engine loads, snapshots wait in the paused queue, latest wins
@@ -92,7 +96,9 @@ export class RenderLoop {
     this.queue.dropPending(roomId);
     const t = setTimeout(() => {
       this.closedRooms.delete(roomId);
-      if (!this.openDocs.has(roomId)) this.queue.removeRoom(roomId);
+      if (this.openDocs.has(roomId)) return;
+      this.queue.removeRoom(roomId);
+      this.quarantine.forgetRoom(roomId);
     }, this.opts.keepClosedRoomMs);
     t.unref();
     this.closedRooms.set(roomId, t);

@@ -18,6 +18,8 @@ export interface SnapshotIntakeOptions {
   pendingBytes: number;
   /** is this the document of a loaded room? (a room unloaded during a decode has nobody left) */
   isOpen: (roomId: string, doc: Y.Doc) => boolean;
+  /** why a frame's renders are refused for now (CrashQuarantine), if they are */
+  quarantined: (roomId: string, slot: RenderSlot | undefined) => string | undefined;
   /** the frame names a model: note whether the engine runs it (RenderDelivery.noteModel) */
   noteModel: (roomId: string, slot: RenderSlot, wanted: string) => void;
   /** server clock, replaceable in tests */
@@ -53,6 +55,8 @@ export class SnapshotIntake {
       socket.emit(EV.frameStatus, { roomId, frameId, state: engine.state, message } satisfies FrameStatus);
       return { outcome: 'not-rendered', engine: engine.state, message };
     }
+    const paused = this.opts.quarantined(roomId, this.queue.peek(roomId, frameId));
+    if (paused) throw new ClientError('quarantined', `${EV.snapshot}: ${paused}`, { violation: false });
     // seq is the sender's wall clock: one far ahead would lock the frame for every honest client
     const seq = Math.min(msg.seq, this.now() + SEQ_CLOCK_ALLOWANCE_MS);
     if (!this.queue.peek(roomId, frameId) && this.queue.frameCount(roomId) >= MAX_RENDER_FRAMES_PER_ROOM) {

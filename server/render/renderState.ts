@@ -21,6 +21,8 @@ export interface FrameData {
   gate: DecodeGate;
   /** why the frame does not render with the model it names, while that holds */
   modelNote?: string;
+  /** when its renders crashed the engine (CrashQuarantine) */
+  crashes?: number[];
 }
 
 export const newFrameData = (): FrameData => ({ renders: [], gate: new DecodeGate() });
