@@ -52,3 +52,45 @@ export const CreatedRoom = z.object({
   links: z.object({ owner: z.string(), editor: z.string(), viewer: z.string() }),
 });
 export type CreatedRoom = z.infer<typeof CreatedRoom>;
+
+// ───────────── socket events of access control ─────────────
+
+/** Handshake `auth` of the page's Socket.IO connection: the link token of the room it opens. */
+export const HandshakeAuth = z.object({ token: z.string().max(4096).optional() });
+
+/** `room:join` ack: the role the server granted (and a name a single-sign-on token fixes). */
+export const RoomJoinAck = z.union([
+  z.object({ ok: z.literal(true), role: Role, name: z.string().optional(), open: z.boolean() }),
+  z.object({ ok: z.literal(false), error: z.object({ code: z.string(), message: z.string() }) }),
+]);
+export type RoomJoinAck = z.infer<typeof RoomJoinAck>;
+
+/** Owner only: the room's three links (`room:links`, ack `RoomLinksAck`). */
+export const RoomLinksRequest = z.object({ roomId: z.string() });
+/** Owner only: replace the edit or view link (`room:rotate-link`); sockets holding the old one are
+ * disconnected within a second with `room:revoked`. Ack: `RoomLinksAck` with the new links. */
+export const RotateLinkRequest = z.object({ roomId: z.string(), role: SharedRole });
+export const RoomLinksAck = z.union([
+  z.object({ ok: z.literal(true), links: CreatedRoom.shape.links }),
+  z.object({ ok: z.literal(false), error: z.object({ code: z.string(), message: z.string() }) }),
+]);
+/** Owner only: delete the room (`room:delete`): everyone is disconnected with `room:revoked`. */
+export const DeleteRoomRequest = z.object({ roomId: z.string() });
+
+/** Server → client before it disconnects a socket whose link was rotated or whose room was deleted. */
+export const RoomRevoked = z.object({ roomId: z.string(), reason: z.string() });
+export type RoomRevoked = z.infer<typeof RoomRevoked>;
+
+/** Socket events of access control, in one place. */
+export const ACCESS_EV = {
+  links: 'room:links',
+  rotateLink: 'room:rotate-link',
+  deleteRoom: 'room:delete',
+  revoked: 'room:revoked',
+} as const;
+
+/** `POST /api/rooms/<roomId>/session` with `Authorization: Bearer <token>` answers 204 and sets
+ * the room's HttpOnly, SameSite=Strict cookie, so the page's HTTP reads (renders, uploads) carry
+ * the token without putting it in a URL. */
+export const roomSessionPath = (roomId: string) => `/api/rooms/${encodeURIComponent(roomId)}/session`;
+export const ROOMS_PATH = '/api/rooms';
