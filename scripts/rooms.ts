@@ -1,0 +1,63 @@
+// Operator commands for shared rooms (access control):
+//   npm run rooms -- claim <roomId>   make an open room (one from before access control) a shared
+//                                     room and print its owner, edit and view links
+//   npm run rooms -- links <roomId>   print a shared room's current links
+// Reads DATA_DIR and AUTH_SECRET like the server, so the links it prints work on that server.
+import { Command } from 'commander';
+import { loadConfig } from '../server/config';
+import { AccessControl } from '../server/auth/AccessControl';
+import { RoomAccess } from '../server/auth/RoomAccess';
+import { RoomTokens } from '../server/auth/RoomTokens';
+import { RoomStore } from '../server/store/RoomStore';
+import { ROOM_ID_PATTERN } from '../lib/protocol/limits';
+
+const config = loadConfig(process.env, []);
+const base = process.env.PUBLIC_URL ?? `http://localhost:${config.port}`;
+
+async function open() {
+  const store = new RoomStore(config.dataDir, { synchronous: config.sqliteSync });
+  const tokens = await RoomTokens.create({ dataDir: config.dataDir, secret: process.env.AUTH_SECRET || undefined });
+  const access = new AccessControl(tokens, new RoomAccess(store.db), { openRooms: true, hasDocument: (id) => store.hasRoom(id) });
+  return { store, access };
+}
+
+function printLinks(links: Record<string, string>) {
+  for (const [role, link] of Object.entries(links)) console.log(`${role.padEnd(7)} ${base}${link}`);
+}
+
+function checkId(roomId: string) {
+  if (!ROOM_ID_PATTERN.test(roomId)) throw new Error(`'${roomId}' is not a room id`);
+}
+
+const program = new Command().name('rooms').description('shared rooms: claim open ones, print links');
+program
+  .command('claim <roomId>')
+  .description('make an open room a shared room owned by you; prints its three links')
+  .action(async (roomId: string) => {
+    checkId(roomId);
+    const { store, access } = await open();
+    try {
+      if (!store.hasRoom(roomId) && !access.access.get(roomId)) throw new Error(`room ${roomId} does not exist in ${config.dataDir}`);
+      if (!access.claim(roomId)) console.error(`room ${roomId} is already a shared room; its current links:`);
+      printLinks(await access.links(roomId));
+    } finally {
+      store.close();
+    }
+  });
+program
+  .command('links <roomId>')
+  .description("print a shared room's current owner, edit and view links")
+  .action(async (roomId: string) => {
+    checkId(roomId);
+    const { store, access } = await open();
+    try {
+      if (!access.access.get(roomId)) throw new Error(`room ${roomId} is not a shared room (claim it first)`);
+      printLinks(await access.links(roomId));
+    } finally {
+      store.close();
+    }
+  });
+program.parseAsync().catch((e: Error) => {
+  console.error(`rooms: ${e.message}`);
+  process.exit(1);
+});

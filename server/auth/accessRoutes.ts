@@ -1,0 +1,79 @@
+// HTTP side of access control: `POST /api/rooms` creates a shared room and answers its three
+// links (a bounded number per client address), and `POST /api/rooms/<id>/session` exchanges a
+// link token (Authorization: Bearer) for the room's HttpOnly, SameSite=Strict cookie, which the
+// page's HTTP reads (renders, uploads, pinned assets) then carry. `readRole` is what those reads
+// call: the role the request's cookie grants in that very room, or null.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { roomCookieName, ROOMS_PATH, type CreatedRoom } from '../../lib/protocol/access';
+import { ROOM_ID_PATTERN } from '../../lib/protocol/limits';
+import { sendJson } from '../http/sendJson';
+import { TokenBucket } from '../socket/SocketGuard';
+import type { AccessControl, RoleDecision } from './AccessControl';
+
+export interface AccessRoutesOptions {
+  /** rooms one client address may create: a token bucket (ROOMS_PER_HOUR) */
+  roomsPerHour: number;
+  /** the page is served over HTTPS (cookies get `Secure`) */
+  secureCookies: boolean;
+}
+
+/** Per-address buckets, dropped once full again so the map stays bounded by active addresses. */
+class AddressBuckets {
+  private readonly buckets = new Map<string, TokenBucket>();
+  constructor(private readonly perHour: number) {}
+  take(address: string): boolean {
+    if (this.buckets.size > 10_000) this.buckets.clear(); // an address flood must not grow the map
+    let b = this.buckets.get(address);
+    if (!b) this.buckets.set(address, (b = new TokenBucket(this.perHour / 3600, this.perHour)));
+    return b.take();
+  }
+}
+
+export function accessRoutes(access: AccessControl, opts: AccessRoutesOptions) {
+  const creations = new AddressBuckets(opts.roomsPerHour);
+  return async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
+    const answer = (status: number, body: unknown, headers?: Record<string, string>) => {
+      sendJson(res, status, body, headers);
+      return true;
+    };
+    const path = (req.url ?? '/').split('?')[0]!;
+    if (path === ROOMS_PATH) {
+      if (req.method !== 'POST') return answer(405, { error: 'POST creates a room' }, { allow: 'POST' });
+      if (!creations.take(req.socket.remoteAddress ?? '')) {
+        return answer(429, { error: `this address created ${opts.roomsPerHour} rooms in the last hour (ROOMS_PER_HOUR); try again later` });
+      }
+      return answer(201, (await access.createRoom()) satisfies CreatedRoom);
+    }
+    const m = /^\/api\/rooms\/([^/]+)\/session$/.exec(path);
+    if (!m) return false;
+    const roomId = decodeURIComponent(m[1]!);
+    if (!ROOM_ID_PATTERN.test(roomId)) return answer(400, { error: 'malformed room id' });
+    if (req.method !== 'POST') return answer(405, { error: 'only POST' }, { allow: 'POST' });
+    const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+    const decision = await access.roleFor(roomId, token);
+    if (!decision.ok) return answer(decision.code === 'no-such-room' ? 404 : 403, { error: decision.message });
+    if (!token) return answer(200, { role: decision.role }); // an open room needs no cookie
+    const cookie = [
+      `${roomCookieName(roomId)}=${token}`,
+      'Path=/api/',
+      'HttpOnly',
+      'SameSite=Strict',
+      ...(opts.secureCookies ? ['Secure'] : []),
+    ].join('; ');
+    res.writeHead(204, { 'set-cookie': cookie, 'cache-control': 'no-store' }).end();
+    return true;
+  };
+}
+
+/** The role a request's room cookie grants in `roomId` (open rooms: editor for anyone). */
+export async function readRole(access: AccessControl, req: IncomingMessage, roomId: string): Promise<RoleDecision> {
+  return access.roleFor(roomId, cookieValue(req.headers.cookie, roomCookieName(roomId)));
+}
+
+function cookieValue(header: string | undefined, name: string): string | undefined {
+  for (const part of (header ?? '').split(';')) {
+    const i = part.indexOf('=');
+    if (i > 0 && part.slice(0, i).trim() === name) return part.slice(i + 1).trim();
+  }
+  return undefined;
+}
