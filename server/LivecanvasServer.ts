@@ -3,6 +3,8 @@
 import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Server as SocketServer } from 'socket.io';
+import type { AccessControl } from './auth/AccessControl';
+import type { ReadAuthorizer } from './auth/accessRoutes';
 import type { ServerConfig } from './config';
 import type { HealthRegistry } from './http/health';
 import type { HttpRoutes } from './http/requestHandler';
@@ -24,6 +26,10 @@ export interface LivecanvasServer {
   health: HealthRegistry;
   /** routes.add(prefix, handler): HTTP routes served before the web app */
   routes: HttpRoutes;
+  /** roles from room links: roleFor(roomId, token), createRoom, rotate */
+  access: AccessControl;
+  /** what every HTTP read of a room's data calls first (renders, uploads, pinned assets) */
+  authorizeRead: ReadAuthorizer;
   /** run `fn` during close(), before rooms are flushed and the database is closed */
   onClose(fn: () => unknown): void;
   listen(): Promise<AddressInfo>;

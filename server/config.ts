@@ -87,6 +87,15 @@ const EnvSchema = z.object({
   SNAPSHOT_RATE_BURST: intFrom(1).default(SNAPSHOT_RATE_LIMIT.burst),
   ENGINE_TEST_DELAY_MS: intFrom(0, 60_000).default(0),
   ENGINE_TEST_CRASH_PROMPT: z.string().default(''),
+  // ───── access control (docs/security.md "Access control") ─────
+  /** secret that signs room links (≥ 32 chars; the same on every node); default: generated once into DATA_DIR */
+  AUTH_SECRET: z.string().min(32, { message: 'must be at least 32 characters' }).optional(),
+  /** PEM public key (RS256 or ES256) of a service that mints room tokens for its users */
+  AUTH_JWT_PUBLIC_KEY: z.string().optional(),
+  /** rooms from before access control (never claimed) stay open to anyone with the id */
+  OPEN_ROOMS: boolFlag.default(true),
+  /** rooms one client address may create per hour */
+  ROOMS_PER_HOUR: intFrom(1).default(20),
 });
 
 /** Settings of the live render loop and its engine workers. */
@@ -150,6 +159,19 @@ export interface ServerConfig {
   ping: { intervalMs: number; timeoutMs: number };
   violations: { max: number; windowMs: number };
   render: RenderConfig;
+  access: AccessConfig;
+}
+
+/** Access control: roles from signed room links (server/auth/). */
+export interface AccessConfig {
+  /** AUTH_SECRET; undefined = the one generated into DATA_DIR */
+  secret?: string;
+  /** AUTH_JWT_PUBLIC_KEY */
+  publicKeyPem?: string;
+  /** OPEN_ROOMS */
+  openRooms: boolean;
+  /** ROOMS_PER_HOUR */
+  roomsPerHour: number;
 }
 
 export class ConfigError extends Error {
@@ -231,6 +253,12 @@ export function loadConfig(
       snapshotRate: { perSecond: e.SNAPSHOT_RATE_PER_SECOND, burst: e.SNAPSHOT_RATE_BURST },
       testDelayMs: e.ENGINE_TEST_DELAY_MS,
       testCrashPrompt: e.ENGINE_TEST_CRASH_PROMPT,
+    },
+    access: {
+      secret: e.AUTH_SECRET,
+      publicKeyPem: e.AUTH_JWT_PUBLIC_KEY,
+      openRooms: e.OPEN_ROOMS,
+      roomsPerHour: e.ROOMS_PER_HOUR,
     },
   };
 }

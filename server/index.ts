@@ -11,6 +11,9 @@ import { HealthRegistry } from './http/health';
 import { HttpRoutes, createRequestHandler, type NextHandler } from './http/requestHandler';
 import { createLogger, type Logger } from './logger';
 import type { LivecanvasServer } from './LivecanvasServer';
+import { createAccessControl } from './auth/createAccessControl';
+import { accessRoutes, readAuthorizer } from './auth/accessRoutes';
+import { ROOMS_PATH } from '../lib/protocol/access';
 import { attachRender } from './render/attachRender';
 import { RoomManager } from './rooms/RoomManager';
 import { SocketGateway } from './socket/SocketGateway';
@@ -80,6 +83,9 @@ export async function createLivecanvasServer(config: ServerConfig, logger = crea
   });
   const health = new HealthRegistry(config.root, () => ({ rooms: rooms.size, clients: io.of('/').sockets.size }));
   const routes = new HttpRoutes();
+  const access = await createAccessControl(config, store);
+  routes.add(ROOMS_PATH, accessRoutes(access, { roomsPerHour: config.access.roomsPerHour }));
+  const authorizeRead = readAuthorizer(access);
   onRequest = createRequestHandler(health, routes, nextHandler, logger);
 
   const closeHooks: Array<() => unknown> = [];
@@ -110,7 +116,7 @@ export async function createLivecanvasServer(config: ServerConfig, logger = crea
       });
     });
 
-  return { config, logger, httpServer, io, store, rooms, sockets, health, routes, onClose: (fn) => closeHooks.push(fn), listen, close };
+  return { config, logger, httpServer, io, store, rooms, sockets, health, routes, access, authorizeRead, onClose: (fn) => closeHooks.push(fn), listen, close };
 }
 
 async function main(): Promise<void> {

@@ -13,8 +13,6 @@ import type { AccessControl, RoleDecision } from './AccessControl';
 export interface AccessRoutesOptions {
   /** rooms one client address may create: a token bucket (ROOMS_PER_HOUR) */
   roomsPerHour: number;
-  /** the page is served over HTTPS (cookies get `Secure`) */
-  secureCookies: boolean;
 }
 
 /** Per-address buckets, dropped once full again so the map stays bounded by active addresses. */
@@ -58,7 +56,8 @@ export function accessRoutes(access: AccessControl, opts: AccessRoutesOptions) {
       'Path=/api/',
       'HttpOnly',
       'SameSite=Strict',
-      ...(opts.secureCookies ? ['Secure'] : []),
+      // over HTTPS (directly or behind a proxy that says so) the cookie never travels in clear
+      ...(isHttps(req) ? ['Secure'] : []),
     ].join('; ');
     res.writeHead(204, { 'set-cookie': cookie, 'cache-control': 'no-store' }).end();
     return true;
@@ -69,6 +68,27 @@ export function accessRoutes(access: AccessControl, opts: AccessRoutesOptions) {
 export async function readRole(access: AccessControl, req: IncomingMessage, roomId: string): Promise<RoleDecision> {
   return access.roleFor(roomId, cookieValue(req.headers.cookie, roomCookieName(roomId)));
 }
+
+/** May this request read a room's data (renders, uploads, pinned assets)? Any role may; without
+ * one the request is answered 401 (no cookie) or 403/404 here and the caller stops. */
+export type ReadAuthorizer = (req: IncomingMessage, res: ServerResponse, roomId: string) => Promise<boolean>;
+
+export function readAuthorizer(access: AccessControl): ReadAuthorizer {
+  return async (req, res, roomId) => {
+    if (!ROOM_ID_PATTERN.test(roomId)) {
+      sendJson(res, 404, { error: 'no such room' });
+      return false;
+    }
+    const decision = await readRole(access, req, roomId);
+    if (decision.ok) return true;
+    const hasCookie = cookieValue(req.headers.cookie, roomCookieName(roomId)) !== undefined;
+    sendJson(res, decision.code === 'no-such-room' ? 404 : hasCookie ? 403 : 401, { error: decision.message });
+    return false;
+  };
+}
+
+const isHttps = (req: IncomingMessage) =>
+  (req.socket as { encrypted?: boolean }).encrypted === true || req.headers['x-forwarded-proto'] === 'https';
 
 function cookieValue(header: string | undefined, name: string): string | undefined {
   for (const part of (header ?? '').split(';')) {

@@ -69,7 +69,7 @@ export async function attachRender(server: LivecanvasServer): Promise<RenderLoop
     return { userMs: Math.round(u.user / 1000), systemMs: Math.round(u.system / 1000) };
   });
   server.onClose(() => engine.stop());
-  const routes = renderRoutes(loop.queue, pins, (roomId) => loop.stats(roomId));
+  const routes = renderRoutes(loop.queue, pins, (roomId) => loop.stats(roomId), server.authorizeRead);
   for (const prefix of RENDER_ROUTE_PREFIXES) server.routes.add(prefix, routes);
 
   // Loading takes seconds to minutes; the server serves rooms meanwhile (engine state 'loading').

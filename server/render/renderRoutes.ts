@@ -3,6 +3,7 @@
 // (/api/renders/:roomId). Bodies follow the schemas of lib/protocol/http.ts.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RENDER_HISTORY_LENGTH, type FrameRenderList, type RoomRenderStats } from '../../lib/protocol';
+import type { ReadAuthorizer } from '../auth/accessRoutes';
 import { sendJson } from '../http/sendJson';
 import type { PinnedRenders } from './PinnedRenders';
 import type { RenderQueue } from './renderState';
@@ -13,8 +14,8 @@ const renderUrl = (roomId: string, frameId: string, seq: number) =>
   `/api/renders/${encodeURIComponent(roomId)}/${encodeURIComponent(frameId)}/${seq}.jpg`;
 
 /** Handles /api/assets/… and /api/renders/…; returns false for any other path. */
-export function renderRoutes(queue: RenderQueue, pins: PinnedRenders, stats: (roomId: string) => RoomRenderStats) {
-  return (req: IncomingMessage, res: ServerResponse): boolean => {
+export function renderRoutes(queue: RenderQueue, pins: PinnedRenders, stats: (roomId: string) => RoomRenderStats, authorize: ReadAuthorizer) {
+  return async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
     let parts: string[];
     try {
       parts = new URL(req.url ?? '/', 'http://x').pathname.split('/').filter(Boolean).map(decodeURIComponent);
@@ -28,6 +29,10 @@ export function renderRoutes(queue: RenderQueue, pins: PinnedRenders, stats: (ro
       return true;
     }
     const [, kind, roomId, frameId, file] = parts;
+    if (parts.length < 3 || !(await authorize(req, res, roomId))) {
+      if (parts.length < 3) sendJson(res, 404, { error: 'unknown render route' });
+      return true;
+    }
     if (kind === 'assets' && parts.length === 4 && frameId.endsWith('.jpg')) {
       const jpeg = pins.jpeg(roomId, frameId.slice(0, -4));
       if (!jpeg) sendJson(res, 404, { error: 'no such asset' });
