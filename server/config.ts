@@ -73,6 +73,13 @@ const EnvSchema = z.object({
   MAX_VIOLATIONS: intFrom(1).default(MAX_VIOLATIONS),
   VIOLATION_WINDOW_MS: intFrom(1).default(VIOLATION_WINDOW_MS),
   NODE_ENV: z.string().default('development'),
+  // ───── storage integrity (docs/security.md "Storage") ─────
+  /** start with an empty database although DATA_DIR held rooms before (its marker file says so) */
+  ALLOW_EMPTY_DATA: boolFlag.default(false),
+  /** run `PRAGMA quick_check` on the database at start (reported in /healthz) */
+  SQLITE_QUICK_CHECK: boolFlag.default(true),
+  /** keep writing into a database whose check failed (default: it is read-only until repaired) */
+  ALLOW_DAMAGED_WRITES: boolFlag.default(false),
   // ───── the render loop and its engine ─────
   RENDER_CONCURRENCY: intFrom(1, 16).default(1),
   ENGINE_EP: z.string().min(1).default('cpu'),
@@ -136,6 +143,16 @@ export interface RenderConfig {
   testCrashPrompt: string;
 }
 
+/** Storage integrity: see server/store/RoomStore.ts and docs/security.md "Storage". */
+export interface StorageConfig {
+  /** ALLOW_EMPTY_DATA: start although DATA_DIR's marker says it held rooms and the database is gone */
+  allowEmpty: boolean;
+  /** SQLITE_QUICK_CHECK: check the database at start (default on) */
+  quickCheck: boolean;
+  /** ALLOW_DAMAGED_WRITES: keep writing into a database found damaged (default: read-only) */
+  allowDamagedWrites: boolean;
+}
+
 export interface ServerConfig {
   port: number;
   host: string;
@@ -159,6 +176,7 @@ export interface ServerConfig {
   ping: { intervalMs: number; timeoutMs: number };
   violations: { max: number; windowMs: number };
   render: RenderConfig;
+  storage: StorageConfig;
   access: AccessConfig;
 }
 
@@ -240,6 +258,7 @@ export function loadConfig(
     maxRoomBytes: e.MAX_ROOM_BYTES,
     ping: { intervalMs: e.PING_INTERVAL_MS, timeoutMs: e.PING_TIMEOUT_MS },
     violations: { max: e.MAX_VIOLATIONS, windowMs: e.VIOLATION_WINDOW_MS },
+    storage: { allowEmpty: e.ALLOW_EMPTY_DATA, quickCheck: e.SQLITE_QUICK_CHECK, allowDamagedWrites: e.ALLOW_DAMAGED_WRITES },
     render: {
       concurrency: e.RENDER_CONCURRENCY,
       executionProvider: e.ENGINE_EP,

@@ -17,6 +17,7 @@ import { ROOMS_PATH } from '../lib/protocol/access';
 import { attachRender } from './render/attachRender';
 import { RoomManager } from './rooms/RoomManager';
 import { SocketGateway } from './socket/SocketGateway';
+import { attachStorage } from './store/attachStorage';
 import { RoomStore } from './store/RoomStore';
 import { attachUploads } from './uploads/attachUploads';
 
@@ -51,7 +52,8 @@ export async function createLivecanvasServer(config: ServerConfig, logger = crea
     closeNext = () => app.close();
   }
 
-  const store = new RoomStore(config.dataDir, { synchronous: config.sqliteSync });
+  // Refuses to open a lost database of a directory that held rooms; checks the file (storage).
+  const store = new RoomStore(config.dataDir, { synchronous: config.sqliteSync, ...config.storage, logger });
   // The request listener must exist before Socket.IO attaches: engine.io wraps the listeners
   // present at that moment so that /socket.io/ requests never reach them.
   let onRequest: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) => res.writeHead(503).end();
@@ -86,6 +88,7 @@ export async function createLivecanvasServer(config: ServerConfig, logger = crea
   const access = await createAccessControl(config, store);
   routes.add(ROOMS_PATH, accessRoutes(access, { roomsPerHour: config.access.roomsPerHour }));
   const authorizeRead = readAuthorizer(access);
+  attachStorage({ store, rooms, health });
   onRequest = createRequestHandler(health, routes, nextHandler, logger);
 
   const closeHooks: Array<() => unknown> = [];

@@ -13,10 +13,11 @@ export interface HealthBase {
   rssMB: number;
 }
 
-const BASE_FIELDS = ['ok', 'version', 'rooms', 'clients', 'uptimeS', 'rssMB'];
+const BASE_FIELDS = ['ok', 'version', 'rooms', 'clients', 'uptimeS', 'rssMB', 'problems'];
 
 export class HealthRegistry {
   private readonly extras = new Map<string, () => unknown>();
+  private readonly problemSources: Array<() => string[]> = [];
   private readonly startedAt = Date.now();
   readonly version: string;
 
@@ -31,6 +32,13 @@ export class HealthRegistry {
   register(name: string, provider: () => unknown): void {
     if (BASE_FIELDS.includes(name) || this.extras.has(name)) throw new Error(`health field ${name} is already taken`);
     this.extras.set(name, provider);
+  }
+
+  /** Problems that make the server unhealthy (e.g. a damaged database): while `source` returns
+   * any, /healthz answers `ok: false` with them in `problems` (still status 200: the process
+   * serves; restarting it would not help). */
+  addProblems(source: () => string[]): void {
+    this.problemSources.push(source);
   }
 
   report(): HealthBase & Record<string, unknown> {
@@ -49,6 +57,17 @@ export class HealthRegistry {
       } catch (e) {
         base[name] = { error: (e as Error).message };
       }
+    }
+    const problems = this.problemSources.flatMap((source) => {
+      try {
+        return source();
+      } catch (e) {
+        return [`health check failed: ${(e as Error).message}`];
+      }
+    });
+    if (problems.length > 0) {
+      base.ok = false;
+      base.problems = problems;
     }
     return base;
   }

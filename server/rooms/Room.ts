@@ -104,30 +104,14 @@ export class Room {
   static load(id: string, opts: RoomOptions): Room {
     const room = new Room(id, opts);
     const log = opts.logger.child({ room: id });
-    const { snapshot, updates, seqs } = opts.store.load(id);
-    const parts = snapshot ? [snapshot, ...updates] : updates;
-    const names = snapshot ? ['the snapshot', ...seqs.map((q) => `update ${q}`)] : seqs.map((q) => `update ${q}`);
-    const skipped: string[] = [];
-    if (parts.length > 0) {
-      try {
-        Y.applyUpdate(room.doc, parts.length === 1 ? parts[0]! : Y.mergeUpdates(parts));
-      } catch (e) {
-        // Should never happen (only validated updates are stored); salvage what applies.
-        log.error({ err: e }, 'stored room data does not merge; applying parts one by one');
-        parts.forEach((p, i) => {
-          try {
-            Y.applyUpdate(room.doc, p);
-          } catch (err) {
-            skipped.push(names[i]!);
-            log.error({ err, part: names[i] }, 'skipped an unreadable stored update');
-          }
-        });
-      }
-    }
+    // Part by part, tolerating damage: an unreadable part does not hide the ones after it
+    // (RoomStore.replay logs it and the room's clients are told).
+    const replay = opts.store.replay(id, room.doc);
+    const skipped = replay.skipped.map((s) => (s.id === 'snapshot' ? 'the snapshot' : typeof s.id === 'number' ? `update ${s.id}` : s.id));
     room.doc.on('update', room.onDocUpdate);
     room.awareness.on('update', room.onAwarenessUpdate);
-    room.encodedBytes = parts.reduce((n, p) => n + p.byteLength, 0);
-    room.encodedBytesExact = updates.length === 0 && skipped.length === 0;
+    room.encodedBytes = replay.bytes;
+    room.encodedBytesExact = replay.updates === 0 && skipped.length === 0;
     if (skipped.length > 0) {
       // Compaction would replace the stored data by what loaded: the unreadable parts would be
       // gone for good. Keep everything (new updates are still appended) until someone looks.
@@ -136,14 +120,14 @@ export class Room {
         { skipped, db: opts.store.path },
         `ROOM DATA DAMAGED: ${room.compactionDisabled}; the room is served without them and compaction is OFF for it, so the stored rows stay in the database (tables snapshots/updates) for inspection`,
       );
-    } else if (updates.length > 0) {
+    } else if (replay.updates > 0) {
       // Updates left in the log (e.g. after a crash) are folded into the snapshot right away.
       const state = Y.encodeStateAsUpdate(room.doc);
       opts.store.compact(id, state);
       room.encodedBytes = state.byteLength;
       room.encodedBytesExact = true;
     }
-    log.debug({ snapshotBytes: snapshot?.byteLength ?? 0, updates: updates.length }, 'room loaded');
+    log.debug({ bytes: replay.bytes, snapshot: replay.snapshot, updates: replay.updates }, 'room loaded');
     return room;
   }
 

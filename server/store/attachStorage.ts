@@ -1,0 +1,41 @@
+// Storage integrity, made visible: the `storage` field of /healthz (and `ok: false` with the
+// problem while the database is damaged), and a notice (`lc:error`, code `server-error`) to every
+// client joining a room whose stored data did not load completely, or while the database is
+// read-only because it is damaged. See docs/security.md "Storage".
+import type { Socket } from 'socket.io';
+import { EV, type ErrorEvent } from '../../lib/protocol/events';
+import type { HealthRegistry } from '../http/health';
+import type { RoomManager } from '../rooms/RoomManager';
+import type { RoomStore } from './RoomStore';
+
+export function attachStorage({ store, rooms, health }: { store: RoomStore; rooms: RoomManager; health: HealthRegistry }): void {
+  health.register('storage', () => store.status());
+  health.addProblems(() => {
+    const { problems, path } = store.status();
+    return problems.length ? [`database ${path} is damaged: ${problems[0]}${problems.length > 1 ? ` (+${problems.length - 1} more)` : ''}`] : [];
+  });
+  rooms.on('client-joined', (room, socket) => {
+    for (const message of noticesFor(store, room.id)) notify(socket, room.id, message);
+  });
+}
+
+/** What a client joining `roomId` must know about the stored data. */
+export function noticesFor(store: RoomStore, roomId: string): string[] {
+  const notices: string[] = [];
+  const damage = store.health.roomDamage(roomId);
+  if (damage) {
+    notices.push(
+      `The server's stored copy of this room is damaged: ${damage}. Their changes are missing here; everything stored after them was recovered. The damaged data is kept for the server's operator.`,
+    );
+  }
+  if (store.health.isDamaged && !store.writable) {
+    notices.push(
+      "The server's database is damaged and read-only until its operator repairs it: you can look, but changes are not saved on the server (they stay in this tab).",
+    );
+  }
+  return notices;
+}
+
+function notify(socket: Socket, roomId: string, message: string): void {
+  socket.emit(EV.error, { code: 'server-error', message, roomId } satisfies ErrorEvent);
+}
