@@ -15,6 +15,9 @@ import {
   SNAPSHOT_RATE_LIMIT,
   VIOLATION_WINDOW_MS,
 } from '../lib/protocol/limits';
+import { HSTS_MAX_AGE_S, UPLOAD_LIMITS } from '../lib/protocol/limits';
+import { MAX_ROOM_UPLOAD_BYTES } from '../lib/protocol/uploads';
+import { normalizeOrigin } from './http/origins';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -41,6 +44,20 @@ const renderSides = z
         .min(MIN_RENDER_SIDE)
         .max(MAX_RENDER_SIDE)
         .refine((n) => n % RENDER_SIDE_MULTIPLE === 0, `must be a multiple of ${RENDER_SIDE_MULTIPLE}`),
+    ),
+  );
+
+/** Comma-separated origins, each `scheme://host[:port]`, normalised as browsers send them. */
+const originList = z
+  .string()
+  .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+  .pipe(
+    z.array(
+      z.string().transform((o, ctx) => {
+        const origin = normalizeOrigin(o);
+        if (origin === null) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(o)} is not an origin like https://canvas.example.org` });
+        return origin ?? '';
+      }),
     ),
   );
 
@@ -80,6 +97,26 @@ const EnvSchema = z.object({
   SQLITE_QUICK_CHECK: boolFlag.default(true),
   /** keep writing into a database whose check failed (default: it is read-only until repaired) */
   ALLOW_DAMAGED_WRITES: boolFlag.default(false),
+  // ───── uploads (docs/security.md "Uploads") ─────
+  /** uploads in progress at once, all clients together… */
+  UPLOAD_CONCURRENCY: intFrom(1, 1024).default(UPLOAD_LIMITS.concurrency),
+  /** …and from one client address */
+  UPLOAD_CONCURRENCY_PER_CLIENT: intFrom(1, 1024).default(UPLOAD_LIMITS.concurrencyPerClient),
+  /** a whole upload body must arrive within this many seconds… */
+  UPLOAD_TIMEOUT_S: intFrom(1, 3600).default(UPLOAD_LIMITS.timeoutS),
+  /** …and at least this fast on average once UPLOAD_LIMITS.rateGraceMs have passed (0 = no minimum) */
+  UPLOAD_MIN_BYTES_PER_S: intFrom(0).default(UPLOAD_LIMITS.minBytesPerS),
+  /** bytes of uploads one room may hold, in MB */
+  UPLOAD_ROOM_MB: z.coerce.number().positive().default(MAX_ROOM_UPLOAD_BYTES / 1048576),
+  // ───── headers and origins (docs/security.md "Headers and origins") ─────
+  /** comma-separated origins (scheme://host[:port]) whose pages may open Socket.IO connections,
+   * besides the server's own */
+  ALLOWED_ORIGINS: originList.default([]),
+  /** the server is behind a reverse proxy: client addresses come from X-Forwarded-For and the
+   * host from X-Forwarded-Host */
+  TRUST_PROXY: boolFlag.default(false),
+  /** Strict-Transport-Security max-age on responses to HTTPS requests (0 = no HSTS header) */
+  HSTS_MAX_AGE_S: intFrom(0).default(HSTS_MAX_AGE_S),
   // ───── the render loop and its engine ─────
   RENDER_CONCURRENCY: intFrom(1, 16).default(1),
   ENGINE_EP: z.string().min(1).default('cpu'),
@@ -153,6 +190,30 @@ export interface StorageConfig {
   allowDamagedWrites: boolean;
 }
 
+/** Upload limits: see server/uploads/ and docs/security.md "Uploads". */
+export interface UploadConfig {
+  /** UPLOAD_CONCURRENCY: uploads in progress at once, server-wide */
+  concurrency: number;
+  /** UPLOAD_CONCURRENCY_PER_CLIENT: uploads in progress at once from one client address */
+  concurrencyPerClient: number;
+  /** UPLOAD_TIMEOUT_S: the whole body must arrive within this */
+  timeoutMs: number;
+  /** UPLOAD_MIN_BYTES_PER_S: average body rate required after the grace period (0 = none) */
+  minBytesPerS: number;
+  /** UPLOAD_ROOM_MB: bytes of uploads one room may hold */
+  maxRoomBytes: number;
+}
+
+/** Response headers and allowed origins: see server/http/ and docs/security.md. */
+export interface HttpConfig {
+  /** ALLOWED_ORIGINS: origins besides the server's own whose pages may open sockets */
+  allowedOrigins: string[];
+  /** TRUST_PROXY: X-Forwarded-For / X-Forwarded-Host come from a proxy we trust */
+  trustProxy: boolean;
+  /** HSTS_MAX_AGE_S: Strict-Transport-Security max-age for HTTPS requests; 0 = none */
+  hstsMaxAgeS: number;
+}
+
 export interface ServerConfig {
   port: number;
   host: string;
@@ -177,6 +238,8 @@ export interface ServerConfig {
   violations: { max: number; windowMs: number };
   render: RenderConfig;
   storage: StorageConfig;
+  uploads: UploadConfig;
+  http: HttpConfig;
   access: AccessConfig;
 }
 
@@ -259,6 +322,14 @@ export function loadConfig(
     ping: { intervalMs: e.PING_INTERVAL_MS, timeoutMs: e.PING_TIMEOUT_MS },
     violations: { max: e.MAX_VIOLATIONS, windowMs: e.VIOLATION_WINDOW_MS },
     storage: { allowEmpty: e.ALLOW_EMPTY_DATA, quickCheck: e.SQLITE_QUICK_CHECK, allowDamagedWrites: e.ALLOW_DAMAGED_WRITES },
+    uploads: {
+      concurrency: e.UPLOAD_CONCURRENCY,
+      concurrencyPerClient: e.UPLOAD_CONCURRENCY_PER_CLIENT,
+      timeoutMs: e.UPLOAD_TIMEOUT_S * 1000,
+      minBytesPerS: e.UPLOAD_MIN_BYTES_PER_S,
+      maxRoomBytes: Math.round(e.UPLOAD_ROOM_MB * 1048576),
+    },
+    http: { allowedOrigins: e.ALLOWED_ORIGINS, trustProxy: e.TRUST_PROXY, hstsMaxAgeS: e.HSTS_MAX_AGE_S },
     render: {
       concurrency: e.RENDER_CONCURRENCY,
       executionProvider: e.ENGINE_EP,

@@ -84,3 +84,23 @@ export const RENDER_SIDE_MULTIPLE = 64;
 /** Guidance scale of a new live frame, and of an engine run that names none: LCM's usual UI
  * default (diffusers uses 8.5); only LCM-style UNets with a guidance embedding read it. */
 export const DEFAULT_GUIDANCE = 8;
+
+/** Uploads in progress at once (server-wide and per client address), how long a body may take and
+ * how slowly it may arrive; env overrides UPLOAD_CONCURRENCY, UPLOAD_CONCURRENCY_PER_CLIENT,
+ * UPLOAD_TIMEOUT_S, UPLOAD_MIN_BYTES_PER_S (docs/security.md "Uploads"). A page uploads at most
+ * UPLOAD_CLIENT_CONCURRENCY files at once, so one person stays under the per-address limit. */
+export const UPLOAD_LIMITS = {
+  concurrency: 16,
+  concurrencyPerClient: 4,
+  /** 20 MB in 120 s is ~1.4 Mbit/s */
+  timeoutS: 120,
+  /** 16 KB/s on average, counted from the start once `rateGraceMs` have passed */
+  minBytesPerS: 16 * 1024,
+  rateGraceMs: 5_000,
+};
+
+/** Uploads one page runs at once (lib/canvas/uploadAssetStore.ts queues the rest). */
+export const UPLOAD_CLIENT_CONCURRENCY = 2;
+
+/** Strict-Transport-Security max-age (s) sent on responses to HTTPS requests: 180 days. */
+export const HSTS_MAX_AGE_S = 180 * 24 * 3600;

@@ -14,8 +14,10 @@ export interface StoredUpload {
   createdAt: number;
 }
 
+/** The id of a file's content (see UPLOAD_ID_PATTERN), from its SHA-256. */
+export const uploadIdFromSha256 = (digest: Buffer) => digest.subarray(0, 18).toString('base64url');
 /** The id of a file's content (see UPLOAD_ID_PATTERN). */
-export const uploadIdOf = (data: Uint8Array) => createHash('sha256').update(data).digest().subarray(0, 18).toString('base64url');
+export const uploadIdOf = (data: Uint8Array) => uploadIdFromSha256(createHash('sha256').update(data).digest());
 
 export class UploadStore {
   private readonly stmts;
@@ -49,9 +51,9 @@ export class UploadStore {
     };
   }
 
-  /** Store a file (once); returns its record. */
-  put(roomId: string, mime: string, data: Uint8Array, size: { width: number; height: number }): StoredUpload {
-    const id = uploadIdOf(data);
+  /** Store a file (once); returns its record. `id` must be uploadIdOf(data) (given when it was
+   * computed while the file arrived). */
+  put(roomId: string, mime: string, data: Uint8Array, size: { width: number; height: number }, id = uploadIdOf(data)): StoredUpload {
     this.stmts.insert.run({
       roomId,
       id,

@@ -1,22 +1,40 @@
 // HTTP uploads of canvas images (see lib/protocol/uploads.ts): attached to the server in one call
 // (server/index.ts). tldraw's asset store in the browser (lib/canvas/uploadAssetStore.ts) posts a
 // dropped or pasted file here and puts only the returned URL into the shared document.
+//
+// An upload is refused as early as possible, before its body is read: too many uploads in
+// progress (per client address, server-wide: 429), a room that is not open (404) or that the
+// uploader's socket has not joined (403), a type that is not an image (415), a declared size over
+// the per-file limit (413), a room whose quota (stored + reserved by uploads in progress) cannot
+// take it (413), a read-only database (503). The body then streams to a temporary file under
+// DATA_DIR (never into memory), hashed on the way, cut off past the size cap (413), the deadline or
+// the minimum rate (408); only then is it checked as an image and stored. Limits: docs/security.md
+// "Uploads".
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { join } from 'node:path';
 import sharp, { type Metadata } from 'sharp';
-import { ROOM_ID_PATTERN } from '../../lib/protocol/limits';
+import { ROOM_ID_PATTERN, UPLOAD_LIMITS } from '../../lib/protocol/limits';
 import {
   isUploadImageType,
   MAX_ROOM_UPLOAD_BYTES,
   MAX_UPLOAD_BYTES,
   UPLOAD_ID_PATTERN,
+  UPLOAD_SOCKET_HEADER,
   UPLOADS_PATH,
   uploadUrl,
   type UploadImageType,
   type UploadResult,
 } from '../../lib/protocol/uploads';
-import type { LivecanvasServer } from '../LivecanvasServer';
+import { clientAddress } from '../http/clientAddress';
 import { sendJson } from '../http/sendJson';
-import { UploadStore } from './UploadStore';
+import type { LivecanvasServer } from '../LivecanvasServer';
+import { drainBody, mb, receiveToFile, SlowBodyError, type BodyLimits } from './receiveBody';
+import { HttpError, QuotaReservations, UploadSlots } from './uploadLimits';
+import { UploadStore, uploadIdFromSha256 } from './UploadStore';
+
+/** Where bodies are written while they arrive, under DATA_DIR (same disk as the database). */
+export const UPLOAD_TMP_DIR = 'upload-tmp';
 
 /** The format sharp reports for the bytes of each accepted mime type. */
 const SHARP_FORMAT: Record<UploadImageType, string> = {
@@ -36,59 +54,117 @@ const SERVE_HEADERS = {
   'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; sandbox",
 };
 
-const mb = (n: number) => `${(n / 1048576).toFixed(1).replace(/\.0$/, '')} MB`;
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(message);
-  }
-}
-
 export interface UploadsOptions {
   maxFileBytes?: number;
   maxRoomBytes?: number;
+  /** uploads in progress at once, server-wide / per client address */
+  concurrency?: number;
+  concurrencyPerClient?: number;
+  timeoutMs?: number;
+  minBytesPerS?: number;
 }
 
 export function attachUploads(server: LivecanvasServer, opts: UploadsOptions = {}): UploadStore {
-  const { rooms, routes, logger } = server;
+  const { rooms, routes, logger, store, config } = server;
   const log = logger.child({ module: 'uploads' });
-  const uploads = new UploadStore(server.store.db);
+  const uploads = new UploadStore(store.db);
+  const cfg = config.uploads;
   const maxFile = opts.maxFileBytes ?? MAX_UPLOAD_BYTES;
-  const maxRoom = opts.maxRoomBytes ?? MAX_ROOM_UPLOAD_BYTES;
+  const maxRoom = opts.maxRoomBytes ?? cfg?.maxRoomBytes ?? MAX_ROOM_UPLOAD_BYTES;
+  const limits: BodyLimits = {
+    timeoutMs: opts.timeoutMs ?? cfg?.timeoutMs ?? UPLOAD_LIMITS.timeoutS * 1000,
+    minBytesPerS: opts.minBytesPerS ?? cfg?.minBytesPerS ?? UPLOAD_LIMITS.minBytesPerS,
+    graceMs: UPLOAD_LIMITS.rateGraceMs,
+  };
+  const slots = new UploadSlots(
+    opts.concurrency ?? cfg?.concurrency ?? UPLOAD_LIMITS.concurrency,
+    opts.concurrencyPerClient ?? cfg?.concurrencyPerClient ?? UPLOAD_LIMITS.concurrencyPerClient,
+  );
+  const reservations = new QuotaReservations();
+  const tmpDir = join(config.dataDir, UPLOAD_TMP_DIR);
+  // Bodies of uploads cut short by a crash are of no use to anyone.
+  rmSync(tmpDir, { recursive: true, force: true });
+  mkdirSync(tmpDir, { recursive: true, mode: 0o700 });
+  let tmpCounter = 0;
 
-  const receive = async (req: IncomingMessage, roomId: string): Promise<UploadResult> => {
+  /** Every check that needs no body; returns the size to reserve. */
+  const admit = (req: IncomingMessage, roomId: string): { mime: UploadImageType; reserve: number } => {
+    const room = rooms.get(roomId);
+    // Uploads go to a room someone is in (the page uploads while it is joined)…
+    if (!room) throw new HttpError(404, `room ${roomId} is not open; join it before uploading`);
+    // …and only its participants may add files to it.
+    const socketId = req.headers[UPLOAD_SOCKET_HEADER];
+    if (typeof socketId !== 'string' || !room.clients.get(socketId)?.connected) {
+      throw new HttpError(403, `join the room before uploading to it: send the id of your Socket.IO connection, joined to room ${roomId}, in the ${UPLOAD_SOCKET_HEADER} header`);
+    }
     const mime = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     if (!isUploadImageType(mime)) {
       throw new HttpError(415, `only images can be uploaded (PNG, JPEG, WebP, GIF, AVIF, SVG), not ${JSON.stringify(mime || 'no content-type')}`);
     }
-    const declared = Number(req.headers['content-length'] ?? NaN);
-    if (declared > maxFile) throw new HttpError(413, `the file is ${mb(declared)}, over the ${mb(maxFile)} limit per file`);
-    // Uploads go to a room someone is in (the page uploads while it is joined), so a room id
-    // alone does not buy storage.
-    if (!rooms.get(roomId)) throw new HttpError(404, `room ${roomId} is not open; join it before uploading`);
+    const declared = req.headers['content-length'] === undefined ? null : Number(req.headers['content-length']);
+    if (declared !== null && declared > maxFile) throw new HttpError(413, `the file is ${mb(declared)}, over the ${mb(maxFile)} limit per file`);
+    if (!store.writable) throw new HttpError(503, `uploads are refused: ${store.health.readOnlyReason()}`);
+    const reserve = declared !== null && Number.isSafeInteger(declared) && declared >= 0 ? declared : maxFile;
     const used = uploads.roomBytes(roomId);
-    const data = await readBody(req, maxFile);
-    if (!data) throw new HttpError(413, `the file is over the ${mb(maxFile)} limit per file`);
-    if (used + data.byteLength > maxRoom) {
-      throw new HttpError(413, `this room already holds ${mb(used)} of uploads (limit ${mb(maxRoom)}); delete images elsewhere or start a new room`);
+    const pending = reservations.of(roomId);
+    if (used + pending + reserve > maxRoom) {
+      const inFlight = pending > 0 ? ` and ${mb(pending)} are arriving` : '';
+      throw new HttpError(
+        413,
+        `this room already holds ${mb(used)} of uploads${inFlight} (limit ${mb(maxRoom)} per room); this file${declared === null ? ' (no declared size, so counted as ' + mb(maxFile) + ')' : ''} does not fit: delete images elsewhere or start a new room`,
+      );
     }
-    let meta: Metadata;
+    return { mime, reserve };
+  };
+
+  /** Read the body into a temporary file, check it is the image it says, store it. */
+  const receive = async (req: IncomingMessage, roomId: string, mime: UploadImageType, reservation: ReturnType<QuotaReservations['reserve']>): Promise<UploadResult> => {
+    const tmp = join(tmpDir, `${process.pid}-${++tmpCounter}-${Date.now()}.part`);
     try {
-      meta = await sharp(data, { animated: false }).metadata();
-    } catch {
-      throw new HttpError(415, `the file is not a readable ${mime} image`);
+      const body = await receiveToFile(req, tmp, maxFile, limits);
+      reservation.resize(body.bytes);
+      const id = uploadIdFromSha256(body.sha256);
+      const existing = uploads.meta(roomId, id);
+      if (existing) return resultOf(existing);
+      let meta: Metadata;
+      try {
+        meta = await sharp(tmp, { animated: false }).metadata();
+      } catch {
+        throw new HttpError(415, `the file is not a readable ${mime} image`);
+      }
+      if (meta.format !== SHARP_FORMAT[mime]) {
+        throw new HttpError(415, `the file is not a ${mime} image (its content is ${meta.format ?? 'unknown'})`);
+      }
+      if (!store.writable) throw new HttpError(503, `uploads are refused: ${store.health.readOnlyReason()}`);
+      // Read and stored in one synchronous step: one file's bytes in memory at a time.
+      const stored = uploads.put(roomId, mime, readFileSync(tmp), { width: meta.width ?? 0, height: meta.height ?? 0 }, id);
+      log.info({ room: roomId, id: stored.id, bytes: stored.bytes, mime }, 'upload stored');
+      return resultOf(stored);
+    } finally {
+      rmSync(tmp, { force: true });
     }
-    if (meta.format !== SHARP_FORMAT[mime]) {
-      throw new HttpError(415, `the file is not a ${mime} image (its content is ${meta.format ?? 'unknown'})`);
+  };
+
+  const resultOf = (s: { id: string; bytes: number; mime: string; width: number; height: number; roomId: string }): UploadResult => ({
+    id: s.id,
+    src: uploadUrl(s.roomId, s.id),
+    bytes: s.bytes,
+    mime: s.mime,
+    width: s.width,
+    height: s.height,
+  });
+
+  const post = async (req: IncomingMessage, res: ServerResponse, roomId: string) => {
+    // One slot from the first byte to the answer (released however the request ends).
+    const release = slots.acquire(clientAddress(req, config.http?.trustProxy ?? false));
+    res.once('close', release);
+    const { mime, reserve } = admit(req, roomId);
+    const reservation = reservations.reserve(roomId, reserve);
+    try {
+      sendJson(res, 201, await receive(req, roomId, mime, reservation));
+    } finally {
+      reservation.release();
     }
-    const stored = uploads.put(roomId, mime, data, { width: meta.width ?? 0, height: meta.height ?? 0 });
-    log.info({ room: roomId, id: stored.id, bytes: stored.bytes, mime }, 'upload stored');
-    const { id, bytes, width, height } = stored;
-    return { id, src: uploadUrl(roomId, id), bytes, mime: stored.mime, width, height };
   };
 
   const serve = (req: IncomingMessage, res: ServerResponse, roomId: string, id: string) => {
@@ -111,58 +187,32 @@ export function attachUploads(server: LivecanvasServer, opts: UploadsOptions = {
       if (!ROOM_ID_PATTERN.test(roomId) || rest.length) throw new HttpError(400, 'not an upload URL: /api/uploads/<roomId>[/<id>]');
       if (id === undefined || id === '') {
         if (req.method !== 'POST') throw new HttpError(405, `${req.method} ${UPLOADS_PATH}/<roomId>: only POST`, { allow: 'POST' });
-        sendJson(res, 201, await receive(req, roomId));
+        await post(req, res, roomId);
       } else {
         if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, `${req.method} ${UPLOADS_PATH}/<roomId>/<id>: only GET`, { allow: 'GET, HEAD' });
         serve(req, res, roomId, id);
       }
     } catch (e) {
-      if (!(e instanceof HttpError)) throw e;
-      // Answer a refused upload after its body (a client still writing would see a reset, not
-      // the message), unless it keeps going far beyond what we accept.
-      if (req.method === 'POST' && !req.readableEnded && !(await drain(req, 2 * maxFile))) return;
-      if (res.headersSent || res.destroyed) return;
-      sendJson(res, e.status, { error: e.message }, e.headers);
+      if (!(e instanceof HttpError)) {
+        if (req.destroyed || res.destroyed) return; // the client went away mid-body: nothing to answer
+        throw e;
+      }
+      refuse(req, res, e);
     }
   });
   return uploads;
-}
 
-/** The request body, or null as soon as it is over `limit` (the caller drops the rest). */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer | null> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let total = 0;
-    const onData = (chunk: Buffer) => {
-      total += chunk.byteLength;
-      chunks.push(chunk);
-      if (total <= limit) return;
-      req.pause();
-      req.off('data', onData);
-      req.off('end', onEnd);
-      resolve(null);
-    };
-    const onEnd = () => resolve(Buffer.concat(chunks, total));
-    req.on('data', onData);
-    req.once('end', onEnd);
-    req.once('error', reject);
-  });
+  /** Answer at once (the client may read it before it has sent everything), then read and drop
+   * the rest of the body within the same bounds, so the connection can carry the answer; a body
+   * that is too slow is not read on: its connection is closed after the answer. */
+  function refuse(req: IncomingMessage, res: ServerResponse, e: HttpError) {
+    if (res.headersSent || res.destroyed) return;
+    sendJson(res, e.status, { error: e.message }, e.headers);
+    if (req.method !== 'POST' || req.readableEnded) return;
+    if (e instanceof SlowBodyError) {
+      res.once('finish', () => setTimeout(() => req.socket?.destroy(), 500).unref());
+      return;
+    }
+    void drainBody(req, 2 * maxFile, limits);
+  }
 }
-
-/** Read and drop the rest of a body; false (connection destroyed) past `limit` bytes. */
-function drain(req: IncomingMessage, limit: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    let total = 0;
-    req.on('data', (chunk: Buffer) => {
-      total += chunk.byteLength;
-      if (total > limit) {
-        req.destroy();
-        resolve(false);
-      }
-    });
-    req.on('end', () => resolve(true));
-    req.on('error', () => resolve(false));
-    req.resume();
-  });
-}
-

@@ -3,7 +3,7 @@
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newRoomId } from '../../lib/canvas/roomId';
-import { MAX_UPLOAD_BYTES, UploadResult, UPLOADS_PATH } from '../../lib/protocol/uploads';
+import { MAX_UPLOAD_BYTES, UPLOAD_SOCKET_HEADER, UploadResult, UPLOADS_PATH } from '../../lib/protocol/uploads';
 import { startServer, type TestServer } from '../helpers/server';
 import { connectPeer, type Peer } from '../helpers/yclient';
 
@@ -13,8 +13,13 @@ describe('canvas image uploads', () => {
   let roomId: string;
   let png: Buffer;
 
+  // Uploads come from people in the room: the request names the uploader's joined socket.
   const post = (room: string, body: Uint8Array | string, type: string) =>
-    fetch(`${server.url}${UPLOADS_PATH}/${room}`, { method: 'POST', body: body as BodyInit, headers: { 'content-type': type } });
+    fetch(`${server.url}${UPLOADS_PATH}/${room}`, {
+      method: 'POST',
+      body: body as BodyInit,
+      headers: { 'content-type': type, [UPLOAD_SOCKET_HEADER]: peer.socket.id! },
+    });
 
   beforeAll(async () => {
     server = await startServer();
@@ -79,7 +84,7 @@ describe('canvas image uploads', () => {
     r = await fetch(`${server.url}${UPLOADS_PATH}/${roomId}`, {
       method: 'POST',
       body: stream,
-      headers: { 'content-type': 'image/png' },
+      headers: { 'content-type': 'image/png', [UPLOAD_SOCKET_HEADER]: peer.socket.id! },
       duplex: 'half',
     } as RequestInit);
     expect(r.status).toBe(413);

@@ -209,16 +209,16 @@ describe('storage integrity', () => {
     const b = await peer(s.url, intact);
     expect(b.records.has('shape:draw1')).toBe(true);
     await until(() => b.errors.some((e) => /read-only|damaged/.test(e.message)), 5_000, 'the intact room is told the database is damaged');
-    b.records.set('shape:draw2', drawShape(2));
-    await b.acked().catch(() => undefined);
-    await until(() => b.errors.some((e) => e.code === 'server-error' && /not saved|could not save/.test(e.message)), 5_000, 'the write is refused');
-    expect(storedRows(dataDir, intact)).toEqual(before);
     const upload = await fetch(`${s.url}/api/uploads/${intact}`, {
       method: 'POST',
       body: new Uint8Array(100),
       headers: { 'content-type': 'image/png', 'x-livecanvas-socket': b.socket.id ?? '' },
     });
     expect(upload.status).toBe(503);
+    b.records.set('shape:draw2', drawShape(2));
+    await b.acked().catch(() => undefined);
+    await until(() => b.errors.some((e) => e.code === 'server-error' && /not saved|could not save/.test(e.message)), 5_000, 'the write is refused');
+    expect(storedRows(dataDir, intact)).toEqual(before);
   }, 120_000);
 
   it('a corrupted update row: the acknowledged updates after it are applied, clients are told, the log names room and file', async () => {

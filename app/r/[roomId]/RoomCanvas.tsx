@@ -127,8 +127,9 @@ function RoomEditor({
       bindingUtils: [...defaultBindingUtils, ...merged.bindingUtils],
       users: { currentUser: tlUser.$user },
       collaboration: { status: $collaboration },
-      // Files go to the server over HTTP; the document only holds their URL.
-      assets: createUploadAssetStore(roomId, { onError: reportError }),
+      // Files go to the server over HTTP; the document only holds their URL. The server takes
+      // them from sockets joined to the room only: each upload names this page's socket.
+      assets: createUploadAssetStore(roomId, { onError: reportError, socketId: () => conn.socket.id }),
     }),
   );
   const [incompatible, setIncompatible] = useState<string | null>(null);
