@@ -8,7 +8,9 @@ import { Server as SocketServer } from 'socket.io';
 import { MAX_SNAPSHOT_BYTES, MAX_YJS_MESSAGE_BYTES } from '../lib/protocol/limits';
 import { ConfigError, loadConfig, type ServerConfig } from './config';
 import { HealthRegistry } from './http/health';
+import { socketOriginCheck } from './http/origins';
 import { HttpRoutes, createRequestHandler, type NextHandler } from './http/requestHandler';
+import { securityHeaders } from './http/securityHeaders';
 import { createLogger, type Logger } from './logger';
 import type { LivecanvasServer } from './LivecanvasServer';
 import { createAccessControl } from './auth/createAccessControl';
@@ -66,7 +68,11 @@ export async function createLivecanvasServer(config: ServerConfig, logger = crea
     pingTimeout: config.ping.timeoutMs,
     // Next.js handles its own upgrades (HMR in dev); don't let engine.io close them.
     destroyUpgrade: !config.web,
+    // Pages of other origins may not connect (their browsers send Origin; scripts send none).
+    allowRequest: socketOriginCheck(config.http, logger),
   });
+  // nosniff, Referrer-Policy, HSTS and the page CSP (with its nonce) on every response, Socket.IO's too.
+  httpServer.prependListener('request', securityHeaders({ dev: config.dev, hstsMaxAgeS: config.http.hstsMaxAgeS }));
   const rooms = new RoomManager({
     store,
     io,
