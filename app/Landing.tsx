@@ -1,8 +1,14 @@
 'use client';
-// Start a room or join one; set the name and colour others will see.
+// Start a room or join one; set the name and colour others will see. Creating a room is an
+// explicit act on the server (`POST /api/rooms`), which makes this tab its owner: the owner link's
+// token is kept for this tab (lib/canvas/roomToken.ts) and the room opens. A pasted link keeps its
+// token (`#k=…`) the same way.
 import { useRouter } from 'next/navigation';
 import { useState, type FormEvent } from 'react';
-import { newRoomId, parseRoomInput } from '../lib/canvas/roomId';
+import { createRoom } from '../lib/canvas/roomAccess';
+import { parseRoomLink } from '../lib/canvas/roomId';
+import { rememberRoomToken } from '../lib/canvas/roomToken';
+import { tokenFromHash } from '../lib/protocol/access';
 import { ParticipantEditor } from './room/ParticipantEditor';
 import { useParticipant } from './room/useParticipant';
 
@@ -11,15 +17,36 @@ export function Landing() {
   const [me, setMe] = useParticipant();
   const [link, setLink] = useState('');
   const [error, setError] = useState<string | null>(null);
+  const [createError, setCreateError] = useState<string | null>(null);
+  const [creating, setCreating] = useState(false);
+
+  /** Opens a room, its token (if any) kept for this tab only: it never goes into the address. */
+  const open = (roomId: string, token: string | null) => {
+    if (token) rememberRoomToken(roomId, token);
+    router.push(`/r/${roomId}`);
+  };
+
+  const create = async () => {
+    setCreating(true);
+    setCreateError(null);
+    const r = await createRoom();
+    if (!r.ok) {
+      setCreating(false);
+      setCreateError(r.message);
+      return;
+    }
+    // the owner link: whoever created the room owns it
+    open(r.room.roomId, tokenFromHash(new URL(r.room.links.owner, window.location.origin).hash));
+  };
 
   const join = (e: FormEvent) => {
     e.preventDefault();
-    const id = parseRoomInput(link);
-    if (!id) {
+    const parsed = parseRoomLink(link);
+    if (!parsed) {
       setError('That is not a room link or id. Paste the whole link someone shared with you.');
       return;
     }
-    router.push(`/r/${id}`);
+    open(parsed.roomId, parsed.token);
   };
 
   return (
@@ -31,10 +58,17 @@ export function Landing() {
           type="button"
           className="lc-button lc-primary"
           data-testid="create-room"
-          onClick={() => router.push(`/r/${newRoomId()}`)}
+          disabled={creating}
+          aria-busy={creating || undefined}
+          onClick={create}
         >
-          Create a room
+          {creating ? 'Creating a room…' : 'Create a room'}
         </button>
+        {createError && (
+          <p className="lc-field-error" role="alert" data-testid="create-error">
+            {createError}
+          </p>
+        )}
         <form onSubmit={join} className="lc-join">
           <label htmlFor="room-link">Or open a room</label>
           <div className="lc-row">

@@ -1,6 +1,7 @@
 'use client';
 // The strip under a live frame: renders per second, latency, engine and frame state, the
-// size/steps trade-off on CPU, history stepping, render now, pin, and the lens peek toggle.
+// size/steps trade-off on CPU, history stepping, render now, pin, and the lens peek toggle. A view-only
+// page (tldraw's read-only mode) keeps what is local to it: history stepping and the peek.
 import { useEffect, useState, type PointerEvent as ReactPointerEvent } from 'react';
 import { useEditor, useValue } from 'tldraw';
 import { relativeRenderCost } from '../../lib/canvas/liveFrame';
@@ -55,6 +56,7 @@ export function LiveFrameHud({ frame }: { frame: LiveFrameShape }) {
   const renders = useValue('live frame renders', () => session?.renders.get(frame.id) ?? null, [session, frame.id]);
   const engine = useValue('live engine', () => session?.renders.engine.get() ?? null, [session]);
   const peeking = useValue('live peek', () => session?.isPeeking(frame.id) ?? false, [session, frame.id]);
+  const readonly = useValue('read-only', () => editor.getIsReadonly(), [editor]);
   const [now, setNow] = useState(() => Date.now());
   const [pin, setPin] = useState<{ busy: boolean; message?: string }>({ busy: false });
   const [connected, setConnected] = useState(true);
@@ -144,25 +146,29 @@ export function LiveFrameHud({ frame }: { frame: LiveFrameShape }) {
         >
           ▶
         </button>
-        <button
-          type="button"
-          className="lc-hud__btn"
-          title="Send the frame to the engine again"
-          disabled={!session}
-          onClick={() => session?.renderNow(frame.id)}
-        >
-          Render now
-        </button>
-        <button
-          type="button"
-          className="lc-hud__btn"
-          data-testid="live-pin"
-          title="Put this render on the canvas for everyone"
-          disabled={!shown || pin.busy}
-          onClick={doPin}
-        >
-          {pin.busy ? 'Pinning…' : 'Pin'}
-        </button>
+        {!readonly && (
+          <>
+            <button
+              type="button"
+              className="lc-hud__btn"
+              title="Send the frame to the engine again"
+              disabled={!session}
+              onClick={() => session?.renderNow(frame.id)}
+            >
+              Render now
+            </button>
+            <button
+              type="button"
+              className="lc-hud__btn"
+              data-testid="live-pin"
+              title="Put this render on the canvas for everyone"
+              disabled={!shown || pin.busy}
+              onClick={doPin}
+            >
+              {pin.busy ? 'Pinning…' : 'Pin'}
+            </button>
+          </>
+        )}
         {frame.props.view === 'lens' && (
           <button
             type="button"

@@ -1,5 +1,6 @@
 // The live frame as a room feature: shape, tool, toolbar button, lens layer, settings panel, and
 // the live session (renders in, snapshots out) started once the editor is bound to the room.
+import { canWrite } from '../../lib/canvas/roomAccess';
 import type { RoomExtension } from '../room/extension';
 import { LiveFramePanel } from './LiveFramePanel';
 import { LiveFrameShapeUtil } from './LiveFrameShapeUtil';
@@ -18,7 +19,11 @@ export const liveFrameExtension: RoomExtension = {
   components: { OnTheCanvas: LiveLensLayer, Toolbar: LiveToolbar },
   InFrontOfTheCanvas: LiveFramePanel,
   onMount(editor, room) {
-    const session = new LiveSession(editor, room.socket, room.roomId, { connection: room.provider });
+    const session = new LiveSession(editor, room.socket, room.roomId, {
+      connection: room.provider,
+      // read at each use: the role the server granted on the latest join
+      canWrite: () => canWrite(room.provider.access.role ?? room.access.role),
+    });
     return () => session.dispose();
   },
 };

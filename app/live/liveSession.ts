@@ -48,6 +48,9 @@ export interface RoomConnection {
 export interface LiveSessionOptions {
   /** without it, a connected socket counts as joined */
   connection?: RoomConnection;
+  /** whether this page may change the room (owner, editor); a viewer's session never captures
+   * nor sends a snapshot, and cannot render now or pin. Without it: yes. */
+  canWrite?: () => boolean;
   snapshotter?: Pick<SnapshotterOptions, 'capture' | 'clock' | 'wallClock' | 'minIntervalMs'>;
 }
 
@@ -118,9 +121,15 @@ export class LiveSession {
     sessionAtom(editor).set(this);
   }
 
-  /** Whether a snapshot sent now could be rendered: joined to the room and an engine that can. */
+  /** Whether this page may trigger renders and pins (not a viewer). */
+  canWrite(): boolean {
+    return this.opts.canWrite?.() ?? true;
+  }
+
+  /** Whether a snapshot sent now could be rendered: joined to the room and an engine that can,
+   * by a page that may change the room. */
   canSend(): boolean {
-    if (!this.socket.connected) return false;
+    if (!this.canWrite() || !this.socket.connected) return false;
     if (this.opts.connection && this.opts.connection.status !== 'connected') return false;
     return !engineCannotRender(this.renders.engine.get());
   }
@@ -167,12 +176,13 @@ export class LiveSession {
   }
 
   renderNow(frameId: string): void {
-    this.snapshotter.request(frameId);
+    if (this.canWrite()) this.snapshotter.request(frameId);
   }
 
   /** Puts the render on screen onto the canvas for everyone as an image, right of the frame, and
    * gives the frame a new seed: re-rendering a baked result with the same noise over-sharpens. */
   async pin(frameId: string): Promise<PinResult> {
+    if (!this.canWrite()) return { ok: false, message: 'view only: pinning is for the owner and editors' };
     const shown = this.renders.shown(frameId);
     if (!shown) return { ok: false, message: 'nothing rendered yet: draw in the frame first' };
     let raw: unknown;

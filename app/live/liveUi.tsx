@@ -5,6 +5,7 @@ import {
   DefaultToolbarContent,
   TldrawUiMenuItem,
   useIsToolSelected,
+  useReadonly,
   useTools,
   type TLUiOverrides,
 } from 'tldraw';
@@ -31,13 +32,14 @@ export const liveUiOverrides: TLUiOverrides = {
   },
 };
 
-/** tldraw's toolbar with the live frame tool first. */
+/** tldraw's toolbar with the live frame tool first (not in read-only mode: it creates shapes). */
 export function LiveToolbar() {
   const tools = useTools();
   const selected = useIsToolSelected(tools[LIVE_FRAME_TOOL_ID]);
+  const readonly = useReadonly();
   return (
     <DefaultToolbar>
-      {tools[LIVE_FRAME_TOOL_ID] && <TldrawUiMenuItem {...tools[LIVE_FRAME_TOOL_ID]} isSelected={selected} />}
+      {tools[LIVE_FRAME_TOOL_ID] && !readonly && <TldrawUiMenuItem {...tools[LIVE_FRAME_TOOL_ID]} isSelected={selected} />}
       <DefaultToolbarContent />
     </DefaultToolbar>
   );

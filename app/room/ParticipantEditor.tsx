@@ -1,14 +1,18 @@
 'use client';
-// Name and colour, as others see them next to my cursor.
+// Name and colour, as others see them next to my cursor. A name fixed by a single-sign-on token
+// (the room's join ack) is shown and cannot be changed here; the colour still can.
 import { useEffect, useId, useState } from 'react';
 import { PARTICIPANT_COLORS, validateUserInfo, type Participant } from './participant';
 
 export function ParticipantEditor({
   participant,
   onChange,
+  fixedName,
 }: {
   participant: Participant;
   onChange: (p: Participant) => void;
+  /** the name others see in this room, set by the sign-in: not editable */
+  fixedName?: string;
 }) {
   const [name, setName] = useState(participant.name);
   const nameId = useId();
@@ -25,15 +29,21 @@ export function ParticipantEditor({
       <label htmlFor={nameId}>Your name</label>
       <input
         id={nameId}
-        value={name}
+        value={fixedName ?? name}
+        disabled={!!fixedName}
+        title={fixedName ? 'Your name comes from your sign-in' : undefined}
         maxLength={40}
         autoComplete="nickname"
         onChange={(e) => commitName(e.target.value)}
         // tldraw's shortcuts must not fire while typing a name
         onKeyDown={(e) => e.stopPropagation()}
-        aria-invalid={error ? true : undefined}
+        aria-invalid={error && !fixedName ? true : undefined}
       />
-      {error && <p className="lc-field-error">{error}</p>}
+      {fixedName ? (
+        <p className="lc-field-hint">Your name comes from your sign-in and cannot be changed here.</p>
+      ) : (
+        error && <p className="lc-field-error">{error}</p>
+      )}
       <span className="lc-label">Your colour</span>
       <div className="lc-swatches" role="radiogroup" aria-label="Your colour">
         {PARTICIPANT_COLORS.map((c) => (

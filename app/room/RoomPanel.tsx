@@ -1,10 +1,13 @@
 'use client';
 // Top-right panel of a room (tldraw's SharePanel slot): the last problem worth knowing about,
-// connection badge, who is here, and my name/colour editor.
-import { useState } from 'react';
+// a "View only" badge for viewers, connection badge, who is here (with my name/colour editor),
+// and the Share button.
+import { useCallback, useRef, useState } from 'react';
+import { viewerLabel } from '../../lib/canvas/presence';
 import type { ConnectionStatus } from '../../lib/canvas/socketProvider';
 import { ParticipantEditor } from './ParticipantEditor';
 import { useRoom } from './RoomContext';
+import { ShareDialog } from './ShareDialog';
 import { useParticipant } from './useParticipant';
 import { useParticipants } from './useParticipants';
 
@@ -29,17 +32,13 @@ export function RoomPanel() {
   const people = useParticipants(room.provider.awareness);
   const [me, setMe] = useParticipant();
   const [open, setOpen] = useState(false);
-  const [copied, setCopied] = useState(false);
-
-  const copyLink = async () => {
-    try {
-      await navigator.clipboard.writeText(window.location.href);
-      setCopied(true);
-      setTimeout(() => setCopied(false), 1500);
-    } catch {
-      window.prompt('Copy this room link:', window.location.href);
-    }
-  };
+  const [sharing, setSharing] = useState(false);
+  const shareButton = useRef<HTMLButtonElement>(null);
+  const closeShare = useCallback((refocus: boolean) => {
+    setSharing(false);
+    if (refocus) shareButton.current?.focus();
+  }, []);
+  const viewer = room.access.role === 'viewer';
 
   return (
     <div className="tlui-share-zone lc-room-panel" draggable={false}>
@@ -51,11 +50,23 @@ export function RoomPanel() {
           </button>
         </div>
       )}
+      {viewer && (
+        <span
+          className="lc-badge lc-badge-viewonly"
+          data-testid="view-only"
+          title="You can look, follow cursors and renders, and point with the laser; changes are made by the owner and editors."
+        >
+          <span aria-hidden>👁</span> View only
+        </span>
+      )}
       <ConnectionBadge status={room.status} />
       <button
         type="button"
         className="lc-people-button"
-        onClick={() => setOpen((o) => !o)}
+        onClick={() => {
+          setOpen((o) => !o);
+          setSharing(false);
+        }}
         aria-expanded={open}
         title="People in this room"
         data-testid="people-button"
@@ -73,17 +84,29 @@ export function RoomPanel() {
             {people.map((p) => (
               <li key={p.clientId}>
                 <span className="lc-dot" style={{ background: p.color }} aria-hidden />
-                <span className="lc-name">{p.name}</span>
+                <span className="lc-name">{p.role === 'viewer' ? viewerLabel(p.name) : p.name}</span>
                 {p.isSelf && <span className="lc-you">(you)</span>}
               </li>
             ))}
           </ul>
-          {me && <ParticipantEditor participant={me} onChange={setMe} />}
-          <button type="button" className="lc-button" onClick={copyLink}>
-            {copied ? 'Link copied' : 'Copy room link'}
-          </button>
+          {me && <ParticipantEditor participant={me} onChange={setMe} fixedName={room.access.name} />}
         </div>
       )}
+      <button
+        ref={shareButton}
+        type="button"
+        className="lc-share-button"
+        onClick={() => {
+          setSharing((s) => !s);
+          setOpen(false);
+        }}
+        aria-haspopup="dialog"
+        aria-expanded={sharing}
+        data-testid="share-button"
+      >
+        Share
+      </button>
+      {sharing && <ShareDialog onClose={closeShare} anchor={shareButton} />}
     </div>
   );
 }

@@ -1,5 +1,6 @@
 'use client';
-// Everyone in the room, from awareness (each client publishes its `user` field), me first.
+// Everyone in the room, from awareness (each client publishes its `user` field), me first. A viewer's
+// `user` says `role: 'viewer'` (lib/canvas/presence.ts).
 import { useEffect, useState } from 'react';
 import type { Awareness } from 'y-protocols/awareness';
 
@@ -8,14 +9,22 @@ export interface RoomParticipant {
   name: string;
   color: string;
   isSelf: boolean;
+  /** 'viewer' for a view-only participant */
+  role?: 'viewer';
 }
 
 function list(awareness: Awareness): RoomParticipant[] {
   const out: RoomParticipant[] = [];
   for (const [clientId, state] of awareness.getStates()) {
-    const user = state?.user as { name?: unknown; color?: unknown } | undefined;
+    const user = state?.user as { name?: unknown; color?: unknown; role?: unknown } | undefined;
     if (typeof user?.name !== 'string' || typeof user.color !== 'string') continue;
-    out.push({ clientId, name: user.name, color: user.color, isSelf: clientId === awareness.clientID });
+    out.push({
+      clientId,
+      name: user.name,
+      color: user.color,
+      isSelf: clientId === awareness.clientID,
+      ...(user.role === 'viewer' ? { role: 'viewer' as const } : {}),
+    });
   }
   return out.sort((a, b) => Number(b.isSelf) - Number(a.isSelf) || a.name.localeCompare(b.name));
 }

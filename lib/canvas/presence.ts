@@ -1,6 +1,7 @@
 // Live cursors: the local tldraw presence goes into awareness (`presence` field), and every peer's
 // awareness presence becomes an `instance_presence` record in our store, which tldraw renders as a
-// cursor with the peer's name and colour.
+// cursor with the peer's name and colour. A peer whose awareness `user` says `role: 'viewer'` is
+// shown as a viewer: "(viewer)" after its name.
 import {
   createPresenceStateDerivation,
   InstancePresenceRecordType,
@@ -11,6 +12,18 @@ import {
   type TLUser,
 } from 'tldraw';
 import type { Awareness } from 'y-protocols/awareness';
+import type { Role } from '../protocol/access';
+import type { UserInfo } from '../protocol/events';
+
+/** The awareness `user` field: name and colour (checked by the server), and the role the page was
+ * granted when it is a viewer (shown to others; the server enforces the role, not this field). */
+export type AwarenessUser = UserInfo & { role?: Role };
+
+/** How a viewer's name appears on its cursor and in the participant list. */
+export const viewerLabel = (name: string) => `${name} (viewer)`;
+
+const isViewer = (state: unknown) =>
+  (state as { user?: { role?: unknown } } | undefined)?.user?.role === 'viewer';
 
 /** ~30 Hz: smooth enough for a cursor, an eighth of what per-frame publishing costs at 240 Hz. */
 export const PRESENCE_PUBLISH_INTERVAL_MS = 33;
@@ -65,6 +78,7 @@ export function bindPresence(
         continue;
       }
       const record = { ...raw, id, typeName: 'instance_presence' } as TLInstancePresence;
+      if (isViewer(states.get(clientId)) && typeof record.userName === 'string') record.userName = viewerLabel(record.userName);
       try {
         store.schema.validateRecord(store, record, 'updateRecord', store.get(id) ?? null);
       } catch {

@@ -1,4 +1,5 @@
 // Room ids are capability links: whoever knows the id can join, so they must be unguessable.
+import { tokenFromHash } from '../protocol/access';
 import { ROOM_ID_LENGTH, ROOM_ID_PATTERN } from '../protocol/limits';
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
@@ -26,4 +27,13 @@ export function parseRoomInput(input: string): string | null {
     if (isRoomId(id)) return id;
   }
   return null;
+}
+
+/** Like parseRoomInput, and keeps the link's token: a pasted `…/r/<id>#k=<token>` opens the room
+ * with the role that link grants. */
+export function parseRoomLink(input: string): { roomId: string; token: string | null } | null {
+  const roomId = parseRoomInput(input);
+  if (!roomId) return null;
+  const hash = /#(.*)$/s.exec(input.trim())?.[1];
+  return { roomId, token: hash ? tokenFromHash(hash) : null };
 }

@@ -12,16 +12,19 @@
 // budget. A refused update leaves a gap (the next ones build on it), so a refusal is answered by
 // joining again, which repairs it. A single local change over the limit can never be shared: the
 // provider stops sending and says so. Awareness (presence) travels through an AwarenessLink
-// (./awarenessLink.ts); what acks and refusals mean is in ./serverAnswers.ts.
+// (./awarenessLink.ts); what acks and refusals mean is in ./serverAnswers.ts. A viewer (role of the
+// join ack, ./roomAccess.ts) sends step 1 and presence only; a final refusal or revocation stops it.
 import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 import type { Socket } from 'socket.io-client';
 import * as awarenessProtocol from 'y-protocols/awareness';
 import * as syncProtocol from 'y-protocols/sync';
 import type * as Y from 'yjs';
+import { ACCESS_EV, RoomRevoked } from '../protocol/access';
 import { EV, type ErrorEvent, type UserInfo } from '../protocol/events';
 import { MAX_YJS_MESSAGE_BYTES } from '../protocol/limits';
 import { AwarenessLink } from './awarenessLink';
+import { readJoinAck, RoomAccessState, type AccessDenial } from './roomAccess';
 import { isWorthShowing, joinFailure, MAX_BACKOFF_MS, refusalDelayMs, refusalError, type AckResult } from './serverAnswers';
 import { tooLargeToShareMessage } from './shareLimits';
 import { SendBudget, UpdateOutbox } from './updateOutbox';
@@ -66,6 +69,9 @@ export class SocketIoProvider {
   private readonly statusListeners = new Set<Listener<ConnectionStatus>>();
   private readonly errorListeners = new Set<Listener<ErrorEvent>>();
   private readonly syncedWaiters = new Set<() => void>();
+  /** the role granted on join (`access.role`, `access.onGrant`: called before our presence is
+   * announced on that join) and a final refusal (`access.denied`, `access.onDenied`) */
+  readonly access = new RoomAccessState();
   private readonly unbind: (() => void)[] = [];
   private readonly reconnectBaseMs: number;
   private reconnectAttempt = 0;
@@ -106,6 +112,10 @@ export class SocketIoProvider {
       const data = msg?.roomId === roomId ? toBytes(msg.data) : null;
       if (data) this.presence.receive(data);
     });
+    this.on(socket, ACCESS_EV.revoked, (raw: unknown) => {
+      const m = RoomRevoked.safeParse(raw);
+      if (m.success && m.data.roomId === roomId) this.deny({ kind: 'revoked', code: 'revoked', message: m.data.reason });
+    });
     this.on(socket, EV.error, (err: ErrorEvent) => {
       if (err.roomId && err.roomId !== roomId) return;
       if (isWorthShowing(err)) this.emitError(err);
@@ -113,6 +123,7 @@ export class SocketIoProvider {
 
     const onDocUpdate = (update: Uint8Array, origin: unknown) => {
       if (origin === this) return; // came from the server, it has it
+      if (!this.access.mayWrite) return; // a viewer's changes never leave the page
       const bytes = this.outbox.add(update);
       if (bytes > MAX_YJS_MESSAGE_BYTES) this.block(bytes);
       else this.pump();
@@ -161,7 +172,7 @@ export class SocketIoProvider {
 
   /** Local edits the server has not confirmed storing (offline, in flight, or unsendable). */
   hasUnsentChanges(): boolean {
-    return !this.outbox.isEmpty;
+    return this.access.mayWrite && !this.outbox.isEmpty;
   }
 
   /** Why local edits are no longer shared (a change over the message limit), or null. */
@@ -180,6 +191,7 @@ export class SocketIoProvider {
     for (const off of this.unbind) off();
     this.statusListeners.clear();
     this.errorListeners.clear();
+    this.access.clearListeners();
     this.presence.stop();
   }
 
@@ -188,6 +200,15 @@ export class SocketIoProvider {
   private on(socket: Socket, event: string, fn: (...args: any[]) => void) {
     socket.on(event, fn);
     this.unbind.push(() => socket.off(event, fn));
+  }
+
+  /** The server said this page may not be in the room: stop joining and reconnecting. */
+  private deny(denial: AccessDenial) {
+    if (this.destroyed || this.access.denied) return;
+    this.joined = false;
+    for (const t of [this.reconnectTimer, this.rejoinTimer, this.pumpTimer]) if (t) clearTimeout(t); // none runs again
+    this.setStatus('offline');
+    this.access.deny(denial);
   }
 
   private setStatus(status: ConnectionStatus) {
@@ -226,6 +247,7 @@ export class SocketIoProvider {
    * limit, in order, within the byte budget (waiting for tokens when needed). */
   private pump() {
     if (this.pumpTimer || !this.joined || this.resyncing || this.blockedReason || !this.socket.connected) return;
+    if (!this.access.mayWrite) return; // a viewer sends no updates
     while (true) {
       const group = this.outbox.nextGroup();
       if (!group) return;
@@ -270,7 +292,7 @@ export class SocketIoProvider {
   }
 
   private join() {
-    if (this.destroyed) return;
+    if (this.destroyed || this.access.denied) return;
     this.setStatus('syncing');
     this.joined = false;
     this.resyncing = true;
@@ -282,14 +304,18 @@ export class SocketIoProvider {
         EV.roomJoin,
         { roomId: this.roomId, user: this.user },
         (timeoutErr: Error | null, ack?: { ok: boolean; error?: unknown }) => {
-          if (this.destroyed || !this.socket.connected || this.socket.id !== socketAtJoin) return;
-          if (timeoutErr || !ack?.ok) {
+          if (this.destroyed || this.access.denied || !this.socket.connected || this.socket.id !== socketAtJoin) return;
+          const result = timeoutErr ? null : readJoinAck(ack);
+          if (!result?.ok) {
             this.emitError(joinFailure(!!timeoutErr, ack, this.joinTimeoutMs, this.roomId));
-            if (timeoutErr) this.join();
+            if (!result) this.join();
+            else if (result.final) this.deny(result.denial);
             else this.setStatus('offline');
             return;
           }
           this.joined = true;
+          this.access.granted(result.grant);
+          if (!this.access.mayWrite) this.outbox.clear();
           // Whatever was in flight on an earlier join is covered by this join's sync.
           this.outbox.markAllUnsent();
           const encoder = encoding.createEncoder();
@@ -305,6 +331,8 @@ export class SocketIoProvider {
   private answerStep1(reply: Uint8Array) {
     if (!this.joined) return;
     if (this.blockedReason) return; // it would carry the unsendable change
+    // a viewer answers nothing: the server would refuse its step 2
+    if (!this.access.mayWrite) return void (this.resyncing = false);
     if (reply.byteLength > MAX_YJS_MESSAGE_BYTES) {
       this.resyncing = false;
       this.pump();
@@ -353,6 +381,7 @@ export class SocketIoProvider {
     if (this.destroyed) return;
     this.setStatus('offline');
     this.presence.forgetPeers();
+    if (this.access.denied) return; // told to go: reconnecting would only be refused
     // socket.io-client reconnects by itself after network trouble, but not when the server
     // closed the connection (e.g. after too many refused messages, or a deploy): do it ourselves.
     if (reason === 'io server disconnect') this.scheduleReconnect();

@@ -81,6 +81,11 @@ export class UpdateOutbox {
     return encodeUpdateMessage(update);
   }
 
+  /** Forget every pending update (a view-only page: nothing it holds will ever be sent). */
+  clear(): void {
+    this.pending = [];
+  }
+
   /** The server stored these: forget them. */
   acknowledged(seqs: readonly number[]): void {
     const done = new Set(seqs);

@@ -423,7 +423,7 @@ describe('LiveSession sends snapshots only when they can be rendered', () => {
     for (const c of cleanups.splice(0).reverse()) await c();
   });
 
-  async function sessionSetup(engine: EngineStatus, connection: FakeConnection) {
+  async function sessionSetup(engine: EngineStatus, connection: FakeConnection, canWrite?: () => boolean) {
     const server = await snapshotServer(engine);
     cleanups.push(server.close);
     const socket: Socket = ioClient(server.url, { transports: ['websocket'] });
@@ -434,6 +434,7 @@ describe('LiveSession sends snapshots only when they can be rendered', () => {
     const captures: number[] = [];
     const session = new LiveSession(editor, socket, 'room-session-test', {
       connection,
+      canWrite,
       snapshotter: {
         clock,
         capture: async (_ed, frame) => {
@@ -514,5 +515,24 @@ describe('LiveSession sends snapshots only when they can be rendered', () => {
     expect(server.received[1].hash).toBe(hashNow());
     expect(server.received[1].seq).toBeGreaterThan(server.received[0].seq);
   });
-});
 
+  it('a view-only session captures and sends nothing, even when asked to render now, and does not pin', async () => {
+    const connection = new FakeConnection('connected');
+    const { server, session, captures, draw, clock, frameId } = await sessionSetup(
+      { state: 'ready', model: 'tiny-lcm' },
+      connection,
+      () => false,
+    );
+    expect(session.canWrite()).toBe(false);
+    await draw(10);
+    session.renderNow(frameId);
+    await clock.advance(1000);
+    connection.set('syncing');
+    connection.set('connected'); // a rejoin resumes waiting frames: there are none
+    await clock.advance(1000);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(captures).toHaveLength(0);
+    expect(server.received).toHaveLength(0);
+    expect(await session.pin(frameId)).toEqual({ ok: false, message: expect.stringMatching(/^view only/) });
+  });
+});

@@ -1,6 +1,7 @@
 'use client';
 // The room: a full-screen tldraw editor whose document is the room's shared Y.Doc, with live
-// cursors, the room panel, and whatever features `roomExtensions` plug in.
+// cursors, the room panel, and whatever features `roomExtensions` plug in. A viewer gets tldraw's
+// read-only editor; a refused or revoked link gets a full-page message instead of the canvas.
 import { getAssetUrls } from '@tldraw/assets/selfHosted';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import {
@@ -15,6 +16,7 @@ import {
 } from 'tldraw';
 import 'tldraw/tldraw.css';
 import { bindPresence } from '../../../lib/canvas/presence';
+import { canWrite, type AccessGrant } from '../../../lib/canvas/roomAccess';
 import { tooLargeToShareMessage } from '../../../lib/canvas/shareLimits';
 import { bindTldrawStoreToYjs } from '../../../lib/canvas/tldrawYjsBinding';
 import { createUploadAssetStore } from '../../../lib/canvas/uploadAssetStore';
@@ -24,6 +26,7 @@ import { roomExtensions } from '../../room/extensions';
 import type { Participant } from '../../room/participant';
 import { ConnectionBadge, RoomPanel } from '../../room/RoomPanel';
 import { RoomContext, type RoomContextValue } from '../../room/RoomContext';
+import { RoomDenied } from '../../room/RoomDenied';
 import { createTldrawParticipant } from '../../room/tldrawUser';
 import { useParticipant } from '../../room/useParticipant';
 import { useRoomConnection, type RoomConnection } from '../../room/useRoomConnection';
@@ -56,6 +59,7 @@ export default function RoomCanvas({
 }) {
   const [participant] = useParticipant();
   const conn = useRoomConnection(roomId, participant);
+  if (conn?.denial) return <RoomDenied denial={conn.denial} />;
   if (!participant || !conn || !conn.synced) {
     return <RoomLoading status={conn?.status ?? 'connecting'} error={conn?.error ?? null} />;
   }
@@ -117,16 +121,24 @@ function RoomEditor({
   licenseKey?: string;
 }) {
   const { reportError } = conn;
+  // Mounted after the first join: the access is known. A server without access control grants
+  // nothing explicit: everyone edits, as before.
+  const access: AccessGrant = conn.access ?? { role: 'editor', open: true };
+  const mode = canWrite(access.role) ? 'readwrite' : 'readonly';
+  // The name a single-sign-on token fixes is the one shown, here and to others.
+  const me = useMemo(() => (access.name ? { ...participant, name: access.name } : participant), [participant, access.name]);
   // Everything tldraw holds on to is created once per room page.
   const [merged] = useState(() => mergeExtensions(extensions));
-  const [tlUser] = useState(() => createTldrawParticipant(participant));
+  const [tlUser] = useState(() => createTldrawParticipant(me));
   const [$collaboration] = useState(() => atom<'online' | 'offline'>('room connection', 'online'));
+  // tldraw's read-only mode follows this (the editor sets isReadonly from it)
+  const [$mode] = useState(() => atom<'readonly' | 'readwrite'>('room mode', mode));
   const [store] = useState(() =>
     createTLStore({
       shapeUtils: [...defaultShapeUtils, ...merged.shapeUtils],
       bindingUtils: [...defaultBindingUtils, ...merged.bindingUtils],
       users: { currentUser: tlUser.$user },
-      collaboration: { status: $collaboration },
+      collaboration: { status: $collaboration, mode: $mode },
       // Files go to the server over HTTP; the document only holds their URL. The server takes
       // them from sockets joined to the room only: each upload names this page's socket.
       assets: createUploadAssetStore(roomId, { onError: reportError, socketId: () => conn.socket.id }),
@@ -135,8 +147,11 @@ function RoomEditor({
   const [incompatible, setIncompatible] = useState<string | null>(null);
 
   useEffect(() => {
-    tlUser.update(participant);
-  }, [tlUser, participant]);
+    tlUser.update(me);
+  }, [tlUser, me]);
+  useEffect(() => {
+    $mode.set(mode);
+  }, [$mode, mode]);
   useEffect(() => {
     $collaboration.set(conn.status === 'offline' ? 'offline' : 'online');
   }, [$collaboration, conn.status]);
@@ -147,13 +162,16 @@ function RoomEditor({
       socket: conn.socket,
       provider: conn.provider,
       doc: conn.doc,
-      user: participant,
+      user: me,
+      access,
       status: conn.status,
       error: conn.error,
       reportError: conn.reportError,
       dismissError: conn.dismissError,
+      deleteRoom: conn.deleteRoom,
     }),
-    [roomId, conn.socket, conn.provider, conn.doc, participant, conn.status, conn.error, conn.reportError, conn.dismissError],
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    [roomId, conn.socket, conn.provider, conn.doc, me, access.role, access.open, access.name, conn.status, conn.error, conn.reportError, conn.dismissError, conn.deleteRoom],
   );
   const roomRef = useRef(room);
   roomRef.current = room;
@@ -180,7 +198,7 @@ function RoomEditor({
 
   return (
     <RoomContext.Provider value={room}>
-      <div className="lc-room" data-testid="room">
+      <div className="lc-room" data-testid="room" data-role={access.role}>
         <Tldraw
           store={store}
           user={tlUser.currentUser}
