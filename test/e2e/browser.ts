@@ -63,11 +63,11 @@ export interface RoomPage {
 }
 
 /** A fresh browser context (its own localStorage: a different person) on a room page, with the
- * editor mounted and the first sync done. */
+ * editor mounted and the first sync done. `room` is a room id or a room link (`/r/<id>#k=…`). */
 export async function openRoom(
   browser: Browser,
   baseUrl: string,
-  roomId: string,
+  room: string,
   opts: OpenRoomOptions = {},
 ): Promise<RoomPage> {
   const context = await browser.newContext({ viewport: opts.viewport ?? { width: 1280, height: 800 } });
@@ -83,7 +83,7 @@ export async function openRoom(
   page.on('console', (m) => {
     if (m.type() === 'error') errors.push(`console: ${m.text()}`);
   });
-  await page.goto(`${baseUrl}/r/${roomId}`);
+  await page.goto(room.startsWith('/r/') ? `${baseUrl}${room}` : `${baseUrl}/r/${room}`);
   await waitForEditor(page);
   return { context, page, requests, errors };
 }
@@ -106,4 +106,11 @@ export async function waitInPage<T>(
   } catch (e) {
     throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}: ${(e as Error).message.split('\n')[0]}`);
   }
+}
+
+/** A new shared room (`POST /api/rooms`): its id and owner, edit and view links (paths). */
+export async function createSharedRoom(baseUrl: string): Promise<{ roomId: string; links: { owner: string; editor: string; viewer: string } }> {
+  const res = await fetch(`${baseUrl}/api/rooms`, { method: 'POST' });
+  if (res.status !== 201) throw new Error(`POST /api/rooms answered ${res.status}: ${await res.text()}`);
+  return (await res.json()) as { roomId: string; links: { owner: string; editor: string; viewer: string } };
 }
