@@ -14,10 +14,10 @@ import {
 } from 'y-protocols/awareness';
 import * as syncProtocol from 'y-protocols/sync';
 import * as Y from 'yjs';
-import { EV, UserInfo } from '../../lib/protocol/events';
-import { MAX_AWARENESS_STATE_BYTES } from '../../lib/protocol/limits';
+import { EV } from '../../lib/protocol/events';
 import type { Logger } from '../logger';
 import type { RoomStore } from '../store/RoomStore';
+import { AwarenessOwners, type AwarenessRefusal } from './awarenessOwners';
 import {
   MalformedMessageError,
   MissingChangesError,
@@ -27,6 +27,8 @@ import {
   parseSyncMessage,
   type AwarenessEntry,
 } from './yjsMessages';
+
+export type { AwarenessRefusal };
 
 /** Transaction origin of changes that came from a client socket: those are broadcast to
  * everyone but that socket. Any other origin (a server feature editing the doc) goes to all. */
@@ -58,23 +60,13 @@ export class StoreWriteError extends Error {
   override name = 'StoreWriteError';
 }
 
-/** An awareness entry the room dropped, and why (one line, for the sender). */
-export interface AwarenessRefusal {
-  clientID: number;
-  code: 'invalid-message' | 'too-large';
-  message: string;
-}
-
-/** Owner of the server's own awareness client id: no socket may speak for it. */
-const SERVER_OWNER = '';
-
 export class Room {
   readonly doc = new Y.Doc();
   readonly awareness: Awareness;
   readonly loadedAt = Date.now();
   private readonly sockets = new Map<string, Socket>();
-  /** awareness clientID → id of the socket that announced it first (and so speaks for it) */
-  private readonly awarenessOwners = new Map<number, string>();
+  /** who speaks for each awareness client id */
+  private readonly awarenessOwners = new AwarenessOwners(() => this.awareness.clientID);
   private uncompacted = 0;
   private oldestUncompactedAt = 0;
   /** encoded size of the document when last measured… */
@@ -147,8 +139,7 @@ export class Room {
    * the others now rather than after the awareness timeout. */
   removeClient(socketId: string): boolean {
     if (!this.sockets.delete(socketId)) return false;
-    const owned = [...this.awarenessOwners].filter(([, s]) => s === socketId).map(([c]) => c);
-    for (const c of owned) this.awarenessOwners.delete(c);
+    const owned = this.awarenessOwners.release(socketId);
     if (owned.length > 0) removeAwarenessStates(this.awareness, owned, 'client-left');
     return true;
   }
@@ -221,42 +212,14 @@ export class Room {
     const accepted: AwarenessEntry[] = [];
     const refused: AwarenessRefusal[] = [];
     for (const entry of entries) {
-      const refusal = this.refuseAwarenessEntry(entry, socketId);
+      const refusal = this.awarenessOwners.refuse(entry, socketId);
       if (refusal) refused.push(refusal);
       else accepted.push(entry);
     }
     if (accepted.length === 0) return refused;
     applyAwarenessUpdate(this.awareness, encodeAwarenessEntries(accepted), new ClientOrigin(socketId));
-    for (const { clientID, state } of accepted) {
-      if (state === null) {
-        if (this.awarenessOwners.get(clientID) === socketId) this.awarenessOwners.delete(clientID);
-      } else if (!this.awarenessOwners.has(clientID)) {
-        this.awarenessOwners.set(clientID, socketId);
-      }
-    }
+    this.awarenessOwners.applied(accepted, socketId);
     return refused;
-  }
-
-  private refuseAwarenessEntry({ clientID, state, json }: AwarenessEntry, socketId: string): AwarenessRefusal | null {
-    const owner = clientID === this.awareness.clientID ? SERVER_OWNER : this.awarenessOwners.get(clientID);
-    if (owner !== undefined && owner !== socketId) {
-      // A reconnecting client whose old socket has not timed out yet lands here too; its next
-      // announcement after the old socket is dropped goes through.
-      return { clientID, code: 'invalid-message', message: `awareness client ${clientID} belongs to another connection; entry dropped` };
-    }
-    if (state === null) return null;
-    if (json.length > MAX_AWARENESS_STATE_BYTES) {
-      return { clientID, code: 'too-large', message: `awareness state of client ${clientID} is ${json.length} bytes, over ${MAX_AWARENESS_STATE_BYTES}; entry dropped` };
-    }
-    if ('user' in (state as object)) {
-      const user = UserInfo.safeParse((state as { user: unknown }).user);
-      if (!user.success) {
-        const issue = user.error.issues[0];
-        const where = issue?.path.length ? `user.${issue.path.join('.')}` : 'user';
-        return { clientID, code: 'invalid-message', message: `awareness state of client ${clientID}: ${where}: ${issue?.message ?? 'invalid'}; entry dropped` };
-      }
-    }
-    return null;
   }
 
   /**
