@@ -1,9 +1,10 @@
 // One shared canvas: a Y.Doc and the y-protocols Awareness (cursors, selections, names) of the
 // people in it, synced over Socket.IO and persisted through RoomStore.
 //
-// Order of effects for an incoming update: validate (yjsMessages.checkUpdate) → apply → append
-// to the store (synchronously, in the doc's 'update' handler) → broadcast to the other clients →
-// the caller acknowledges to the sender. So anything broadcast or acknowledged is on disk.
+// Order of effects for an incoming update: validate (yjsMessages.checkUpdate; documentRules:
+// valid tldraw records, the server's schema) → apply → append to the store (synchronously, in
+// the doc's 'update' handler) → broadcast to the other clients → the caller acknowledges to the
+// sender. So anything broadcast or acknowledged is on disk.
 import * as encoding from 'lib0/encoding';
 import type { Socket } from 'socket.io';
 import {
@@ -18,6 +19,7 @@ import { EV } from '../../lib/protocol/events';
 import type { Logger } from '../logger';
 import type { RoomStore } from '../store/RoomStore';
 import { AwarenessOwners, type AwarenessRefusal } from './awarenessOwners';
+import { checkDocumentChanges } from './documentRules';
 import {
   MalformedMessageError,
   MissingChangesError,
@@ -181,6 +183,8 @@ export class Room {
       }
       throw e;
     }
+    // tl_records and tl_meta: valid tldraw records, and the schema is the server's (InvalidChangeError)
+    checkDocumentChanges(this.doc, checked.decoded);
     if (checked.inserts) {
       try {
         this.checkRoomSize(msg.update.byteLength);

@@ -57,6 +57,8 @@ export interface CheckedUpdate {
   inserts: boolean;
   /** the Yjs client ids whose changes it carries */
   clients: number[];
+  /** the update, decoded (for the checks that follow: documentRules) */
+  decoded: ReturnType<typeof Y.decodeUpdate>;
 }
 
 /**
@@ -100,7 +102,7 @@ export function checkUpdate(doc: Y.Doc, update: Uint8Array): CheckedUpdate {
       if (d.clock + d.len > have) throw new MalformedMessageError('update deletes content the room does not have');
     }
   }
-  return { inserts: decoded.structs.some((s) => !(s instanceof Y.Skip)), clients: [...known.keys()] };
+  return { inserts: decoded.structs.some((s) => !(s instanceof Y.Skip)), clients: [...known.keys()], decoded };
 }
 
 export interface AwarenessEntry {

@@ -9,6 +9,7 @@ import { MAX_YJS_MESSAGE_BYTES } from '../../lib/protocol/limits';
 import type { Logger } from '../logger';
 import { RoomFullError, StoreWriteError, type AwarenessRefusal, type Room } from '../rooms/Room';
 import type { RoomManager } from '../rooms/RoomManager';
+import { InvalidChangeError } from '../rooms/documentRules';
 import { MalformedMessageError } from '../rooms/yjsMessages';
 import { ClientError, clientErrorFromZod } from './ClientError';
 import { TokenBucket, ViolationWindow, payloadBytes } from './SocketGuard';
@@ -280,6 +281,11 @@ function malformedAsClientError<T>(fn: () => T): T {
     return fn();
   } catch (e) {
     if (e instanceof MalformedMessageError) throw new ClientError('malformed-update', e.message);
+    // Not a violation: a client of another build (e.g. a tab open across a deploy) writes such
+    // records in good faith; it is told, and its provider joins again.
+    if (e instanceof InvalidChangeError) {
+      throw new ClientError('invalid-message', `${e.message}; the update was not applied`, { violation: false });
+    }
     // Not the sender's fault: a full room refuses everyone's additions alike.
     if (e instanceof RoomFullError) throw new ClientError('too-large', e.message, { violation: false });
     // The disk failed, not the client: reported, never counted towards a disconnect.

@@ -159,7 +159,10 @@ describe('room sync', () => {
     const serverState = Y.encodeStateVector(offline);
     const chunks: Uint8Array[] = [];
     offline.on('update', (u: Uint8Array) => chunks.push(u));
-    for (let i = 0; i < 3; i++) offline.getMap('tl_records').set(`shape:offline${i}`, { blob: String(i).repeat(900 * 1024) });
+    // valid records (the server validates them), each made ~0.9 MB by its meta
+    for (let i = 0; i < 3; i++) {
+      offline.getMap('tl_records').set(`shape:offline${i}`, { ...drawShape(10 + i), id: `shape:offline${i}`, meta: { pad: String(i).repeat(900 * 1024) } });
+    }
     const socket = io(server.url, { transports: ['websocket'], forceNew: true, reconnection: false });
     try {
       expect(await socket.timeout(5000).emitWithAck('room:join', { roomId })).toEqual({ ok: true });
