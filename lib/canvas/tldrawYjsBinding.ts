@@ -41,6 +41,15 @@ export function isSchemaNewer(theirs: SerializedSchema | undefined, ours: Serial
   );
 }
 
+/** The same migration sequences at the same versions, whatever the key order (the server, which
+ * owns tl_meta.schema, builds its schema in another order than the page's store). */
+export function sameSchema(a: SerializedSchema | undefined, b: SerializedSchema): boolean {
+  if (!a || a.schemaVersion !== 2 || b.schemaVersion !== 2) return JSON.stringify(a) === JSON.stringify(b);
+  const x = (a as SchemaV2).sequences;
+  const y = (b as SchemaV2).sequences;
+  return Object.keys(x).length === Object.keys(y).length && Object.entries(x).every(([k, v]) => y[k] === v);
+}
+
 /**
  * Bind `store` to `doc`. Call it after the provider's first sync, so that "the doc is empty"
  * means the room is new: then the doc is seeded with the store's document records (tldraw's
@@ -135,7 +144,7 @@ export function bindTldrawStoreToYjs(
     });
     // Upgrade the doc in place when it was older, so every record in it matches tl_meta's
     // schema (older clients then see a newer schema and stop instead of writing old records).
-    if (JSON.stringify(docSchema()) !== JSON.stringify(ourSchema)) {
+    if (!sameSchema(docSchema(), ourSchema)) {
       doc.transact(() => {
         for (const r of records) {
           if (r !== stored[r.id]) yRecords.set(r.id, r as unknown as JsonRecord);

@@ -20,6 +20,7 @@ import type { Logger } from '../logger';
 import type { RoomStore } from '../store/RoomStore';
 import { AwarenessOwners, type AwarenessRefusal } from './awarenessOwners';
 import { checkDocumentChanges } from './documentRules';
+import { ownSchema } from './schemaOwner';
 import {
   MalformedMessageError,
   MissingChangesError,
@@ -104,6 +105,12 @@ export class Room {
     const skipped = replay.skipped.map((s) => (s.id === 'snapshot' ? 'the snapshot' : typeof s.id === 'number' ? `update ${s.id}` : s.id));
     room.doc.on('update', room.onDocUpdate);
     room.awareness.on('update', room.onAwarenessUpdate);
+    // After the handlers: a repair or migration is stored like any change.
+    try {
+      ownSchema(room.doc, id, log);
+    } catch (err) {
+      log.error({ err }, 'could not bring the room to the current schema; serving it as stored');
+    }
     room.encodedBytes = replay.bytes;
     room.encodedBytesExact = replay.updates === 0 && skipped.length === 0;
     if (skipped.length > 0) {
@@ -184,7 +191,7 @@ export class Room {
       throw e;
     }
     // tl_records and tl_meta: valid tldraw records, and the schema is the server's (InvalidChangeError)
-    checkDocumentChanges(this.doc, checked.decoded);
+    const { touchesMeta } = checkDocumentChanges(this.doc, checked.decoded);
     if (checked.inserts) {
       try {
         this.checkRoomSize(msg.update.byteLength);
@@ -201,6 +208,8 @@ export class Room {
       this.opts.logger.error({ err: e, room: this.id, socket: socketId }, 'Yjs refused a checked update');
       throw new MalformedMessageError(`the update could not be applied (${(e as Error).message})`);
     }
+    // Safety net: whatever the update did to tl_meta, the schema entry stays the server's.
+    if (touchesMeta) ownSchema(this.doc, this.id, this.opts.logger, true);
     this.compactIfDue();
     return null;
   }
