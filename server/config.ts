@@ -108,6 +108,8 @@ const EnvSchema = z.object({
   UPLOAD_MIN_BYTES_PER_S: intFrom(0).default(UPLOAD_LIMITS.minBytesPerS),
   /** bytes of uploads one room may hold, in MB */
   UPLOAD_ROOM_MB: z.coerce.number().positive().default(MAX_ROOM_UPLOAD_BYTES / 1048576),
+  /** MB of distinct uploaded files being sent to downloaders at once; more are refused (503) */
+  UPLOAD_SERVE_MB: z.coerce.number().positive().default(UPLOAD_LIMITS.serveMB),
   // ───── headers and origins (docs/security.md "Headers and origins") ─────
   /** comma-separated origins (scheme://host[:port]) whose pages may open Socket.IO connections,
    * besides the server's own */
@@ -202,6 +204,8 @@ export interface UploadConfig {
   minBytesPerS: number;
   /** UPLOAD_ROOM_MB: bytes of uploads one room may hold */
   maxRoomBytes: number;
+  /** UPLOAD_SERVE_MB: bytes of distinct files being downloaded at once */
+  serveBytes: number;
 }
 
 /** Response headers and allowed origins: see server/http/ and docs/security.md. */
@@ -328,6 +332,7 @@ export function loadConfig(
       timeoutMs: e.UPLOAD_TIMEOUT_S * 1000,
       minBytesPerS: e.UPLOAD_MIN_BYTES_PER_S,
       maxRoomBytes: Math.round(e.UPLOAD_ROOM_MB * 1048576),
+      serveBytes: Math.round(e.UPLOAD_SERVE_MB * 1048576),
     },
     http: { allowedOrigins: e.ALLOWED_ORIGINS, trustProxy: e.TRUST_PROXY, hstsMaxAgeS: e.HSTS_MAX_AGE_S },
     render: {

@@ -97,6 +97,8 @@ export const UPLOAD_LIMITS = {
   /** 16 KB/s on average, counted from the start once `rateGraceMs` have passed */
   minBytesPerS: 16 * 1024,
   rateGraceMs: 5_000,
+  /** MB of distinct uploaded files being sent to downloaders at once (UPLOAD_SERVE_MB) */
+  serveMB: 256,
 };
 
 /** Uploads one page runs at once (lib/canvas/uploadAssetStore.ts queues the rest). */

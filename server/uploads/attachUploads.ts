@@ -9,7 +9,8 @@
 // take it (413), a read-only database (503). The body then streams to a temporary file under
 // DATA_DIR (never into memory), hashed on the way, cut off past the size cap (413), the deadline or
 // the minimum rate (408); only then is it checked as an image and stored. Limits: docs/security.md
-// "Uploads".
+// "Uploads". Downloads share one copy of a file among its concurrent readers and are refused (503)
+// past UPLOAD_SERVE_MB of distinct files in flight, so slow readers cannot pile up copies.
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
@@ -30,7 +31,7 @@ import { clientAddress } from '../http/clientAddress';
 import { sendJson } from '../http/sendJson';
 import type { LivecanvasServer } from '../LivecanvasServer';
 import { drainBody, mb, receiveToFile, SlowBodyError, type BodyLimits } from './receiveBody';
-import { HttpError, QuotaReservations, UploadSlots } from './uploadLimits';
+import { HttpError, QuotaReservations, ServeBudget, UploadSlots } from './uploadLimits';
 import { UploadStore, uploadIdFromSha256 } from './UploadStore';
 
 /** Where bodies are written while they arrive, under DATA_DIR (same disk as the database). */
@@ -62,6 +63,8 @@ export interface UploadsOptions {
   concurrencyPerClient?: number;
   timeoutMs?: number;
   minBytesPerS?: number;
+  /** bytes of distinct files being downloaded at once */
+  serveBytes?: number;
 }
 
 export function attachUploads(server: LivecanvasServer, opts: UploadsOptions = {}): UploadStore {
@@ -81,6 +84,7 @@ export function attachUploads(server: LivecanvasServer, opts: UploadsOptions = {
     opts.concurrencyPerClient ?? cfg?.concurrencyPerClient ?? UPLOAD_LIMITS.concurrencyPerClient,
   );
   const reservations = new QuotaReservations();
+  const serving = new ServeBudget(opts.serveBytes ?? cfg?.serveBytes ?? UPLOAD_LIMITS.serveMB * 1048576);
   const tmpDir = join(config.dataDir, UPLOAD_TMP_DIR);
   // Bodies of uploads cut short by a crash are of no use to anyone.
   rmSync(tmpDir, { recursive: true, force: true });
@@ -175,9 +179,15 @@ export function attachUploads(server: LivecanvasServer, opts: UploadsOptions = {
       res.writeHead(304, { etag, ...SERVE_HEADERS }).end();
       return;
     }
-    res.writeHead(200, { 'content-type': meta.mime, 'content-length': meta.bytes, etag, ...SERVE_HEADERS });
-    if (req.method === 'HEAD') res.end();
-    else res.end(uploads.data(roomId, id));
+    if (req.method === 'HEAD') {
+      res.writeHead(200, { 'content-type': meta.mime, 'content-length': meta.bytes, etag, ...SERVE_HEADERS }).end();
+      return;
+    }
+    const file = serving.open(`${roomId}/${id}`, meta.bytes, () => uploads.data(roomId, id));
+    if (!file) throw new HttpError(404, 'no such upload');
+    res.once('close', file.release);
+    res.writeHead(200, { 'content-type': meta.mime, 'content-length': file.data.byteLength, etag, ...SERVE_HEADERS });
+    res.end(file.data);
   };
 
   routes.add(`${UPLOADS_PATH}/`, async (req, res) => {

@@ -3,7 +3,7 @@
 // concurrent uploads are limited per client address and server-wide; the room's quota is reserved
 // before a body is accepted (and released when it fails); slow bodies are cut off.
 import { readdirSync, statSync } from 'node:fs';
-import { request } from 'node:http';
+import { get as httpGet, request, type ClientRequest } from 'node:http';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -209,5 +209,35 @@ describe('upload hardening', () => {
     expect(slow, 'a trickling body is cut off').not.toBe('pending');
     expect((slow as Answer).status).toBe(408);
     expect((await post(rated.server.url, rated.roomId, png, { [SOCKET_HEADER]: rated.socketId })).status).toBe(201);
+  }, 60_000);
+
+  it('downloads: concurrent readers of one file share one copy; distinct files past UPLOAD_SERVE_MB are refused until some finish', async () => {
+    const { server, roomId, socketId } = await setup({ UPLOAD_SERVE_MB: '20' });
+    const [a, b] = await Promise.all([noisePng(2300, 2300), noisePng(2300, 2300)]); // ~16 MB each
+    const stored: string[] = [];
+    for (const png of [a, b]) {
+      const r = await post(server.url, roomId, png, { [SOCKET_HEADER]: socketId });
+      expect(r.status).toBe(201);
+      stored.push(((await r.json()) as { src: string }).src);
+    }
+    // A reader that never reads: the server still holds most of file A for it.
+    let slow: ClientRequest | undefined;
+    const slowStatus = await new Promise<number>((resolve) => {
+      slow = httpGet(`${server.url}${stored[0]}`, (res) => {
+        res.pause();
+        resolve(res.statusCode!);
+      });
+      slow.on('error', () => undefined);
+    });
+    expect(slowStatus).toBe(200);
+    await new Promise((r) => setTimeout(r, 300));
+    const other = await fetch(`${server.url}${stored[1]}`);
+    expect(other.status).toBe(503);
+    expect(other.headers.get('retry-after')).toMatch(/^\d+$/);
+    const same = await fetch(`${server.url}${stored[0]}`); // shares the copy already held
+    expect(same.status).toBe(200);
+    expect(Buffer.from(await same.arrayBuffer()).equals(a)).toBe(true);
+    slow!.destroy();
+    await until(async () => (await fetch(`${server.url}${stored[1]}`)).status === 200, 5_000, 'file B served once A is done');
   }, 60_000);
 });
