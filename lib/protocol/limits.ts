@@ -106,3 +106,8 @@ export const UPLOAD_CLIENT_CONCURRENCY = 2;
 
 /** Strict-Transport-Security max-age (s) sent on responses to HTTPS requests: 180 days. */
 export const HSTS_MAX_AGE_S = 180 * 24 * 3600;
+
+/** Yjs client ids one connection may write with in one room. An id belongs to the first connection
+ * that writes with it there (until it leaves); a browser tab uses one (a few after id conflicts),
+ * more only when it passes on others' changes the server lost. Past this, its updates are refused. */
+export const MAX_YJS_CLIENT_IDS_PER_SOCKET = 256;

@@ -16,11 +16,13 @@ import {
 import * as syncProtocol from 'y-protocols/sync';
 import * as Y from 'yjs';
 import { EV } from '../../lib/protocol/events';
+import { MAX_YJS_CLIENT_IDS_PER_SOCKET } from '../../lib/protocol/limits';
 import type { Logger } from '../logger';
 import type { RoomStore } from '../store/RoomStore';
 import { AwarenessOwners, type AwarenessRefusal } from './awarenessOwners';
 import { checkDocumentChanges } from './documentRules';
 import { ownSchema } from './schemaOwner';
+import { YjsWriters } from './yjsWriters';
 import {
   MalformedMessageError,
   MissingChangesError,
@@ -70,6 +72,8 @@ export class Room {
   private readonly sockets = new Map<string, Socket>();
   /** who speaks for each awareness client id */
   private readonly awarenessOwners = new AwarenessOwners(() => this.awareness.clientID);
+  /** who may write with each Yjs client id (ForeignClientError) */
+  private readonly writers = new YjsWriters(MAX_YJS_CLIENT_IDS_PER_SOCKET, () => this.doc.clientID);
   private uncompacted = 0;
   private oldestUncompactedAt = 0;
   /** encoded size of the document when last measured… */
@@ -148,6 +152,7 @@ export class Room {
    * the others now rather than after the awareness timeout. */
   removeClient(socketId: string): boolean {
     if (!this.sockets.delete(socketId)) return false;
+    this.writers.release(socketId);
     const owned = this.awarenessOwners.release(socketId);
     if (owned.length > 0) removeAwarenessStates(this.awareness, owned, 'client-left');
     return true;
@@ -190,6 +195,7 @@ export class Room {
       }
       throw e;
     }
+    this.writers.check(checked.writers, socketId);
     // tl_records and tl_meta: valid tldraw records, and the schema is the server's (InvalidChangeError)
     const { touchesMeta } = checkDocumentChanges(this.doc, checked.decoded);
     if (checked.inserts) {
@@ -208,6 +214,7 @@ export class Room {
       this.opts.logger.error({ err: e, room: this.id, socket: socketId }, 'Yjs refused a checked update');
       throw new MalformedMessageError(`the update could not be applied (${(e as Error).message})`);
     }
+    this.writers.claim(checked.writers, socketId);
     // Safety net: whatever the update did to tl_meta, the schema entry stays the server's.
     if (touchesMeta) ownSchema(this.doc, this.id, this.opts.logger, true);
     this.compactIfDue();

@@ -57,6 +57,8 @@ export interface CheckedUpdate {
   inserts: boolean;
   /** the Yjs client ids whose changes it carries */
   clients: number[];
+  /** the Yjs client ids it writes new content of (structs beyond what the room has) */
+  writers: number[];
   /** the update, decoded (for the checks that follow: documentRules) */
   decoded: ReturnType<typeof Y.decodeUpdate>;
 }
@@ -75,6 +77,7 @@ export function checkUpdate(doc: Y.Doc, update: Uint8Array): CheckedUpdate {
   // What the room will know per client once this update is in: its own state, extended by this
   // update's structs where they continue it without a gap.
   const known = new Map<number, number>();
+  const writers = new Set<number>();
   const knownOf = (client: number) => known.get(client) ?? Y.getState(doc.store, client);
   for (const s of decoded.structs) {
     const { client, clock } = s.id;
@@ -84,6 +87,7 @@ export function checkUpdate(doc: Y.Doc, update: Uint8Array): CheckedUpdate {
       throw new MissingChangesError(`update skips changes of client ${client} (has ${clock}, room has ${have})`, client);
     }
     known.set(client, Math.max(have, clock + s.length));
+    if (clock + s.length > Y.getState(doc.store, client)) writers.add(client);
   }
   const refersToKnown = (id: Y.ID | null) => id === null || id.clock < knownOf(id.client);
   for (const s of decoded.structs) {
@@ -102,7 +106,7 @@ export function checkUpdate(doc: Y.Doc, update: Uint8Array): CheckedUpdate {
       if (d.clock + d.len > have) throw new MalformedMessageError('update deletes content the room does not have');
     }
   }
-  return { inserts: decoded.structs.some((s) => !(s instanceof Y.Skip)), clients: [...known.keys()], decoded };
+  return { inserts: decoded.structs.some((s) => !(s instanceof Y.Skip)), clients: [...known.keys()], writers: [...writers], decoded };
 }
 
 export interface AwarenessEntry {

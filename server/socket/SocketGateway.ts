@@ -11,6 +11,7 @@ import { RoomFullError, StoreWriteError, type AwarenessRefusal, type Room } from
 import type { RoomManager } from '../rooms/RoomManager';
 import { InvalidChangeError } from '../rooms/documentRules';
 import { MalformedMessageError } from '../rooms/yjsMessages';
+import { ForeignClientError } from '../rooms/yjsWriters';
 import { ClientError, clientErrorFromZod } from './ClientError';
 import { TokenBucket, ViolationWindow, payloadBytes } from './SocketGuard';
 
@@ -286,6 +287,8 @@ function malformedAsClientError<T>(fn: () => T): T {
     if (e instanceof InvalidChangeError) {
       throw new ClientError('invalid-message', `${e.message}; the update was not applied`, { violation: false });
     }
+    // Not a violation either: a page reconnecting before its old connection timed out meets it.
+    if (e instanceof ForeignClientError) throw new ClientError('invalid-message', e.message, { violation: false });
     // Not the sender's fault: a full room refuses everyone's additions alike.
     if (e instanceof RoomFullError) throw new ClientError('too-large', e.message, { violation: false });
     // The disk failed, not the client: reported, never counted towards a disconnect.
