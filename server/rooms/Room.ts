@@ -104,8 +104,16 @@ export class Room {
     const room = new Room(id, opts);
     const log = opts.logger.child({ room: id });
     // Part by part, tolerating damage: an unreadable part does not hide the ones after it
-    // (RoomStore.replay logs it and the room's clients are told).
-    const replay = opts.store.replay(id, room.doc);
+    // (RoomStore.replay logs it and the room's clients are told). Rows that cannot be read at all
+    // refuse the join (StorageDamagedError); the half-built room must not linger (its awareness
+    // runs a timer).
+    let replay: ReturnType<RoomStore['replay']>;
+    try {
+      replay = opts.store.replay(id, room.doc);
+    } catch (e) {
+      room.destroy();
+      throw e;
+    }
     const skipped = replay.skipped.map((s) => (s.id === 'snapshot' ? 'the snapshot' : typeof s.id === 'number' ? `update ${s.id}` : s.id));
     room.doc.on('update', room.onDocUpdate);
     room.awareness.on('update', room.onAwarenessUpdate);

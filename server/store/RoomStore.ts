@@ -256,7 +256,9 @@ export class RoomStore {
     this.queryOnly = true;
   }
 
-  private noteCorruption(err: unknown, roomId: string): void {
+  /** Report an error of a read or write of this file (also other features' tables): when it says
+   * the file is damaged, the store becomes read-only and /healthz says so. */
+  noteCorruption(err: unknown, roomId: string): void {
     if (!isCorruption(err)) return;
     const problem = `${(err as Error).message} (met while reading or writing room ${roomId})`;
     if (!this.health.corruption(problem)) return;

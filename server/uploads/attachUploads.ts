@@ -28,6 +28,7 @@ import {
   type UploadResult,
 } from '../../lib/protocol/uploads';
 import { clientAddress } from '../http/clientAddress';
+import { clientSafeMessage } from '../http/clientSafeMessage';
 import { sendJson } from '../http/sendJson';
 import type { LivecanvasServer } from '../LivecanvasServer';
 import { drainBody, mb, receiveToFile, SlowBodyError, type BodyLimits } from './receiveBody';
@@ -125,7 +126,12 @@ export function attachUploads(server: LivecanvasServer, opts: UploadsOptions = {
   const receive = async (req: IncomingMessage, roomId: string, mime: UploadImageType, reservation: ReturnType<QuotaReservations['reserve']>): Promise<UploadResult> => {
     const tmp = join(tmpDir, `${process.pid}-${++tmpCounter}-${Date.now()}.part`);
     try {
-      const body = await receiveToFile(req, tmp, maxFile, limits);
+      const body = await receiveToFile(req, tmp, maxFile, limits).catch((e: unknown) => {
+        if (e instanceof HttpError || req.destroyed) throw e;
+        // The disk (full, unwritable): answered like any refusal, the rest of the body bounded.
+        log.error({ err: e, room: roomId }, 'could not write an upload to its temporary file');
+        throw new HttpError(507, `the server could not receive the file (${clientSafeMessage(e)}); try again later`);
+      });
       reservation.resize(body.bytes);
       const id = uploadIdFromSha256(body.sha256);
       const existing = uploads.meta(roomId, id);
@@ -141,7 +147,14 @@ export function attachUploads(server: LivecanvasServer, opts: UploadsOptions = {
       }
       if (!store.writable) throw new HttpError(503, `uploads are refused: ${store.health.readOnlyReason()}`);
       // Read and stored in one synchronous step: one file's bytes in memory at a time.
-      const stored = uploads.put(roomId, mime, readFileSync(tmp), { width: meta.width ?? 0, height: meta.height ?? 0 }, id);
+      let stored;
+      try {
+        stored = uploads.put(roomId, mime, readFileSync(tmp), { width: meta.width ?? 0, height: meta.height ?? 0 }, id);
+      } catch (e) {
+        store.noteCorruption(e, roomId);
+        log.error({ err: e, room: roomId, db: store.path }, 'could not store an upload');
+        throw new HttpError(503, `the server could not store the file (${clientSafeMessage(e)}); try again later`);
+      }
       log.info({ room: roomId, id: stored.id, bytes: stored.bytes, mime }, 'upload stored');
       return resultOf(stored);
     } finally {
