@@ -8,7 +8,8 @@ import type { CrashQuarantine } from './CrashQuarantine';
 import type { HistoryBudget } from './HistoryBudget';
 import type { PinnedRenders } from './PinnedRenders';
 import { errorMessage, type JobTiming } from './FrameQueue';
-import type { KeptRender, RenderQueue, RenderSlot, Broadcaster, SnapshotJob } from './renderState';
+import { clientSafeMessage } from '../http/clientSafeMessage';
+import { publicEngineStatus, type Broadcaster, type KeptRender, type RenderQueue, type RenderSlot, type SnapshotJob } from './renderState';
 
 const round1 = (ms: number) => Math.round(ms * 10) / 10;
 
@@ -50,7 +51,7 @@ export class RenderDelivery {
 
   failed(job: SnapshotJob, err: unknown): void {
     const code = err instanceof EngineRenderError ? err.code : undefined;
-    const message = errorMessage(err);
+    const message = clientSafeMessage(err);
     const slot = this.queue.peek(job.roomId, job.frameId);
     if (code === 'ENGINE_CRASHED' && slot) {
       this.quarantine.crashed(job.roomId, slot);
@@ -67,14 +68,14 @@ export class RenderDelivery {
         frameId: job.frameId,
       } satisfies ErrorEvent);
     } else {
-      this.log.warn({ roomId: job.roomId, frameId: job.frameId, seq: job.seq, code, err: message }, 'render failed');
+      this.log.warn({ roomId: job.roomId, frameId: job.frameId, seq: job.seq, code, err: errorMessage(err) }, 'render failed');
     }
   }
 
   /** A frame's state for the whole room; while the frame names a model other than the loaded one,
    * every status says so (unless it carries a message of its own, e.g. a render error). */
   status(roomId: string, frameId: string, state: FrameStatus['state'], message?: string): void {
-    const text = message ?? this.queue.peek(roomId, frameId)?.data.modelNote;
+    const text = (message && clientSafeMessage(message)) ?? this.queue.peek(roomId, frameId)?.data.modelNote;
     this.send.room(roomId, EV.frameStatus, { roomId, frameId, state, ...(text && { message: text }) } satisfies FrameStatus);
   }
 
@@ -141,6 +142,6 @@ export class RenderDelivery {
       const message = s.data.modelNote;
       return { frameId: s.frameId, state: s.state, ...(message && { message }), renders };
     });
-    return { engine: this.engine.status, frames, ...(bytes > 0 && { images }) };
+    return { engine: publicEngineStatus(this.engine.status), frames, ...(bytes > 0 && { images }) };
   }
 }

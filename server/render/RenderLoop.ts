@@ -12,7 +12,7 @@ import { CrashQuarantine } from './CrashQuarantine';
 import { FrameQueue } from './FrameQueue';
 import { HistoryBudget } from './HistoryBudget';
 import { RenderDelivery } from './RenderDelivery';
-import { newFrameData, type RenderQueue, type Broadcaster } from './renderState';
+import { newFrameData, publicEngineStatus, type RenderQueue, type Broadcaster } from './renderState';
 import { SnapshotIntake } from './SnapshotIntake';
 
 export interface RenderLoopOptions {
@@ -71,7 +71,7 @@ export class RenderLoop {
     engine.onStatus((s) => {
       log.info({ engine: s }, 'engine status');
       this.queue.setPaused(s.state !== 'ready');
-      opts.send.all(EV.engineStatus, s);
+      opts.send.all(EV.engineStatus, publicEngineStatus(s));
     });
   }
 
@@ -118,6 +118,6 @@ export class RenderLoop {
         ...(last && { lastRender: { seq: last.result.seq, ...last.result.timings, ...last.stages } }),
       };
     }
-    return { roomId, engine: this.engine.status, frames };
+    return { roomId, engine: publicEngineStatus(this.engine.status), frames };
   }
 }

@@ -9,7 +9,7 @@ import { TokenBucket } from '../socket/SocketGuard';
 import type { EngineHost } from '../engine/EngineHost';
 import { decodeSnapshot } from './decodeSnapshot';
 import { readFrame, renderParamsFor } from './frameSettings';
-import type { RenderQueue, RenderSlot } from './renderState';
+import { publicEngineStatus, type RenderQueue, type RenderSlot } from './renderState';
 
 export interface SnapshotIntakeOptions {
   /** per-socket token bucket over frame:snapshot */
@@ -48,7 +48,7 @@ export class SnapshotIntake {
     this.takeToken(socket);
     const frame = readFrame(doc, frameId);
     if (!frame.ok) throw new ClientError('unknown-frame', `${EV.snapshot}: ${frame.message}; snapshot ignored`);
-    const engine = this.engine.status;
+    const engine = publicEngineStatus(this.engine.status);
     if (engine.state === 'no-model' || engine.state === 'error') {
       // Not the client's fault and not worth an error per snapshot: the frame shows why.
       const message = engine.message ?? `the engine is in state ${engine.state}`;

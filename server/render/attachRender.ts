@@ -8,6 +8,7 @@ import { roomChannel } from '../rooms/RoomManager';
 import { ClientError } from '../socket/ClientError';
 import { PinnedRenders } from './PinnedRenders';
 import { RenderLoop } from './RenderLoop';
+import { publicEngineStatus } from './renderState';
 import { RENDER_ROUTE_PREFIXES, renderRoutes } from './renderRoutes';
 
 export async function attachRender(server: LivecanvasServer): Promise<RenderLoop> {
@@ -62,7 +63,7 @@ export async function attachRender(server: LivecanvasServer): Promise<RenderLoop
   });
   rooms.on('room-loaded', (room) => loop.roomOpened(room.id, room.doc));
   rooms.on('room-unloaded', (room) => loop.roomClosed(room.id));
-  health.register('engine', () => engine.status);
+  health.register('engine', () => publicEngineStatus(engine.status));
   health.register('render', () => ({ historyBytes: loop.history.usedBytes, historyLimitBytes: loop.history.limitBytes }));
   health.register('cpu', () => {
     const u = process.cpuUsage();

@@ -1,6 +1,8 @@
 // The render loop's per-frame state and job types, in one place. Each frame's state lives in its
 // FrameQueue slot (`slot.data`), so deleting a frame or closing a room drops all of it at once.
 import type { RgbImage } from '../../lib/image/rgb';
+import type { EngineStatus } from '../../lib/protocol';
+import { clientSafeMessage } from '../http/clientSafeMessage';
 import type { RenderResult } from '../../lib/protocol';
 import type { EngineRenderOutput } from '../engine/EngineHost';
 import type { RenderParams } from '../engine/messages';
@@ -37,6 +39,12 @@ export interface SnapshotPixels {
 export type SnapshotJob = RenderJob<SnapshotPixels, RenderParams>;
 export type RenderQueue = FrameQueue<SnapshotJob, EngineRenderOutput, FrameData>;
 export type RenderSlot = FrameSlot<SnapshotJob, FrameData>;
+
+/** The engine status as clients (and /healthz) see it: its message without server paths, which
+ * stay in the log. */
+export function publicEngineStatus(s: EngineStatus): EngineStatus {
+  return s.message === undefined ? s : { ...s, message: clientSafeMessage(s.message) };
+}
 
 /** Where the render loop's events go: everyone in a room (every node's sockets, through the
  * Socket.IO adapter), one socket, or every connected socket. */
