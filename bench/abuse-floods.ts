@@ -11,6 +11,7 @@ import { drawShape, randomRoomId } from '../test/helpers/yclient';
 import { ask, openSocket, RoomPeer, sleep, updateMessage, type AckResult, type BenchSocket } from './abuse-peer';
 import { mb, noteRefusal, outcomeOf, round, tally, type Attack } from './abuse-attacks';
 import { dataDirMb } from './abuse-server';
+import { UPLOAD_SOCKET_HEADER } from '../lib/protocol/uploads';
 
 // ───── 4. room creation flood ─────
 
@@ -85,11 +86,10 @@ async function noisePng(bytes: number): Promise<Buffer> {
     .toBuffer();
 }
 
-/** What the server wants with an upload besides the bytes. Today: only that someone has the room
- * open (the uploader's socket is joined); if the server asks for proof of that socket, it goes
- * here. */
-function uploadHeaders(_uploader: RoomPeer): Record<string, string> {
-  return {};
+/** What the server wants with an upload besides the bytes: the id of the uploader's socket,
+ * joined to the room (UPLOAD_SOCKET_HEADER). */
+function uploadHeaders(uploader: RoomPeer): Record<string, string> {
+  return { [UPLOAD_SOCKET_HEADER]: uploader.socket.id ?? '' };
 }
 
 interface UploadOutcome {
