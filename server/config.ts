@@ -16,6 +16,7 @@ import {
   VIOLATION_WINDOW_MS,
 } from '../lib/protocol/limits';
 import { HSTS_MAX_AGE_S, UPLOAD_LIMITS } from '../lib/protocol/limits';
+import { MAX_SOCKET_BUFFER_BYTES, OUTGOING_BYTE_RATE_LIMIT } from '../lib/protocol/limits';
 import { MAX_ROOM_UPLOAD_BYTES } from '../lib/protocol/uploads';
 import { normalizeOrigin } from './http/origins';
 
@@ -89,6 +90,11 @@ const EnvSchema = z.object({
   PING_TIMEOUT_MS: intFrom(100).default(2_000),
   MAX_VIOLATIONS: intFrom(1).default(MAX_VIOLATIONS),
   VIOLATION_WINDOW_MS: intFrom(1).default(VIOLATION_WINDOW_MS),
+  /** per-socket budget over the bytes of replies to its own requests (sync step 2, presence on join) */
+  RATE_OUT_BYTES_PER_SECOND: intFrom(1024).default(OUTGOING_BYTE_RATE_LIMIT.perSecond),
+  RATE_OUT_BYTES_BURST: intFrom(1024).default(OUTGOING_BYTE_RATE_LIMIT.burst),
+  /** unsent outgoing bytes past which a socket (that does not read) is disconnected */
+  MAX_SOCKET_BUFFER_BYTES: intFrom(65536).default(MAX_SOCKET_BUFFER_BYTES),
   NODE_ENV: z.string().default('development'),
   // ───── storage integrity (docs/security.md "Storage") ─────
   /** start with an empty database although DATA_DIR held rooms before (its marker file says so) */
@@ -240,6 +246,8 @@ export interface ServerConfig {
   maxRoomBytes: number;
   ping: { intervalMs: number; timeoutMs: number };
   violations: { max: number; windowMs: number };
+  /** RATE_OUT_BYTES_* and MAX_SOCKET_BUFFER_BYTES: what a socket can make the server send */
+  outgoing: { rate: { perSecond: number; burst: number }; maxBufferBytes: number };
   render: RenderConfig;
   storage: StorageConfig;
   uploads: UploadConfig;
@@ -325,6 +333,10 @@ export function loadConfig(
     maxRoomBytes: e.MAX_ROOM_BYTES,
     ping: { intervalMs: e.PING_INTERVAL_MS, timeoutMs: e.PING_TIMEOUT_MS },
     violations: { max: e.MAX_VIOLATIONS, windowMs: e.VIOLATION_WINDOW_MS },
+    outgoing: {
+      rate: { perSecond: e.RATE_OUT_BYTES_PER_SECOND, burst: e.RATE_OUT_BYTES_BURST },
+      maxBufferBytes: e.MAX_SOCKET_BUFFER_BYTES,
+    },
     storage: { allowEmpty: e.ALLOW_EMPTY_DATA, quickCheck: e.SQLITE_QUICK_CHECK, allowDamagedWrites: e.ALLOW_DAMAGED_WRITES },
     uploads: {
       concurrency: e.UPLOAD_CONCURRENCY,

@@ -88,6 +88,7 @@ export async function createLivecanvasServer(config: ServerConfig, logger = crea
     rateLimit: config.rateLimit,
     byteRateLimit: config.byteRateLimit,
     violations: config.violations,
+    outgoing: config.outgoing,
   });
   const health = new HealthRegistry(config.root, () => ({ rooms: rooms.size, clients: io.of('/').sockets.size }));
   const routes = new HttpRoutes();

@@ -111,3 +111,16 @@ export const HSTS_MAX_AGE_S = 180 * 24 * 3600;
  * that writes with it there (until it leaves); a browser tab uses one (a few after id conflicts),
  * more only when it passes on others' changes the server lost. Past this, its updates are refused. */
 export const MAX_YJS_CLIENT_IDS_PER_SOCKET = 256;
+
+/** Per-socket token bucket over the bytes the server sends a socket because it asked: the sync
+ * step 2 answering its step 1 (the whole document for an empty state vector), everyone's presence
+ * on join. One such reply is in flight per socket; later requests wait and are coalesced. A reply
+ * larger than the bucket is sent from a full bucket (joining a big room works) and leaves it in debt. */
+export const OUTGOING_BYTE_RATE_LIMIT = {
+  perSecond: 2 * 1024 * 1024,
+  burst: 8 * 1024 * 1024,
+};
+
+/** A socket whose unsent outgoing data (engine.io's buffer plus the WebSocket's) grows past this,
+ * on top of the reply being sent, does not read what it is sent: it is disconnected. */
+export const MAX_SOCKET_BUFFER_BYTES = 16 * 1024 * 1024;

@@ -88,6 +88,9 @@ export class Room {
   /** Yjs client ids with an update refused because the room is full: their later updates build
    * on it and are refused for the same reason (not as malformed). */
   private readonly refusedWhenFull = new Set<number>();
+  /** bumped by every document change; keys the cached encoding of the whole document */
+  private version = 0;
+  private fullState: { version: number; message: Uint8Array } | null = null;
   private destroyed = false;
 
   private constructor(
@@ -180,18 +183,31 @@ export class Room {
   }
 
   /**
-   * Handle a y-protocols sync message from a client. Returns the reply to send back (step 2 for a
-   * step 1), or null. Throws MalformedMessageError without touching the document when the message
-   * is not something this room can integrate.
+   * The sync step 2 answering a step 1 with `stateVector`: what the room has beyond it. A state
+   * vector that knows nothing of this document ("send me everything", 3 bytes) gets the one
+   * encoding of the whole document kept per document version, not a new one each time.
    */
-  handleSyncMessage(data: Uint8Array, socketId: string): Uint8Array | null {
+  step2For(stateVector: Uint8Array): Uint8Array {
+    const sv = Y.decodeStateVector(stateVector);
+    const knowsNothing = [...sv].every(([client, clock]) => clock === 0 || !this.doc.store.clients.has(client));
+    if (knowsNothing && this.fullState?.version === this.version) return this.fullState.message;
+    const encoder = encoding.createEncoder();
+    encoding.writeVarUint(encoder, syncProtocol.messageYjsSyncStep2);
+    encoding.writeVarUint8Array(encoder, Y.encodeStateAsUpdate(this.doc, knowsNothing ? undefined : stateVector));
+    const message = encoding.toUint8Array(encoder);
+    if (knowsNothing) this.fullState = { version: this.version, message };
+    return message;
+  }
+
+  /**
+   * Handle a y-protocols sync message from a client. A step 1 is returned (its state vector) for
+   * the caller to answer with step2For when the socket's outgoing budget allows; updates are
+   * applied. Throws MalformedMessageError (and the other refusals) without touching the document
+   * when the message is not something this room can integrate.
+   */
+  handleSyncMessage(data: Uint8Array, socketId: string): { step1: Uint8Array } | null {
     const msg = parseSyncMessage(data);
-    if (msg.type === 'step1') {
-      const encoder = encoding.createEncoder();
-      encoding.writeVarUint(encoder, syncProtocol.messageYjsSyncStep2);
-      encoding.writeVarUint8Array(encoder, Y.encodeStateAsUpdate(this.doc, msg.stateVector));
-      return encoding.toUint8Array(encoder);
-    }
+    if (msg.type === 'step1') return { step1: msg.stateVector };
     let checked;
     try {
       checked = checkUpdate(this.doc, msg.update);
@@ -312,6 +328,8 @@ export class Room {
   }
 
   private readonly onDocUpdate = (update: Uint8Array, origin: unknown) => {
+    this.version++;
+    this.fullState = null;
     // Durable first: if this throws, nothing is broadcast and the sender gets an error.
     try {
       this.opts.store.appendUpdate(this.id, update);

@@ -5,7 +5,7 @@
 import type { Server, Socket } from 'socket.io';
 import type { z } from 'zod';
 import { EV, RoomJoin, RoomLeave, YAwareness, YSync, type ErrorEvent } from '../../lib/protocol/events';
-import { MAX_YJS_MESSAGE_BYTES } from '../../lib/protocol/limits';
+import { MAX_SOCKET_BUFFER_BYTES, MAX_YJS_MESSAGE_BYTES, OUTGOING_BYTE_RATE_LIMIT } from '../../lib/protocol/limits';
 import type { Logger } from '../logger';
 import { RoomFullError, StoreWriteError, type AwarenessRefusal, type Room } from '../rooms/Room';
 import type { RoomManager } from '../rooms/RoomManager';
@@ -13,6 +13,7 @@ import { InvalidChangeError } from '../rooms/documentRules';
 import { MalformedMessageError } from '../rooms/yjsMessages';
 import { ForeignClientError } from '../rooms/yjsWriters';
 import { ClientError, clientErrorFromZod } from './ClientError';
+import { OutboundGuard } from './OutboundGuard';
 import { TokenBucket, ViolationWindow, payloadBytes } from './SocketGuard';
 
 /** One socket may be in this many rooms at once; each loaded room costs memory. */
@@ -40,6 +41,8 @@ export interface SocketGatewayOptions {
   rateLimit: { perSecond: number; burst: number };
   byteRateLimit: { perSecond: number; burst: number };
   violations: { max: number; windowMs: number };
+  /** what a socket can make the server send (OutboundGuard); defaults from lib/protocol/limits */
+  outgoing?: { rate: { perSecond: number; burst: number }; maxBufferBytes: number };
 }
 
 type Ack = (response: unknown) => void;
@@ -61,9 +64,17 @@ export class SocketGateway {
   /** events carrying the latest value of something: over the byte budget they are refused
    * without counting a violation (see registerRoomEvent's `stream`) */
   private readonly streams = new Set<string>();
+  /** replies paid from a per-socket outgoing budget, one at a time; sockets that do not read are cut */
+  private readonly outbound: OutboundGuard;
 
   constructor(private readonly opts: SocketGatewayOptions) {
     this.log = opts.logger.child({ module: 'socket' });
+    this.outbound = new OutboundGuard({
+      rooms: opts.rooms,
+      logger: opts.logger,
+      rate: opts.outgoing?.rate ?? OUTGOING_BYTE_RATE_LIMIT,
+      maxBufferBytes: opts.outgoing?.maxBufferBytes ?? MAX_SOCKET_BUFFER_BYTES,
+    });
     this.handlers.set(EV.roomJoin, (socket, raw, respond) => this.onJoin(socket, raw, respond));
     this.handlers.set(EV.roomLeave, (socket, raw) => {
       const { roomId } = parse(RoomLeave, raw, EV.roomLeave);
@@ -72,8 +83,9 @@ export class SocketGateway {
     this.handlers.set(EV.ySync, (socket, raw) => {
       const { roomId, data } = parseYSync(raw);
       const room = this.joinedRoom(socket, roomId);
-      const reply = malformedAsClientError(() => room.handleSyncMessage(data, socket.id));
-      if (reply) socket.emit(EV.ySync, { roomId, data: reply });
+      const step1 = malformedAsClientError(() => room.handleSyncMessage(data, socket.id));
+      // answered when its outgoing budget allows; a later step 1 replaces a waiting one
+      if (step1) this.outbound.requestStep2(socket, roomId, step1.step1);
     });
     this.handlers.set(EV.yAwareness, (socket, raw) => {
       const { roomId, data } = parse(YAwareness, raw, EV.yAwareness);
@@ -125,6 +137,7 @@ export class SocketGateway {
       awarenessReported: new Set(),
     };
     this.guards.set(socket, guard);
+    this.outbound.add(socket);
     // Runs before any handler, for every incoming event, known or not.
     socket.use((packet, next) => {
       // Echoed in errors and logs: keep whatever a client sent as event name short.
@@ -159,6 +172,7 @@ export class SocketGateway {
     });
     for (const [name, h] of this.handlers) this.bind(socket, name, h);
     socket.on('disconnect', (reason) => {
+      this.outbound.remove(socket);
       this.opts.rooms.leaveAll(socket);
       this.log.debug({ socket: socket.id, reason }, 'socket disconnected');
     });
@@ -241,10 +255,12 @@ export class SocketGateway {
     const room = rooms.join(roomId, socket);
     respond();
     // The server's half of the sync: its state vector (the client answers with what the server
-    // lacks, e.g. offline edits) and everyone's presence.
-    socket.emit(EV.ySync, { roomId, data: room.syncStep1Message() });
-    const awareness = room.awarenessMessage();
-    if (awareness) socket.emit(EV.yAwareness, { roomId, data: awareness });
+    // lacks, e.g. offline edits) and everyone's presence — the latter, like any reply that can be
+    // large, from the socket's outgoing budget (joining again and again costs the joiner).
+    const step1 = room.syncStep1Message();
+    this.outbound.charge(socket, step1.byteLength);
+    socket.emit(EV.ySync, { roomId, data: step1 });
+    this.outbound.requestAwareness(socket, roomId);
   }
 
   private joinedRoom(socket: Socket, roomId: string): Room {
