@@ -133,7 +133,7 @@ const EnvSchema = z.object({
   ENGINE_WARMUP_SIZES: renderSides.default([256]),
   RENDER_JPEG_QUALITY: intFrom(30, 100).default(85),
   RENDER_KEEP_CLOSED_ROOM_S: intFrom(0).default(600),
-  RENDER_PENDING_MB: z.coerce.number().positive().default(256),
+  RENDER_PENDING_MB: z.coerce.number().positive().default(48),
   RENDER_HISTORY_MB: z.coerce.number().positive().default(64),
   SNAPSHOT_RATE_PER_SECOND: z.coerce.number().positive().default(SNAPSHOT_RATE_LIMIT.perSecond),
   SNAPSHOT_RATE_BURST: intFrom(1).default(SNAPSHOT_RATE_LIMIT.burst),
@@ -172,7 +172,8 @@ export interface RenderConfig {
   /** RENDER_KEEP_CLOSED_ROOM_S: how long the renders of a room nobody is in are kept; default 600 */
   keepClosedRoomMs: number;
   /** RENDER_PENDING_MB: decoded snapshots that may wait for the engine at once, all rooms
-   * together; default 256 (~85 waiting 1024² frames or ~1,300 at 256²) */
+   * together; default 48 (16 waiting 1024² frames or ~250 at 256²: a CPU renders about one a
+   * second, a GPU drains them fast; more only holds memory an attacker chose) */
   pendingBytes: number;
   /** RENDER_HISTORY_MB: JPEG bytes of kept renders (histories of every frame of every room, open or
    * recently closed) — past it the least recently used renders go first; default 64 */
