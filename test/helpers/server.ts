@@ -84,6 +84,8 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
       MODEL: opts.model ?? '',
       LC_WEB: opts.web ? '1' : '0',
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+      // tests create many rooms from one address (createRoom)
+      ROOMS_PER_HOUR: '100000',
       ...opts.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -16,6 +16,7 @@ import * as syncProtocol from 'y-protocols/sync';
 import * as Y from 'yjs';
 import { EV, type ErrorEvent, type UserInfo } from '../../lib/protocol/events';
 import { float32ToFloat16 } from '../../lib/diffusion/fp16';
+import { CreatedRoom, ROOMS_PATH, tokenFromHash, type Role } from '../../lib/protocol/access';
 
 export interface PeerOptions {
   user?: UserInfo;
@@ -25,6 +26,11 @@ export interface PeerOptions {
   doc?: Y.Doc;
   /** Socket.IO transports (default websocket only; browsers start with polling) */
   transports?: Array<'polling' | 'websocket'>;
+  /** the room link's token sent in the handshake; default: the `role` token of a room made by
+   * createRoom (none for other rooms) */
+  token?: string;
+  /** which of createRoom's links to join with (default editor) */
+  role?: Role;
 }
 
 export interface AckResult {
@@ -62,7 +68,8 @@ export async function connectPeer(url: string, roomId: string, opts: PeerOptions
   const doc = opts.doc ?? new Y.Doc();
   const awareness = new Awareness(doc);
   if (opts.user) awareness.setLocalStateField('user', opts.user);
-  const socket = io(url, { transports: opts.transports ?? ['websocket'], forceNew: true, reconnection: false });
+  const token = opts.token ?? roomTokens.get(roomId)?.[opts.role ?? 'editor'];
+  const socket = io(url, { transports: opts.transports ?? ['websocket'], forceNew: true, reconnection: false, ...(token && { auth: { token } }) });
   const errors: ErrorEvent[] = [];
   const nacks: AckResult[] = [];
   let joined = false;
@@ -191,7 +198,28 @@ export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise
   ]);
 }
 
-/** A random room id matching ROOM_ID_PATTERN. */
+/** The link tokens of rooms made by createRoom, by room id: connectPeer joins with them. */
+const roomTokens = new Map<string, Record<Role, string>>();
+
+/** A shared room created the way the landing page does (POST /api/rooms); connectPeer then joins
+ * it with its editor link (or `role`'s). Returns the room id. */
+export async function createRoom(url: string): Promise<string> {
+  const res = await fetch(`${url}${ROOMS_PATH}`, { method: 'POST' });
+  if (res.status !== 201) throw new Error(`POST ${ROOMS_PATH} answered ${res.status}: ${await res.text()}`);
+  const created = CreatedRoom.parse(await res.json());
+  const token = (link: string) => tokenFromHash(link.slice(link.indexOf('#')))!;
+  roomTokens.set(created.roomId, { owner: token(created.links.owner), editor: token(created.links.editor), viewer: token(created.links.viewer) });
+  return created.roomId;
+}
+
+/** The token of one of createRoom's links. */
+export function roomToken(roomId: string, role: Role = 'editor'): string {
+  const t = roomTokens.get(roomId)?.[role];
+  if (!t) throw new Error(`room ${roomId} was not made by createRoom`);
+  return t;
+}
+
+/** A random room id matching ROOM_ID_PATTERN (a room that does not exist: joining it is refused). */
 export function randomRoomId(): string {
   const abc = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-';
   let s = '';
