@@ -13,6 +13,7 @@ import { HttpRoutes, createRequestHandler, type NextHandler } from './http/reque
 import { securityHeaders } from './http/securityHeaders';
 import { createLogger, type Logger } from './logger';
 import type { LivecanvasServer } from './LivecanvasServer';
+import { attachAccess } from './auth/attachAccess';
 import { createAccessControl } from './auth/createAccessControl';
 import { accessRoutes, readAuthorizer } from './auth/accessRoutes';
 import { ROOMS_PATH } from '../lib/protocol/access';
@@ -73,6 +74,7 @@ export async function createLivecanvasServer(config: ServerConfig, logger = crea
   });
   // nosniff, Referrer-Policy, HSTS and the page CSP (with its nonce) on every response, Socket.IO's too.
   httpServer.prependListener('request', securityHeaders({ dev: config.dev, hstsMaxAgeS: config.http.hstsMaxAgeS }));
+  const access = await createAccessControl(config, store);
   const rooms = new RoomManager({
     store,
     io,
@@ -89,10 +91,10 @@ export async function createLivecanvasServer(config: ServerConfig, logger = crea
     byteRateLimit: config.byteRateLimit,
     violations: config.violations,
     outgoing: config.outgoing,
+    access,
   });
   const health = new HealthRegistry(config.root, () => ({ rooms: rooms.size, clients: io.of('/').sockets.size }));
   const routes = new HttpRoutes();
-  const access = await createAccessControl(config, store);
   routes.add(ROOMS_PATH, accessRoutes(access, { roomsPerHour: config.access.roomsPerHour }));
   const authorizeRead = readAuthorizer(access);
   attachStorage({ store, rooms, health });
@@ -147,6 +149,7 @@ async function main(): Promise<void> {
 
   const server = await createLivecanvasServer(config, logger);
   // Features, one line each:
+  attachAccess(server);
   await attachRender(server);
   attachUploads(server);
 

@@ -127,6 +127,10 @@ export const ErrorCode = z.enum([
   'bad-image',
   /** a frame whose renders kept crashing the engine: its snapshots are refused for a while */
   'quarantined',
+  /** the link's role may not do this (a viewer writing), or the link is not valid for the room */
+  'forbidden',
+  /** the room was never created (or was deleted) */
+  'no-such-room',
   'server-error',
 ]);
 export const ErrorEvent = z.object({

@@ -60,7 +60,7 @@ export async function attachRender(server: LivecanvasServer): Promise<RenderLoop
       throw new ClientError('rate-limited', `${EV.replay}: once per join of a room; rejoin to ask again`, { violation: false });
     }
     return loop.delivery.replay(payload.roomId);
-  });
+  }, { role: 'viewer' });
   rooms.on('room-loaded', (room) => loop.roomOpened(room.id, room.doc));
   rooms.on('room-unloaded', (room) => loop.roomClosed(room.id));
   health.register('engine', () => publicEngineStatus(engine.status));

@@ -4,13 +4,16 @@
 // events with `registerRoomEvent` and get the same treatment.
 import type { Server, Socket } from 'socket.io';
 import type { z } from 'zod';
+import * as Y from 'yjs';
+import { ACCESS_EV, HandshakeAuth, roleAtLeast, type Role, type RoomRevoked } from '../../lib/protocol/access';
 import { EV, RoomJoin, RoomLeave, YAwareness, YSync, type ErrorEvent } from '../../lib/protocol/events';
+import type { AccessControl } from '../auth/AccessControl';
 import { MAX_SOCKET_BUFFER_BYTES, MAX_YJS_MESSAGE_BYTES, OUTGOING_BYTE_RATE_LIMIT } from '../../lib/protocol/limits';
 import type { Logger } from '../logger';
 import { RoomFullError, StoreWriteError, type AwarenessRefusal, type Room } from '../rooms/Room';
 import type { RoomManager } from '../rooms/RoomManager';
 import { InvalidChangeError } from '../rooms/documentRules';
-import { MalformedMessageError } from '../rooms/yjsMessages';
+import { MalformedMessageError, parseSyncMessage } from '../rooms/yjsMessages';
 import { ForeignClientError } from '../rooms/yjsWriters';
 import { ClientError, clientErrorFromZod } from './ClientError';
 import { OutboundGuard } from './OutboundGuard';
@@ -43,6 +46,16 @@ export interface SocketGatewayOptions {
   violations: { max: number; windowMs: number };
   /** what a socket can make the server send (OutboundGuard); defaults from lib/protocol/limits */
   outgoing?: { rate: { perSecond: number; burst: number }; maxBufferBytes: number };
+  /** decides each join's role from the handshake's link token */
+  access: AccessControl;
+}
+
+/** What a socket may do in one room: its role, the link version it was granted at (a rotated link
+ * revokes older ones) and a name fixed by a single-sign-on token. */
+export interface Grant {
+  role: Role;
+  version?: number;
+  fixedName?: string;
 }
 
 type Ack = (response: unknown) => void;
@@ -60,6 +73,8 @@ type Handler = (socket: Socket, raw: unknown, respond: (result?: unknown) => voi
 export class SocketGateway {
   private readonly log: Logger;
   private readonly guards = new WeakMap<Socket, Guard>();
+  /** per socket: roomId → its grant there */
+  private readonly grants = new WeakMap<Socket, Map<string, Grant>>();
   private readonly handlers = new Map<string, Handler>();
   /** events carrying the latest value of something: over the byte budget they are refused
    * without counting a violation (see registerRoomEvent's `stream`) */
@@ -79,10 +94,13 @@ export class SocketGateway {
     this.handlers.set(EV.roomLeave, (socket, raw) => {
       const { roomId } = parse(RoomLeave, raw, EV.roomLeave);
       opts.rooms.leave(roomId, socket);
+      this.grants.get(socket)?.delete(roomId);
     });
     this.handlers.set(EV.ySync, (socket, raw) => {
       const { roomId, data } = parseYSync(raw);
       const room = this.joinedRoom(socket, roomId);
+      // a viewer syncs (step 1, and empty answers) but writes nothing: never stored nor broadcast
+      if (this.grants.get(socket)?.get(roomId)?.role === 'viewer') refuseViewerWrites(data);
       const step1 = malformedAsClientError(() => room.handleSyncMessage(data, socket.id));
       // answered when its outgoing budget allows; a later step 1 replaces a waiting one
       if (step1) this.outbound.requestStep2(socket, roomId, step1.step1);
@@ -110,13 +128,15 @@ export class SocketGateway {
     name: string,
     schema: S,
     handler: RoomEventHandler<z.output<S>>,
-    opts: { stream?: boolean } = {},
+    opts: { stream?: boolean; role?: Role } = {},
   ): void {
     if (this.handlers.has(name)) throw new Error(`socket event ${name} is already registered`);
     if (opts.stream) this.streams.add(name);
+    const needed = opts.role ?? 'editor';
     const h: Handler = (socket, raw) => {
       const payload = parse(schema, raw, name);
       const room = this.joinedRoom(socket, payload.roomId);
+      this.requireRole(socket, payload.roomId, needed, name);
       return handler({ socket, room, payload });
     };
     this.handlers.set(name, h);
@@ -244,16 +264,24 @@ export class SocketGateway {
     }
   }
 
-  private onJoin(socket: Socket, raw: unknown, respond: (result?: unknown) => void): void {
+  /** The one place a socket gets a role in a room: its handshake's link token, checked by
+   * AccessControl.roleFor (an unknown room is refused, never created). */
+  private async onJoin(socket: Socket, raw: unknown, respond: (result?: unknown) => void): Promise<void> {
     const { roomId, user } = parse(RoomJoin, raw, EV.roomJoin);
     const rooms = this.opts.rooms;
     const already = rooms.get(roomId)?.hasClient(socket.id) ?? false;
     if (!already && rooms.roomsOf(socket.id).length >= MAX_ROOMS_PER_SOCKET) {
       throw new ClientError('invalid-room', `already in ${MAX_ROOMS_PER_SOCKET} rooms; leave one before joining another`);
     }
-    if (user) socket.data.user = user;
+    const auth = HandshakeAuth.safeParse(socket.handshake.auth ?? {});
+    const decision = await this.opts.access.roleFor(roomId, auth.success ? auth.data.token : undefined);
+    if (!decision.ok) throw new ClientError(decision.code, `${EV.roomJoin}: ${decision.message}`, { violation: false });
+    if (!socket.connected) return;
+    // a name fixed by a single-sign-on token is the one others see
+    if (user || decision.name) socket.data.user = { ...(user ?? { color: '#888888' }), ...(decision.name && { name: decision.name }) };
+    this.grantsOf(socket).set(roomId, { role: decision.role, version: decision.version, fixedName: decision.name });
     const room = rooms.join(roomId, socket);
-    respond();
+    respond({ role: decision.role, open: decision.open, ...(decision.name && { name: decision.name }) });
     // The server's half of the sync: its state vector (the client answers with what the server
     // lacks, e.g. offline edits) and everyone's presence — the latter, like any reply that can be
     // large, from the socket's outgoing budget (joining again and again costs the joiner).
@@ -269,6 +297,41 @@ export class SocketGateway {
       throw new ClientError('not-joined', `not in room ${roomId}; emit ${EV.roomJoin} first`);
     }
     return room;
+  }
+
+  /** The role a joined socket holds in a room (undefined when it has not joined it). */
+  roleOf(socketId: string, roomId: string): Role | undefined {
+    const socket = this.opts.io.of('/').sockets.get(socketId);
+    return socket ? this.grants.get(socket)?.get(roomId)?.role : undefined;
+  }
+
+  /** Tell the sockets of a room whose grant matches why they lose access, and disconnect them. */
+  revoke(roomId: string, which: (grant: Grant) => boolean, reason: string): number {
+    let n = 0;
+    for (const socket of this.opts.io.of('/').sockets.values()) {
+      const grant = this.grants.get(socket)?.get(roomId);
+      if (!grant || !which(grant)) continue;
+      socket.emit(ACCESS_EV.revoked, { roomId, reason } satisfies RoomRevoked);
+      // after the event has gone out: disconnect(true) would close before the buffer is flushed
+      setImmediate(() => socket.disconnect(true));
+      n++;
+    }
+    if (n) this.log.info({ room: roomId, sockets: n, reason }, 'access revoked');
+    return n;
+  }
+
+  private grantsOf(socket: Socket): Map<string, Grant> {
+    let g = this.grants.get(socket);
+    if (!g) this.grants.set(socket, (g = new Map()));
+    return g;
+  }
+
+  /** Refuses what the socket's role in the room may not do. */
+  private requireRole(socket: Socket, roomId: string, needed: Role, what: string): void {
+    const role = this.grants.get(socket)?.get(roomId)?.role ?? 'viewer';
+    if (!roleAtLeast(role, needed)) {
+      throw new ClientError('forbidden', `${what}: your link to this room is a ${role} link; this needs the ${needed} role`, { violation: false });
+    }
   }
 }
 
@@ -318,4 +381,14 @@ const kib = (n: number) => (n >= 1048576 ? `${(n / 1048576).toFixed(1)} MB` : `$
 function roomIdOf(raw: unknown): string | undefined {
   const id = raw && typeof raw === 'object' ? (raw as { roomId?: unknown }).roomId : undefined;
   return typeof id === 'string' && id.length <= 64 ? id : undefined;
+}
+
+/** A viewer's y:sync: step 1 asks for the room (allowed); a step 2 or update must carry nothing —
+ * the empty answer an honest read-only page sends to the server's step 1. */
+function refuseViewerWrites(data: Uint8Array): void {
+  const msg = malformedAsClientError(() => parseSyncMessage(data));
+  if (msg.type === 'step1') return;
+  const { structs, ds } = malformedAsClientError(() => Y.decodeUpdate(msg.update));
+  if (structs.length === 0 && ds.clients.size === 0) return;
+  throw new ClientError('forbidden', `${EV.ySync}: this is a view-only link: changes to the room are not accepted`, { violation: false });
 }

@@ -215,6 +215,19 @@ export class RoomStore {
     return this.stmts.hasRoom.get(roomId, roomId) !== undefined;
   }
 
+  /** Deletes everything stored about a room, in every table with a `room_id` column (its document,
+   * and the rows features keep in this file: pinned renders, uploads, its access entry), in one
+   * transaction. Returns the rows deleted. */
+  deleteRoom(roomId: string): number {
+    const tables = this.db
+      .prepare<[], { name: string }>(
+        "SELECT m.name FROM sqlite_master m WHERE m.type = 'table' AND EXISTS (SELECT 1 FROM pragma_table_info(m.name) p WHERE p.name = 'room_id')",
+      )
+      .all()
+      .map((t) => t.name);
+    return this.db.transaction(() => tables.reduce((n, t) => n + this.db.prepare(`DELETE FROM "${t}" WHERE room_id = ?`).run(roomId).changes, 0))();
+  }
+
   close(): void {
     if (this.db.open) this.db.close();
   }

@@ -34,6 +34,7 @@ import type { LivecanvasServer } from '../LivecanvasServer';
 import { drainBody, mb, receiveToFile, SlowBodyError, type BodyLimits } from './receiveBody';
 import { HttpError, QuotaReservations, ServeBudget, UploadSlots } from './uploadLimits';
 import { UploadStore, uploadIdFromSha256 } from './UploadStore';
+import { roleAtLeast } from '../../lib/protocol/access';
 
 /** Where bodies are written while they arrive, under DATA_DIR (same disk as the database). */
 export const UPLOAD_TMP_DIR = 'upload-tmp';
@@ -101,6 +102,10 @@ export function attachUploads(server: LivecanvasServer, opts: UploadsOptions = {
     const socketId = req.headers[UPLOAD_SOCKET_HEADER];
     if (typeof socketId !== 'string' || !room.clients.get(socketId)?.connected) {
       throw new HttpError(403, `join the room before uploading to it: send the id of your Socket.IO connection, joined to room ${roomId}, in the ${UPLOAD_SOCKET_HEADER} header`);
+    }
+    // …with a link that may change the room
+    if (!roleAtLeast(server.sockets.roleOf(socketId, roomId) ?? 'viewer', 'editor')) {
+      throw new HttpError(403, `this is a view-only link to room ${roomId}: uploading needs an edit link`);
     }
     const mime = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     if (!isUploadImageType(mime)) {
@@ -213,7 +218,8 @@ export function attachUploads(server: LivecanvasServer, opts: UploadsOptions = {
         await post(req, res, roomId);
       } else {
         if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, `${req.method} ${UPLOADS_PATH}/<roomId>/<id>: only GET`, { allow: 'GET, HEAD' });
-        serve(req, res, roomId, id);
+        // any role in that very room may read its files (the room's cookie, or an open room)
+        if (await server.authorizeRead(req, res, roomId)) serve(req, res, roomId, id);
       }
     } catch (e) {
       if (!(e instanceof HttpError)) {
