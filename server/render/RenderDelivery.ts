@@ -117,14 +117,14 @@ export class RenderDelivery {
   /** What a newcomer needs: the engine status, every frame's state and its kept renders — the
    * newest of each frame first, then older ones, newest first, while the JPEGs stay under
    * REPLAY_MAX_BYTES — with the JPEGs in one buffer. */
-  replay(roomId: string): AckFields<RendersReplayAck> {
+  replay(roomId: string, maxBytes = REPLAY_MAX_BYTES): AckFields<RendersReplayAck> {
     const slots = this.queue.frames(roomId);
     const chosen = new Map<RenderSlot, KeptRender[]>(slots.map((s) => [s, []]));
     let bytes = 0;
     for (let back = 1; back <= RENDER_HISTORY_LENGTH; back++) {
       for (const s of slots) {
         const k = s.data.renders.at(-back);
-        if (!k || bytes + k.result.image.byteLength > REPLAY_MAX_BYTES) continue;
+        if (!k || bytes + k.result.image.byteLength > Math.min(maxBytes, REPLAY_MAX_BYTES)) continue;
         bytes += k.result.image.byteLength;
         chosen.get(s)!.unshift(k);
       }

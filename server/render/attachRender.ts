@@ -59,7 +59,11 @@ export async function attachRender(server: LivecanvasServer): Promise<RenderLoop
     if (!replayable.get(socket)?.delete(payload.roomId)) {
       throw new ClientError('rate-limited', `${EV.replay}: once per join of a room; rejoin to ask again`, { violation: false });
     }
-    return loop.delivery.replay(payload.roomId);
+    // what the socket's outgoing budget allows now (it also paid for the join's sync): the frames'
+    // states always, renders while they fit; later renders arrive as they are made
+    const reply = loop.delivery.replay(payload.roomId, sockets.outgoingAllowance(socket));
+    sockets.chargeOutgoing(socket, reply.images?.byteLength ?? 0);
+    return reply;
   }, { role: 'viewer' });
   rooms.on('room-loaded', (room) => loop.roomOpened(room.id, room.doc));
   rooms.on('room-unloaded', (room) => loop.roomClosed(room.id));

@@ -99,6 +99,11 @@ export class OutboundGuard {
     this.outs.get(socket)?.budget.take(bytes);
   }
 
+  /** Bytes the socket may still make the server send now, from its outgoing budget. */
+  allowance(socket: Socket): number {
+    return this.outs.get(socket)?.budget.available() ?? 0;
+  }
+
   stop(): void {
     clearInterval(this.sweeper);
     for (const socket of [...this.outs.keys()]) this.remove(socket);

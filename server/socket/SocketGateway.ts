@@ -299,6 +299,16 @@ export class SocketGateway {
     return room;
   }
 
+  /** What a reply a feature sends (e.g. a renders replay) may weigh now, from the socket's outgoing
+   * budget; `chargeOutgoing` pays for what was sent. */
+  outgoingAllowance(socket: Socket): number {
+    return this.outbound.allowance(socket);
+  }
+
+  chargeOutgoing(socket: Socket, bytes: number): void {
+    this.outbound.charge(socket, bytes);
+  }
+
   /** The role a joined socket holds in a room (undefined when it has not joined it). */
   roleOf(socketId: string, roomId: string): Role | undefined {
     const socket = this.opts.io.of('/').sockets.get(socketId);

@@ -23,6 +23,12 @@ export class TokenBucket {
     return true;
   }
 
+  /** Tokens available now (0 while in debt). */
+  available(): number {
+    this.refill();
+    return Math.max(0, this.tokens);
+  }
+
   /** Milliseconds until `n` tokens (at most a full bucket) are available. */
   waitMs(n = 1): number {
     this.refill();
