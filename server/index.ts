@@ -201,6 +201,9 @@ async function main(): Promise<void> {
     { url: `http://${addr.address}:${addr.port}`, web: config.web, dev: config.dev, dataDir: config.dataDir },
     'livecanvas listening',
   );
+  // One plain line a person can click, besides the JSON logs (on stderr, so stdout stays JSON).
+  const host = ['0.0.0.0', '::', '127.0.0.1', '::1'].includes(addr.address) ? 'localhost' : addr.address.includes(':') ? `[${addr.address}]` : addr.address;
+  process.stderr.write(`Livecanvas is running: http://${host}:${addr.port}\n`);
 }
 
 if (process.argv[1] && import.meta.filename === realpathSync(process.argv[1])) {
