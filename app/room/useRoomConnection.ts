@@ -7,6 +7,7 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { io, type Socket } from 'socket.io-client';
 import * as Y from 'yjs';
+import { tokenFromHash } from '../../lib/protocol/access';
 import { EV, type ErrorEvent, type UserInfo } from '../../lib/protocol/events';
 import type { AwarenessUser } from '../../lib/canvas/presence';
 import {
@@ -155,6 +156,18 @@ export function useRoomConnection(roomId: string, user: UserInfo | null): RoomCo
   useEffect(() => {
     if (conn && user) conn.provider.setUser(awarenessUser(user, access));
   }, [conn, user?.name, user?.color, access]);
+
+  // A link pasted into this tab's address bar differs only in its fragment: the browser does not
+  // load the page again. Its token is a new grant: keep it, and open the room afresh with it.
+  useEffect(() => {
+    const onHashChange = () => {
+      if (!tokenFromHash(window.location.hash)) return;
+      takeRoomToken(roomId);
+      window.location.reload();
+    };
+    window.addEventListener('hashchange', onHashChange);
+    return () => window.removeEventListener('hashchange', onHashChange);
+  }, [roomId]);
 
   const reportError = useCallback((message: string) => setProblem({ message, connection: false }), []);
   const dismissError = useCallback(() => setProblem(null), []);

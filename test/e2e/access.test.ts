@@ -236,6 +236,7 @@ describe('sharing a room with a view link', () => {
     await expect
       .poll(() => dialog.locator('[data-testid="share-link-viewer-value"]').inputValue(), { timeout: 10_000 })
       .not.toBe(viewLink);
+    await a.keyboard.press('Escape');
 
     const denied = viewer.page.locator('[data-testid="room-denied"]');
     await denied.waitFor({ timeout: 5000 });
@@ -259,6 +260,42 @@ describe('sharing a room with a view link', () => {
     }
     // the owner is still in, with the canvas
     expect(await shapesOfType(a, 'draw')).toBe(1);
+  });
+
+  it('an editor learns that only the owner shares; the owner deletes the room and it is gone for everyone', async () => {
+    const a = owner.page;
+    await a.locator('[data-testid="share-button"]').click();
+    const dialog = a.locator('[data-testid="share-dialog"]');
+    const editLink = await dialog.locator('[data-testid="share-link-editor-value"]').inputValue();
+    const ed = await newPerson({ id: 'eve-1', name: 'Eve', color: '#11b3a3' });
+    try {
+      await ed.page.goto(editLink);
+      await waitForEditor(ed.page);
+      expect(await ed.page.locator('[data-testid="room"]').getAttribute('data-role')).toBe('editor');
+      expect(await ed.page.evaluate(() => window.editor!.getIsReadonly())).toBe(false);
+      await ed.page.locator('[data-testid="share-button"]').click();
+      expect(await ed.page.locator('[data-testid="share-not-owner"]').textContent()).toMatch(/Only the owner of this room can share it/);
+      expect(await ed.page.locator('[data-testid="share-dialog"] input').count()).toBe(0);
+      // the HTTP session was opened with the token in a header: pinned images and uploads can be read
+      expect(ed.requests.urls).toContain(`${server.url}/api/rooms/${roomId}/session`);
+
+      await dialog.locator('[data-testid="share-delete"]').click();
+      expect(await dialog.textContent()).toMatch(/gone for good/);
+      await dialog.locator('[data-testid="share-delete-confirm"]').click();
+      const ownerDenied = a.locator('[data-testid="room-denied"]');
+      await ownerDenied.waitFor({ timeout: 5000 });
+      expect(await ownerDenied.getAttribute('data-kind')).toBe('deleted');
+      expect(await ownerDenied.textContent()).toMatch(/You deleted this room/);
+      const edDenied = ed.page.locator('[data-testid="room-denied"]');
+      await edDenied.waitFor({ timeout: 5000 });
+      expect(await edDenied.textContent()).toMatch(/Access revoked: .*deleted/i);
+
+      // the link pasted again into the same tab (only the fragment differs: no page load by itself)
+      await ed.page.goto(editLink);
+      await expect.poll(() => edDenied.textContent(), { timeout: 10_000 }).toMatch(/This room does not exist/);
+    } finally {
+      await ed.context.close();
+    }
   });
 
   it('a room that does not exist says so', async () => {
