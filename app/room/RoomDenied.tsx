@@ -19,7 +19,7 @@ export function describeDenial(denial: RoomDenial): DenialText {
   if (denial.kind === 'revoked') {
     return {
       title: 'Access revoked',
-      lead: `Access revoked: ${denial.message}`,
+      lead: `Access revoked: ${denial.message.replace(/[.\s]*$/, '')}.`,
       detail: 'Ask the owner for a new link.',
     };
   }

@@ -56,7 +56,11 @@ export function RoomPanel() {
           data-testid="view-only"
           title="You can look, follow cursors and renders, and point with the laser; changes are made by the owner and editors."
         >
-          <span aria-hidden>👁</span> View only
+          <svg width="14" height="14" viewBox="0 0 16 16" fill="none" stroke="currentColor" strokeWidth="1.5" aria-hidden>
+            <path d="M1 8s2.5-5 7-5 7 5 7 5-2.5 5-7 5-7-5-7-5z" />
+            <circle cx="8" cy="8" r="2" />
+          </svg>
+          View only
         </span>
       )}
       <ConnectionBadge status={room.status} />
