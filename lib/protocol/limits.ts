@@ -124,3 +124,8 @@ export const OUTGOING_BYTE_RATE_LIMIT = {
 /** A socket whose unsent outgoing data (engine.io's buffer plus the WebSocket's) grows past this,
  * on top of the reply being sent, does not read what it is sent: it is disconnected. */
 export const MAX_SOCKET_BUFFER_BYTES = 16 * 1024 * 1024;
+
+/** Awareness (presence) client ids one connection may speak for in one room: a page uses one.
+ * Entries announcing further ids are dropped (the rest of the update is applied), with one
+ * `lc:error` per connection and room; an id the connection removes frees its place. */
+export const MAX_AWARENESS_IDS_PER_SOCKET = 4;

@@ -30,7 +30,6 @@ import {
   encodeAwarenessEntries,
   parseAwarenessUpdate,
   parseSyncMessage,
-  type AwarenessEntry,
 } from './yjsMessages';
 
 export type { AwarenessRefusal };
@@ -166,6 +165,7 @@ export class Room {
     this.writers.release(socketId);
     const owned = this.awarenessOwners.release(socketId);
     if (owned.length > 0) removeAwarenessStates(this.awareness, owned, 'client-left');
+    this.forgetClocks(owned);
     return true;
   }
 
@@ -252,18 +252,18 @@ export class Room {
    * Returns the entries that were dropped (the others are applied and broadcast).
    */
   handleAwarenessMessage(data: Uint8Array, socketId: string): AwarenessRefusal[] {
-    const entries = parseAwarenessUpdate(data);
-    const accepted: AwarenessEntry[] = [];
-    const refused: AwarenessRefusal[] = [];
-    for (const entry of entries) {
-      const refusal = this.awarenessOwners.refuse(entry, socketId);
-      if (refusal) refused.push(refusal);
-      else accepted.push(entry);
-    }
+    // at most MAX_AWARENESS_IDS_PER_SOCKET ids per socket (awarenessOwners.judge)
+    const { accepted, refused } = this.awarenessOwners.judge(parseAwarenessUpdate(data), socketId);
     if (accepted.length === 0) return refused;
     applyAwarenessUpdate(this.awareness, encodeAwarenessEntries(accepted), new ClientOrigin(socketId));
-    this.awarenessOwners.applied(accepted, socketId);
+    this.forgetClocks(this.awarenessOwners.applied(accepted, socketId));
     return refused;
+  }
+
+  /** Drop the clocks y-protocols keeps of removed awareness ids (after their removal went out):
+   * else ids announced and removed in turn would pile up for as long as the room is loaded. */
+  private forgetClocks(ids: number[]): void {
+    for (const id of ids) if (!this.awareness.states.has(id)) this.awareness.meta.delete(id);
   }
 
   /**
