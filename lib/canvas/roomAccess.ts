@@ -136,6 +136,8 @@ export async function createRoom(doFetch: typeof fetch = fetch): Promise<{ ok: t
 }
 
 
+const SESSION_TIMEOUT_MS = 10_000;
+
 /**
  * Exchanges the link token for the room's HttpOnly cookie (`POST /api/rooms/<id>/session`,
  * `Authorization: Bearer`), so the page's HTTP reads of renders, uploads and pinned images carry
@@ -148,6 +150,8 @@ export async function openRoomSession(roomId: string, token: string, doFetch: ty
       credentials: 'same-origin',
       cache: 'no-store',
       headers: { authorization: `Bearer ${token}` },
+      // the editor waits for this; a server that never answers must not keep the room closed
+      signal: AbortSignal.timeout(SESSION_TIMEOUT_MS),
     });
     if (res.ok) return null;
     const body = (await res.json().catch(() => null)) as { error?: unknown } | null;
