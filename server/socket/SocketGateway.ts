@@ -4,7 +4,6 @@
 // events with `registerRoomEvent` and get the same treatment.
 import type { Server, Socket } from 'socket.io';
 import type { z } from 'zod';
-import * as Y from 'yjs';
 import { ACCESS_EV, HandshakeAuth, roleAtLeast, type Role, type RoomRevoked } from '../../lib/protocol/access';
 import { EV, RoomJoin, RoomLeave, YAwareness, YSync, type ErrorEvent } from '../../lib/protocol/events';
 import type { AccessControl } from '../auth/AccessControl';
@@ -13,7 +12,8 @@ import type { Logger } from '../logger';
 import { RoomFullError, StoreWriteError, type AwarenessRefusal, type Room } from '../rooms/Room';
 import type { RoomManager } from '../rooms/RoomManager';
 import { InvalidChangeError } from '../rooms/documentRules';
-import { MalformedMessageError, parseSyncMessage } from '../rooms/yjsMessages';
+import { MalformedMessageError } from '../rooms/yjsMessages';
+import { refuseViewerWrites, type Grant } from './grants';
 import { ForeignClientError } from '../rooms/yjsWriters';
 import { ClientError, clientErrorFromZod } from './ClientError';
 import { OutboundGuard } from './OutboundGuard';
@@ -50,13 +50,6 @@ export interface SocketGatewayOptions {
   access: AccessControl;
 }
 
-/** What a socket may do in one room: its role, the link version it was granted at (a rotated link
- * revokes older ones) and a name fixed by a single-sign-on token. */
-export interface Grant {
-  role: Role;
-  version?: number;
-  fixedName?: string;
-}
 
 type Ack = (response: unknown) => void;
 
@@ -393,12 +386,3 @@ function roomIdOf(raw: unknown): string | undefined {
   return typeof id === 'string' && id.length <= 64 ? id : undefined;
 }
 
-/** A viewer's y:sync: step 1 asks for the room (allowed); a step 2 or update must carry nothing —
- * the empty answer an honest read-only page sends to the server's step 1. */
-function refuseViewerWrites(data: Uint8Array): void {
-  const msg = malformedAsClientError(() => parseSyncMessage(data));
-  if (msg.type === 'step1') return;
-  const { structs, ds } = malformedAsClientError(() => Y.decodeUpdate(msg.update));
-  if (structs.length === 0 && ds.clients.size === 0) return;
-  throw new ClientError('forbidden', `${EV.ySync}: this is a view-only link: changes to the room are not accepted`, { violation: false });
-}
