@@ -6,7 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { launchBrowser, openRoom, waitInPage } from '../test/e2e/browser';
+import { createSharedRoom, launchBrowser, openRoom, waitInPage } from '../test/e2e/browser';
 import { ROOT, startServer } from '../test/helpers/server';
 // @ts-expect-error plain .mjs module without type declarations
 import { ensureBuild } from './ensure-build.mjs';
@@ -53,12 +53,13 @@ async function main() {
   const server = await startServer({ web: true, model: 'tiny-lcm' });
   const browser = await launchBrowser();
   try {
-    const roomId = `screenshot-${Math.random().toString(36).slice(2, 10)}`;
-    const A = await openRoom(browser, server.url, roomId, {
+    // a shared room, as the landing page makes it: Ann opens the owner link, Bob the edit link
+    const { links } = await createSharedRoom(server.url);
+    const A = await openRoom(browser, server.url, links.owner, {
       participant: { id: 'ann-1', name: 'Ann', color: '#e03131' },
       viewport: VIEWPORT,
     });
-    const B = await openRoom(browser, server.url, roomId, {
+    const B = await openRoom(browser, server.url, links.editor, {
       participant: { id: 'bob-1', name: 'Bob', color: '#1971c2' },
       viewport: VIEWPORT,
     });
