@@ -9,7 +9,7 @@ import * as Y from 'yjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BYTE_RATE_LIMIT, MAX_VIOLATIONS, MAX_YJS_MESSAGE_BYTES, RATE_LIMIT } from '../../lib/protocol/limits';
 import { startServer, type TestServer } from '../helpers/server';
-import { connectPeer, drawShape, randomRoomId, recordsOf, until, type AckResult, type Peer } from '../helpers/yclient';
+import { connectPeer, createRoom, drawShape, randomRoomId, recordsOf, until, type AckResult, type Peer } from '../helpers/yclient';
 
 let server: TestServer;
 const peers: Peer[] = [];
@@ -49,7 +49,7 @@ const updateMessage = (update: Uint8Array) => {
 };
 /** A room with honest content: returns the writer, a watcher and the expected records. */
 async function honestRoom(url = server.url) {
-  const roomId = randomRoomId();
+  const roomId = await createRoom(url);
   const writer = await peer(roomId, url);
   for (let i = 0; i < 10; i++) writer.records.set(`shape:${i}`, drawShape(i));
   await writer.acked();
@@ -73,7 +73,7 @@ async function expectIntact(room: Awaited<ReturnType<typeof honestRoom>>, url = 
 }
 
 describe('bad input', () => {
-  it('invalid payload shapes → invalid-message; bad room ids → invalid-room; unknown events → invalid-message', async () => {
+  it('invalid payload shapes → invalid-message; bad room ids → invalid-room; unknown rooms → no-such-room; unknown events → invalid-message', async () => {
     const s = await rawSocket();
     const roomId = randomRoomId();
     for (const payload of ['hello', 42, null, [], { roomId }, { roomId, data: 'not bytes' }, { roomId, data: new Uint8Array(0) }]) {
@@ -89,6 +89,8 @@ describe('bad input', () => {
       ok: false,
       error: { code: 'invalid-message' },
     });
+    // A well-formed id of a room nobody created is refused, not created.
+    expect(await send(s, 'room:join', { roomId })).toMatchObject({ ok: false, error: { code: 'no-such-room' } });
     expect(await send(s, 'no-such-event', { roomId })).toMatchObject({ ok: false, error: { code: 'invalid-message' } });
     // Errors also arrive as lc:error events naming the event.
     const evt = new Promise((r) => s.once('lc:error', r));
@@ -252,7 +254,7 @@ describe('a room at its size limit', () => {
   });
 
   it('refuses additions with too-large (never a disconnect), keeps the document intact, still accepts deletions', async () => {
-    const roomId = randomRoomId();
+    const roomId = await createRoom(smallServer.url);
     const writer = await peer(roomId, smallServer.url);
     const watcher = await peer(roomId, smallServer.url);
     let n = 0;

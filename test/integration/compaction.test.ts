@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import * as Y from 'yjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startServer, type TestServer } from '../helpers/server';
-import { connectPeer, drawShape, randomRoomId, until, type Peer } from '../helpers/yclient';
+import { connectPeer, createRoom, drawShape, until, type Peer } from '../helpers/yclient';
 
 const servers: TestServer[] = [];
 const peers: Peer[] = [];
@@ -60,7 +60,7 @@ afterEach(async () => {
 describe('compaction', () => {
   it('when the last client leaves, the room is compacted into one snapshot', async () => {
     const s = await start(NEVER);
-    const roomId = randomRoomId();
+    const roomId = await createRoom(s.url);
     const a = await peer(s.url, roomId);
     await write(a, 0, 30);
     expect(stored(s.dataDir, roomId)).toMatchObject({ snapshot: null });
@@ -72,7 +72,7 @@ describe('compaction', () => {
 
   it('every COMPACT_EVERY updates while people keep editing', async () => {
     const s = await start({ COMPACT_EVERY: '10', COMPACT_INTERVAL_S: '3600' });
-    const roomId = randomRoomId();
+    const roomId = await createRoom(s.url);
     const a = await peer(s.url, roomId);
     await write(a, 0, 25);
     const now = stored(s.dataDir, roomId);
@@ -82,7 +82,7 @@ describe('compaction', () => {
 
   it('when the oldest update is older than COMPACT_INTERVAL_S, with the room still open', async () => {
     const s = await start({ COMPACT_EVERY: '100000', COMPACT_INTERVAL_S: '1' });
-    const roomId = randomRoomId();
+    const roomId = await createRoom(s.url);
     const a = await peer(s.url, roomId);
     await write(a, 0, 5);
     expect(stored(s.dataDir, roomId).updates).toHaveLength(5);
@@ -95,7 +95,7 @@ describe('compaction', () => {
 
   it('on load after a crash, the update log left behind is folded into the snapshot', async () => {
     const first = await start(NEVER);
-    const roomId = randomRoomId();
+    const roomId = await createRoom(first.url);
     await write(await peer(first.url, roomId), 0, 20);
     await first.stop('SIGKILL'); // kill -9: no flush, no compaction
     expect(stored(first.dataDir, roomId)).toMatchObject({ snapshot: null });
@@ -109,7 +109,7 @@ describe('compaction', () => {
 
   it('a stored update that cannot be applied is never deleted: no compaction for that room, logged loudly', async () => {
     const first = await start(NEVER);
-    const roomId = randomRoomId();
+    const roomId = await createRoom(first.url);
     await write(await peer(first.url, roomId), 0, 20);
     await first.stop('SIGKILL'); // kill -9: no flush, no compaction
     const garbage = Buffer.from('this is not a yjs update');

@@ -8,7 +8,7 @@ import * as syncProtocol from 'y-protocols/sync';
 import * as Y from 'yjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startServer, type TestServer } from '../helpers/server';
-import { connectPeer, drawShape, randomRoomId, until, type AckResult, type Peer } from '../helpers/yclient';
+import { connectPeer, createRoom, drawShape, until, type AckResult, type Peer } from '../helpers/yclient';
 
 const servers: TestServer[] = [];
 const peers: Peer[] = [];
@@ -32,7 +32,7 @@ describe('durability', () => {
   it('N acknowledged updates survive kill -9 (with compactions in between)', async () => {
     const N = 200;
     const first = await start(undefined, { COMPACT_EVERY: '64' });
-    const roomId = randomRoomId();
+    const roomId = await createRoom(first.url);
     const a = await peer(first.url, roomId);
     for (let i = 0; i < N; i++) a.records.set(`shape:${i}`, drawShape(i)); // one y:sync message each
     await a.acked();
@@ -52,7 +52,7 @@ describe('durability', () => {
     for (let total = 500; ; total *= 2) {
       // A burst this size is a flood by the default limits; here it must all be judged on merit.
       const first = await start(undefined, { RATE_BURST: '100000', RATE_PER_SECOND: '100000' });
-      const roomId = randomRoomId();
+      const roomId = await createRoom(first.url);
       const a = await peer(first.url, roomId);
       const doc = new Y.Doc();
       const acked: number[] = [];
@@ -86,7 +86,7 @@ describe('durability', () => {
 
   it('SIGTERM flushes: the room is compacted into one snapshot and reloads intact', async () => {
     const first = await start(undefined, { COMPACT_EVERY: '100000', COMPACT_INTERVAL_S: '3600' });
-    const roomId = randomRoomId();
+    const roomId = await createRoom(first.url);
     const a = await peer(first.url, roomId);
     for (let i = 0; i < 50; i++) a.records.set(`shape:${i}`, drawShape(i));
     await a.acked();

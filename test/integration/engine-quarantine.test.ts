@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { liveFrameRecord } from '../../lib/canvas/liveFrame';
 import { EV, type EngineStatus, type FrameStatus, type RenderResult, type SnapshotAck } from '../../lib/protocol';
 import { startServer, type TestServer } from '../helpers/server';
-import { connectPeer, randomRoomId, until, type Peer } from '../helpers/yclient';
+import { connectPeer, createRoom, until, type Peer } from '../helpers/yclient';
 
 const CRASH = 'this prompt crashes the engine';
 
@@ -40,10 +40,10 @@ afterAll(async () => {
 
 describe('engine crash quarantine', () => {
   it('quarantines the frame that keeps crashing the engine; other rooms keep rendering', async () => {
-    const attacker = await connectPeer(server.url, randomRoomId());
+    const attacker = await connectPeer(server.url, await createRoom(server.url));
     const statuses: FrameStatus[] = [];
     attacker.socket.on(EV.frameStatus, (s: FrameStatus) => statuses.push(s));
-    const honest = await connectPeer(server.url, randomRoomId());
+    const honest = await connectPeer(server.url, await createRoom(server.url));
     const renders: RenderResult[] = [];
     honest.socket.on(EV.render, (r: RenderResult) => renders.push(r));
     const good = await frame(honest, 'shape:good', 'a red house');

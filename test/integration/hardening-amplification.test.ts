@@ -9,7 +9,7 @@ import { io, type Socket } from 'socket.io-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { startServer, type TestServer } from '../helpers/server';
-import { connectPeer, drawShape, randomRoomId, until, type Peer } from '../helpers/yclient';
+import { connectPeer, createRoom, drawShape, roomToken, until, type Peer } from '../helpers/yclient';
 
 let server: TestServer;
 const peers: Peer[] = [];
@@ -50,7 +50,7 @@ const health = async () => (await (await fetch(`${server.url}/healthz`)).json())
 
 /** A room of about `mb` MB of valid draw shapes (long strokes); its encoded size. */
 async function bigRoom(mb: number) {
-  const roomId = randomRoomId();
+  const roomId = await createRoom(server.url);
   const writer = await peer(roomId);
   let i = 0;
   while (Y.encodeStateAsUpdate(writer.doc).byteLength < mb * 1024 * 1024) {
@@ -65,7 +65,7 @@ async function bigRoom(mb: number) {
 
 /** A raw socket that joined `roomId` and counts the y:sync bytes it receives. */
 async function attackerIn(roomId: string, roomBytes: number) {
-  const s = io(server.url, { transports: ['websocket'], forceNew: true, reconnection: false });
+  const s = io(server.url, { transports: ['websocket'], forceNew: true, reconnection: false, auth: { token: roomToken(roomId) } });
   sockets.push(s);
   const got = { bytes: 0, copies: 0 };
   s.on('y:sync', (m: { data: ArrayBuffer }) => {
@@ -76,7 +76,7 @@ async function attackerIn(roomId: string, roomBytes: number) {
     s.once('connect', () => resolve());
     s.once('connect_error', reject);
   });
-  expect(await s.timeout(5000).emitWithAck('room:join', { roomId })).toEqual({ ok: true });
+  expect(await s.timeout(5000).emitWithAck('room:join', { roomId })).toMatchObject({ ok: true });
   return { s, got };
 }
 
@@ -85,7 +85,7 @@ const EMPTY_STEP1 = new Uint8Array([0, 1, 0]);
 
 /** Round trips of an honest edit (a writes, b sees it) in another room, for `ms`. */
 async function honestRoundTrips(ms: number): Promise<number[]> {
-  const roomId = randomRoomId();
+  const roomId = await createRoom(server.url);
   const a = await peer(roomId);
   const b = await peer(roomId);
   const times: number[] = [];
@@ -148,7 +148,7 @@ describe('step 1 amplification (finding 1)', () => {
   });
 
   it('a socket that does not read while its room is busy is disconnected once its unsent data passes the limit, with the reason logged', async () => {
-    const roomId = randomRoomId();
+    const roomId = await createRoom(server.url);
     const writer = await peer(roomId);
     const a = await attackerIn(roomId, Number.MAX_SAFE_INTEGER);
     const before = (await health()).clients;

@@ -7,7 +7,7 @@ import * as syncProtocol from 'y-protocols/sync';
 import * as Y from 'yjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type TestServer } from '../helpers/server';
-import { connectPeer, drawShape, randomRoomId, recordsOf, until, type AckResult, type Peer } from '../helpers/yclient';
+import { connectPeer, createRoom, drawShape, recordsOf, until, type AckResult, type Peer } from '../helpers/yclient';
 
 let server: TestServer;
 const peers: Peer[] = [];
@@ -50,7 +50,7 @@ const send = (p: Peer, update: Uint8Array) =>
 
 describe('Yjs client ids are bound to the connection that writes with them (finding 4)', () => {
   it("a peer cannot write with another client's id: refused, and the victim's next change is kept", async () => {
-    const roomId = randomRoomId();
+    const roomId = await createRoom(server.url);
     const victim = await peer(roomId);
     victim.records.set('shape:draw1', drawShape(1));
     await victim.acked();
@@ -76,7 +76,7 @@ describe('Yjs client ids are bound to the connection that writes with them (find
   });
 
   it('an id one connection wrote with cannot be continued by another; an id nobody uses is fine', async () => {
-    const roomId = randomRoomId();
+    const roomId = await createRoom(server.url);
     const a = await peer(roomId);
     a.records.set('shape:draw1', drawShape(1));
     await a.acked();
@@ -96,7 +96,7 @@ describe('Yjs client ids are bound to the connection that writes with them (find
   });
 
   it('a reconnecting client (new socket, same Y.Doc) keeps writing once its old connection is gone', async () => {
-    const roomId = randomRoomId();
+    const roomId = await createRoom(server.url);
     const a = await peer(roomId);
     const b = await peer(roomId);
     a.records.set('shape:draw1', drawShape(1));

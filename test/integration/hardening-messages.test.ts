@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { liveFrameRecord } from '../../lib/canvas/liveFrame';
 import { EV } from '../../lib/protocol';
 import { startServer, type TestServer } from '../helpers/server';
-import { connectPeer, randomRoomId, until } from '../helpers/yclient';
+import { connectPeer, createRoom, until } from '../helpers/yclient';
 
 let server: TestServer;
 const modelsDir = mkdtempSync(join(tmpdir(), 'lc-secret-models-'));
@@ -26,7 +26,7 @@ describe('messages to clients', () => {
     const health = JSON.stringify(await (await fetch(`${server.url}/healthz`)).json());
     expect(health).toContain('no-such-model');
     expect(health).not.toContain(modelsDir);
-    const room = randomRoomId();
+    const room = await createRoom(server.url);
     const seen: string[] = [];
     const peer = await connectPeer(server.url, room, { waitSync: false });
     for (const ev of [EV.engineStatus, EV.frameStatus, EV.error]) peer.socket.on(ev, (m: unknown) => seen.push(JSON.stringify(m)));

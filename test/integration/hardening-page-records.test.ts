@@ -25,7 +25,7 @@ import { LIVE_FRAME_TYPE } from '../../lib/canvas/liveFrame';
 import { bindTldrawStoreToYjs } from '../../lib/canvas/tldrawYjsBinding';
 import { isServerSchema } from '../../server/rooms/tldrawSchema';
 import { startServer, type TestServer } from '../helpers/server';
-import { connectPeer, randomRoomId, recordsOf, until, type Peer } from '../helpers/yclient';
+import { connectPeer, createRoom, recordsOf, until, type Peer } from '../helpers/yclient';
 
 /** The few DOM pieces tldraw's Editor touches when it is built without a page (as in
  * test/unit/liveFrameSnapshotter.test.ts). */
@@ -96,7 +96,7 @@ describe("the page's own writes pass the server's checks", () => {
   });
 
   it('seeding a room and drawing shapes of every kind with a real editor: nothing refused, another peer gets it all', async () => {
-    const roomId = randomRoomId();
+    const roomId = await createRoom(server.url);
     const doc = new Y.Doc();
     const page: Peer = await connectPeer(server.url, roomId, { doc });
     const editor = new Editor({

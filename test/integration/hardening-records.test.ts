@@ -8,7 +8,7 @@ import * as Y from 'yjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { liveFrameRecord } from '../../lib/canvas/liveFrame';
 import { startServer, type TestServer } from '../helpers/server';
-import { connectPeer, drawShape, randomRoomId, recordsOf, until, type AckResult, type Peer } from '../helpers/yclient';
+import { connectPeer, createRoom, drawShape, recordsOf, until, type AckResult, type Peer } from '../helpers/yclient';
 
 let server: TestServer;
 const peers: Peer[] = [];
@@ -48,7 +48,7 @@ const sendUpdate = (p: Peer, update: Uint8Array) =>
 
 /** A room with a writer, a watcher and an attacker (all synced); the expected records. */
 async function room() {
-  const roomId = randomRoomId();
+  const roomId = await createRoom(server.url);
   const writer = await peer(roomId);
   for (let i = 0; i < 5; i++) writer.records.set(`shape:draw${i}`, drawShape(i));
   writer.records.set('shape:frame1', liveFrameRecord('shape:frame1', { prompt: 'a cat' }));

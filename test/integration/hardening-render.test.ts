@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { liveFrameRecord } from '../../lib/canvas/liveFrame';
 import { EV, FrameRenderList, MAX_RENDER_FRAMES_PER_ROOM, type RenderResult, type SnapshotAck } from '../../lib/protocol';
 import { startServer, type TestServer } from '../helpers/server';
-import { connectPeer, randomRoomId, until, type Peer } from '../helpers/yclient';
+import { roomFetch } from '../helpers/roomHttp';
+import { connectPeer, createRoom, until, type Peer } from '../helpers/yclient';
 
 async function sketchJpeg(size: number, variant: number): Promise<Buffer> {
   const x = 10 + ((variant * 37) % (size - 20));
@@ -58,7 +59,7 @@ afterAll(async () => {
 
 describe('render path hardening', () => {
   it('a bogus huge seq does not lock a frame: the honest client continues above it without a violation', async () => {
-    const room = randomRoomId();
+    const room = await createRoom(server.url);
     const attacker = await connectPeer(server.url, room);
     const honest = await connectPeer(server.url, room);
     const renders = rendersOf(honest);
@@ -84,7 +85,7 @@ describe('render path hardening', () => {
   });
 
   it('keeps the renders of all rooms under RENDER_HISTORY_MB, dropping the least recently used first', async () => {
-    const rooms = [randomRoomId(), randomRoomId()];
+    const rooms = [await createRoom(server.url), await createRoom(server.url)];
     const peers = await Promise.all(rooms.map((r) => connectPeer(server.url, r)));
     const frameIds: string[][] = [];
     for (const peer of peers) frameIds.push([await addFrame(peer), await addFrame(peer), await addFrame(peer)]);
@@ -103,9 +104,9 @@ describe('render path hardening', () => {
     let keptRenders = 0;
     for (let p = 0; p < peers.length; p++) {
       for (const frameId of frameIds[p]) {
-        const list = FrameRenderList.parse(await (await fetch(`${server.url}/api/renders/${rooms[p]}/${encodeURIComponent(frameId)}`)).json());
+        const list = FrameRenderList.parse(await (await roomFetch(`${server.url}/api/renders/${rooms[p]}/${encodeURIComponent(frameId)}`, rooms[p])).json());
         for (const r of list.renders) {
-          keptBytes += (await (await fetch(`${server.url}${r.url}`)).arrayBuffer()).byteLength;
+          keptBytes += (await (await roomFetch(`${server.url}${r.url}`, rooms[p])).arrayBuffer()).byteLength;
           keptRenders++;
         }
       }
@@ -116,13 +117,13 @@ describe('render path hardening', () => {
     expect(keptRenders).toBeGreaterThan(0);
     // the newest render (the last frame of the last room) is the last one evicted
     const lastFrame = frameIds[1][2];
-    const last = FrameRenderList.parse(await (await fetch(`${server.url}/api/renders/${rooms[1]}/${encodeURIComponent(lastFrame)}`)).json());
+    const last = FrameRenderList.parse(await (await roomFetch(`${server.url}/api/renders/${rooms[1]}/${encodeURIComponent(lastFrame)}`, rooms[1])).json());
     expect(last.renders.at(-1)?.seq).toBe(8);
     for (const peer of peers) peer.close();
   });
 
   it(`renders at most ${MAX_RENDER_FRAMES_PER_ROOM} frames per room; the next is refused without a violation`, async () => {
-    const room = randomRoomId();
+    const room = await createRoom(server.url);
     const peer = await connectPeer(server.url, room);
     const image = await sketchJpeg(128, 3);
     const acks: SnapshotAck[] = [];

@@ -14,7 +14,7 @@ import { liveFrameShapeMigrations, liveFrameShapeProps } from '../../lib/canvas/
 import { isSchemaNewer } from '../../lib/canvas/tldrawYjsBinding';
 import { RoomStore } from '../../server/store/RoomStore';
 import { startServer, type TestServer } from '../helpers/server';
-import { connectPeer, drawShape, randomRoomId, recordsOf, until, type Peer } from '../helpers/yclient';
+import { connectPeer, createRoom, drawShape, randomRoomId, recordsOf, until, type Peer } from '../helpers/yclient';
 
 type Schema = { schemaVersion: 2; sequences: Record<string, number> };
 
@@ -49,7 +49,7 @@ afterAll(async () => {
 
 /** A room the way the room page seeds it: records and the current schema in one transaction. */
 async function seededRoom() {
-  const roomId = randomRoomId();
+  const roomId = await createRoom(server.url);
   const owner = await peer(roomId);
   owner.doc.transact(() => {
     for (let i = 0; i < 3; i++) owner.records.set(`shape:draw${i}`, drawShape(i));
@@ -110,6 +110,7 @@ describe('repair on load (finding 2)', () => {
   /** A data directory holding one room whose stored document is `doc`. */
   function storedRoom(doc: Y.Doc) {
     const dataDir = mkdtempSync(join(tmpdir(), 'lc-schema-'));
+    // a room stored before access control: it exists, so it joins as an open room
     const roomId = randomRoomId();
     const store = new RoomStore(dataDir);
     store.appendUpdate(roomId, Y.encodeStateAsUpdate(doc));

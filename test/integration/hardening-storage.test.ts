@@ -15,7 +15,7 @@ import * as Y from 'yjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RoomStore } from '../../server/store/RoomStore';
 import { ROOT, TINY_MODELS_DIR, freePort, startServer, type TestServer } from '../helpers/server';
-import { connectPeer, drawShape, randomRoomId, until, type Peer } from '../helpers/yclient';
+import { connectPeer, createRoom, drawShape, randomRoomId, until, type Peer } from '../helpers/yclient';
 
 const DB = 'livecanvas.sqlite';
 const servers: TestServer[] = [];
@@ -103,7 +103,7 @@ function writeRoom(store: RoomStore, roomId: string, n: number, points = 40) {
 describe('storage integrity', () => {
   it('refuses to start on a missing database in a data directory that held rooms (ALLOW_EMPTY_DATA=1 overrides)', async () => {
     const first = await start();
-    const roomId = randomRoomId();
+    const roomId = await createRoom(first.url);
     const a = await peer(first.url, roomId);
     a.records.set('shape:draw1', drawShape(1));
     await a.acked();
@@ -126,15 +126,20 @@ describe('storage integrity', () => {
     expect(emptyFile.code, emptyFile.output).not.toBe(null);
     expect(emptyFile.output).toMatch(/ALLOW_EMPTY_DATA=1/);
 
-    // On purpose: the override starts empty, and the next start needs no override.
+    // On purpose: the override starts empty (the lost room went with the database: joining it is
+    // refused, never recreated), and the next start needs no override.
     const allowed = await start(first.dataDir, { ALLOW_EMPTY_DATA: '1' });
-    const b = await peer(allowed.url, roomId);
+    const lost = await peer(allowed.url, roomId, false);
+    await until(() => lost.nacks.length > 0, 5_000, 'the join of the lost room is answered');
+    expect(lost.nacks[0]!.error).toMatchObject({ code: 'no-such-room' });
+    const fresh = await createRoom(allowed.url);
+    const b = await peer(allowed.url, fresh);
     expect(b.records.size).toBe(0);
     b.records.set('shape:draw2', drawShape(2));
     await b.acked();
     await allowed.stop('SIGTERM');
     const again = await start(first.dataDir);
-    const c = await peer(again.url, roomId);
+    const c = await peer(again.url, fresh);
     expect(c.records.has('shape:draw2')).toBe(true);
   });
 
@@ -222,6 +227,7 @@ describe('storage integrity', () => {
 
   it('a corrupted update row: the acknowledged updates after it are applied, clients are told, the log names room and file', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'lc-badrow-'));
+    // a room stored before access control: it exists, so it joins as an open room
     const roomId = randomRoomId();
     const store = new RoomStore(dataDir);
     writeRoom(store, roomId, 60);

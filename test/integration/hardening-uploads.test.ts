@@ -8,8 +8,9 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
 import { UPLOADS_PATH } from '../../lib/protocol/uploads';
+import { roomCookie, roomFetch } from '../helpers/roomHttp';
 import { startServer, type TestServer } from '../helpers/server';
-import { connectPeer, randomRoomId, until, type Peer } from '../helpers/yclient';
+import { connectPeer, createRoom, until, type Peer } from '../helpers/yclient';
 
 /** The header carrying the id of the uploader's Socket.IO socket (lib/protocol/uploads.ts). */
 const SOCKET_HEADER = 'x-livecanvas-socket';
@@ -26,7 +27,7 @@ afterEach(async () => {
 async function setup(env: Record<string, string> = {}) {
   const server = await startServer({ env });
   servers.push(server);
-  const roomId = randomRoomId();
+  const roomId = await createRoom(server.url);
   const peer = await connectPeer(server.url, roomId);
   peers.push(peer);
   return { server, roomId, peer, socketId: peer.socket.id! };
@@ -89,7 +90,7 @@ describe('upload hardening', () => {
   it('only a socket that joined the room may upload to it', async () => {
     const { server, roomId, socketId } = await setup();
     const png = await noisePng(8, 8);
-    const other = await connectPeer(server.url, randomRoomId());
+    const other = await connectPeer(server.url, await createRoom(server.url));
     peers.push(other);
 
     let r = await post(server.url, roomId, png);
@@ -223,7 +224,7 @@ describe('upload hardening', () => {
     // A reader that never reads: the server still holds most of file A for it.
     let slow: ClientRequest | undefined;
     const slowStatus = await new Promise<number>((resolve) => {
-      slow = httpGet(`${server.url}${stored[0]}`, (res) => {
+      slow = httpGet(`${server.url}${stored[0]}`, { headers: roomCookie(roomId) }, (res) => {
         res.pause();
         resolve(res.statusCode!);
       });
@@ -231,13 +232,13 @@ describe('upload hardening', () => {
     });
     expect(slowStatus).toBe(200);
     await new Promise((r) => setTimeout(r, 300));
-    const other = await fetch(`${server.url}${stored[1]}`);
+    const other = await roomFetch(`${server.url}${stored[1]}`, roomId);
     expect(other.status).toBe(503);
     expect(other.headers.get('retry-after')).toMatch(/^\d+$/);
-    const same = await fetch(`${server.url}${stored[0]}`); // shares the copy already held
+    const same = await roomFetch(`${server.url}${stored[0]}`, roomId); // shares the copy already held
     expect(same.status).toBe(200);
     expect(Buffer.from(await same.arrayBuffer()).equals(a)).toBe(true);
     slow!.destroy();
-    await until(async () => (await fetch(`${server.url}${stored[1]}`)).status === 200, 5_000, 'file B served once A is done');
+    await until(async () => (await roomFetch(`${server.url}${stored[1]}`, roomId)).status === 200, 5_000, 'file B served once A is done');
   }, 60_000);
 });

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, startServer, type TestServer } from '../helpers/server';
-import { connectPeer, randomRoomId, type Peer } from '../helpers/yclient';
+import { connectPeer, createRoom, type Peer } from '../helpers/yclient';
 
 let server: TestServer;
 const peers: Peer[] = [];
@@ -32,8 +32,8 @@ describe('/healthz', () => {
     expect(typeof idle.uptimeS).toBe('number');
     expect(idle.uptimeS as number).toBeGreaterThanOrEqual(0);
 
-    const r1 = randomRoomId();
-    const r2 = randomRoomId();
+    const r1 = await createRoom(server.url);
+    const r2 = await createRoom(server.url);
     peers.push(await connectPeer(server.url, r1), await connectPeer(server.url, r1), await connectPeer(server.url, r2));
     expect(await health()).toMatchObject({ ok: true, rooms: 2, clients: 3 });
   });

@@ -7,7 +7,7 @@ import * as encoding from 'lib0/encoding';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_AWARENESS_STATE_BYTES } from '../../lib/protocol/limits';
 import { ROOT, startServer, type TestServer } from '../helpers/server';
-import { connectPeer, randomRoomId, until, type AckResult, type Peer } from '../helpers/yclient';
+import { connectPeer, createRoom, roomToken, until, type AckResult, type Peer } from '../helpers/yclient';
 
 let server: TestServer;
 const peers: Peer[] = [];
@@ -51,7 +51,7 @@ afterAll(async () => {
 
 describe('presence', () => {
   it('peers see each other; a newcomer gets everyone at once; cursor moves propagate', async () => {
-    const roomId = randomRoomId();
+    const roomId = await createRoom(server.url);
     const a = await peer(roomId, 'Ada');
     const b = await peer(roomId, 'Bob');
     await until(() => names(b).join() === 'Ada' && names(a).join() === 'Bob', 2000, 'a and b see each other');
@@ -66,7 +66,7 @@ describe('presence', () => {
   });
 
   it('a disconnected client disappears for the others within 5 s', async () => {
-    const roomId = randomRoomId();
+    const roomId = await createRoom(server.url);
     const a = await peer(roomId, 'Ada');
     const b = await peer(roomId, 'Bob');
     await until(() => names(b).includes('Ada'), 2000, 'b sees a');
@@ -77,7 +77,7 @@ describe('presence', () => {
   });
 
   it('a transport that closes without a socket.io disconnect disappears within 5 s', async () => {
-    const roomId = randomRoomId();
+    const roomId = await createRoom(server.url);
     const a = await peer(roomId, 'Ada');
     const b = await peer(roomId, 'Bob');
     await until(() => names(b).includes('Ada'), 2000, 'b sees a');
@@ -87,7 +87,7 @@ describe('presence', () => {
   });
 
   it('leaving the room (while staying connected) removes the cursor too', async () => {
-    const roomId = randomRoomId();
+    const roomId = await createRoom(server.url);
     const a = await peer(roomId, 'Ada');
     const b = await peer(roomId, 'Bob');
     await until(() => names(b).includes('Ada'), 2000, 'b sees a');
@@ -97,9 +97,9 @@ describe('presence', () => {
   });
 
   it('a peer whose process freezes (no FIN, no pongs) disappears for the others within 5 s', async () => {
-    const roomId = randomRoomId();
+    const roomId = await createRoom(server.url);
     const b = await peer(roomId, 'Bob');
-    const child = spawn(process.execPath, ['--import', 'tsx', join('test', 'helpers', 'yclient.ts'), server.url, roomId, 'Frozen'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', join('test', 'helpers', 'peerProcess.ts'), server.url, roomId, 'Frozen', roomToken(roomId)], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'inherit'],
     });
@@ -115,7 +115,7 @@ describe('presence', () => {
   });
 
   it("nobody can remove or move another connection's cursor: entries for an id owned elsewhere are dropped, with one lc:error", async () => {
-    const roomId = randomRoomId();
+    const roomId = await createRoom(server.url);
     const victim = await peer(roomId, 'Victim');
     const watcher = await peer(roomId, 'Watcher');
     const attacker = await peer(roomId, 'Mallory');
@@ -150,7 +150,7 @@ describe('presence', () => {
   });
 
   it('after a reconnect the same awareness id is announced again by the new connection', async () => {
-    const roomId = randomRoomId();
+    const roomId = await createRoom(server.url);
     const a = await peer(roomId, 'Ada');
     const b = await peer(roomId, 'Bob');
     await until(() => names(b).includes('Ada'), 2000, 'b sees a');
@@ -164,7 +164,7 @@ describe('presence', () => {
   });
 
   it('invalid user info and oversized states are dropped (the rest of the room is unaffected)', async () => {
-    const roomId = randomRoomId();
+    const roomId = await createRoom(server.url);
     const a = await peer(roomId, 'Ada');
     const watcher = await peer(roomId, 'Watcher');
     await until(() => names(watcher).includes('Ada'), 2000, 'watcher sees a');

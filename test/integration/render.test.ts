@@ -21,11 +21,13 @@ import {
   type FrameRenderStats,
 } from '../../lib/protocol';
 import { startServer, type TestServer } from '../helpers/server';
-import { connectPeer, randomRoomId, withTimeout, type Peer } from '../helpers/yclient';
+import { roomFetch } from '../helpers/roomHttp';
+import { connectPeer, createRoom, randomRoomId, roomToken, withTimeout, type Peer } from '../helpers/yclient';
 
 // ───────────── helpers ─────────────
 
-const roomId = randomRoomId;
+/** A new shared room on `url` (POST /api/rooms): participants join it with its editor link. */
+const roomId = (url = server.url) => createRoom(url);
 
 async function waitFor(cond: () => boolean | Promise<boolean>, ms: number, what: string, pollMs = 10): Promise<void> {
   const deadline = Date.now() + ms;
@@ -67,6 +69,11 @@ class Inbox {
   readonly frameStatus: FrameStatus[] = [];
 
   constructor(socket: Socket) {
+    this.listen(socket);
+  }
+
+  /** Also record what `socket` receives (events of several sockets land in arrival order). */
+  listen(socket: Socket): void {
     socket.on(EV.render, (r: RenderResult) => this.renders.push(r));
     socket.on(EV.error, (e: ErrorEvent) => this.errors.push(e));
     socket.on(EV.engineStatus, (st: EngineStatus) => this.engineStatus.push(st));
@@ -146,15 +153,20 @@ class Participant extends Inbox {
   }
 }
 
-/** A bare socket in several rooms at once, to see the order of renders across rooms. */
-async function observer(url: string, rooms: string[]): Promise<{ socket: Socket; inbox: Inbox }> {
-  const socket = io(url, { transports: ['websocket'], forceNew: true, reconnection: false });
-  const inbox = new Inbox(socket);
+/** Bare sockets in several rooms, one per room (a socket's handshake carries one room's link
+ * token), recording into one inbox in arrival order: the order of renders across rooms. */
+async function observer(url: string, rooms: string[]): Promise<{ inbox: Inbox; close(): void }> {
+  const sockets: Socket[] = [];
+  let inbox: Inbox | undefined;
   for (const roomId of rooms) {
+    const socket = io(url, { transports: ['websocket'], forceNew: true, reconnection: false, auth: { token: roomToken(roomId) } });
+    sockets.push(socket);
+    if (inbox) inbox.listen(socket);
+    else inbox = new Inbox(socket);
     const ack = await socket.timeout(10_000).emitWithAck(EV.roomJoin, { roomId });
     if (!ack?.ok) throw new Error(`observer join failed: ${JSON.stringify(ack)}`);
   }
-  return { socket, inbox };
+  return { inbox: inbox!, close: () => sockets.forEach((s) => s.close()) };
 }
 
 // ───────────── tests ─────────────
@@ -181,7 +193,7 @@ async function health(url = server.url): Promise<{ engine?: EngineStatus; cpu?: 
 
 /** A frame's entry in `GET /api/renders/:roomId` (RenderLoop.stats), checked against its schema. */
 async function frameStats(room: string, frameId: string, url = server.url): Promise<FrameRenderStats | undefined> {
-  const r = RoomRenderStats.parse(await (await fetch(`${url}/api/renders/${room}`)).json());
+  const r = RoomRenderStats.parse(await (await roomFetch(`${url}/api/renders/${room}`, room)).json());
   return r.frames[frameId];
 }
 
@@ -194,14 +206,14 @@ describe('live render loop (tiny-lcm)', () => {
     const h = await health();
     expect(h.engine).toMatchObject({ state: 'ready', model: 'tiny-lcm', executionProvider: 'cpu' });
     expect(h.engine!.loadMs).toBeGreaterThan(0);
-    const [p] = await joined(roomId(), 1);
+    const [p] = await joined(await roomId(), 1);
     await waitFor(() => p.engineStatus.length > 0, 2_000, 'engine:status on join');
     expect(p.engineStatus[0]).toMatchObject({ state: 'ready', model: 'tiny-lcm' });
     p.close();
   });
 
   it('renders a burst of 100 snapshots in increasing seq, always the last, dropping the superseded ones', async () => {
-    const room = roomId();
+    const room = await roomId();
     const [drawer, viewer] = await joined(room, 2);
     const frameId = await drawer.createLiveFrame({ outputSize: 256 });
     await waitFor(() => viewer.hasRecord(frameId), 2_000, 'frame synced');
@@ -240,7 +252,7 @@ describe('live render loop (tiny-lcm)', () => {
   });
 
   it('delivers each render to every participant of the room, and the kept ones to a late joiner', async () => {
-    const room = roomId();
+    const room = await roomId();
     const people = await joined(room, 3);
     const frameId = await people[0].createLiveFrame({ outputSize: 128, prompt: 'a red house' });
     await waitFor(() => people.every((p) => p.hasRecord(frameId)), 2_000, 'frame synced');
@@ -260,7 +272,7 @@ describe('live render loop (tiny-lcm)', () => {
   });
 
   it('replays more kept renders than socket.io allows attachments in one packet (10), in one exchange', async () => {
-    const room = roomId();
+    const room = await roomId();
     const [drawer] = await joined(room, 1);
     const frameId = await drawer.createLiveFrame({ outputSize: 128 });
     for (let seq = 1; seq <= 14; seq++) {
@@ -278,7 +290,7 @@ describe('live render loop (tiny-lcm)', () => {
   });
 
   it('keeps the renders of a room nobody is in, so a reload still shows them', async () => {
-    const room = roomId();
+    const room = await roomId();
     const [p] = await joined(room, 1);
     const frameId = await p.createLiveFrame({ outputSize: 128 });
     p.snapshot(frameId, 5, await sketchJpeg(128, 5));
@@ -293,13 +305,13 @@ describe('live render loop (tiny-lcm)', () => {
   });
 
   it('forgets the renders of a frame deleted from the document', async () => {
-    const room = roomId();
+    const room = await roomId();
     const [p] = await joined(room, 1);
     const frameId = await p.createLiveFrame({ outputSize: 128 });
     p.snapshot(frameId, 1, await sketchJpeg(128, 1));
     await waitFor(() => p.rendersOf(frameId).length === 1, 10_000, 'render');
     const listed = async () =>
-      ((await (await fetch(`${server.url}/api/renders/${room}/${encodeURIComponent(frameId)}`)).json()) as { renders: unknown[] }).renders
+      ((await (await roomFetch(`${server.url}/api/renders/${room}/${encodeURIComponent(frameId)}`, room)).json()) as { renders: unknown[] }).renders
         .length;
     expect(await listed()).toBe(1);
     p.peer.records.delete(frameId);
@@ -310,7 +322,7 @@ describe('live render loop (tiny-lcm)', () => {
   });
 
   it('uses the frame seed when locked and a fresh seed per snapshot when unlocked', async () => {
-    const room = roomId();
+    const room = await roomId();
     const [p] = await joined(room, 1);
     const locked = await p.createLiveFrame({ outputSize: 128, seed: 1234, seedLocked: true });
     const unlocked = await p.createLiveFrame({ outputSize: 128, seed: 1234, seedLocked: false });
@@ -330,7 +342,7 @@ describe('live render loop (tiny-lcm)', () => {
   });
 
   it('pins a render as an asset served over HTTP and lists the history', async () => {
-    const room = roomId();
+    const room = await roomId();
     const [p] = await joined(room, 1);
     const frameId = await p.createLiveFrame({ outputSize: 128 });
     p.snapshot(frameId, 7, await sketchJpeg(128, 6));
@@ -338,7 +350,7 @@ describe('live render loop (tiny-lcm)', () => {
     const ack = await p.socket.emitWithAck(EV.pin, { roomId: room, frameId, seq: 7 });
     expect(ack).toMatchObject({ ok: true, width: 128, height: 128, mime: 'image/jpeg' });
     expect(ack.url).toMatch(new RegExp(`^/api/assets/${room}/[A-Za-z0-9_-]+\\.jpg$`));
-    const res = await fetch(server.url + ack.url);
+    const res = await roomFetch(server.url + ack.url, room);
     expect(res.headers.get('content-type')).toBe('image/jpeg');
     expect(Buffer.from(await res.arrayBuffer())).toEqual(Buffer.from(p.rendersOf(frameId)[0].image));
     const again = await p.socket.emitWithAck(EV.pin, { roomId: room, frameId, seq: 7 });
@@ -346,17 +358,17 @@ describe('live render loop (tiny-lcm)', () => {
     const missing = await p.socket.emitWithAck(EV.pin, { roomId: room, frameId, seq: 8 });
     expect(missing).toMatchObject({ ok: false, error: { code: 'unknown-frame' } });
 
-    const list = (await (await fetch(`${server.url}/api/renders/${room}/${encodeURIComponent(frameId)}`)).json()) as {
+    const list = (await (await roomFetch(`${server.url}/api/renders/${room}/${encodeURIComponent(frameId)}`, room)).json()) as {
       renders: { seq: number; url: string }[];
     };
     expect(list.renders.map((r) => r.seq)).toEqual([7]);
-    const one = await fetch(server.url + list.renders[0].url);
+    const one = await roomFetch(server.url + list.renders[0].url, room);
     expect(Buffer.from(await one.arrayBuffer())).toEqual(Buffer.from(p.rendersOf(frameId)[0].image));
     p.close();
   });
 
   it('refuses bad snapshots with lc:error and keeps rendering valid ones', async () => {
-    const room = roomId();
+    const room = await roomId();
     const [p, viewer] = await joined(room, 2);
     const frameId = await p.createLiveFrame({ outputSize: 128 });
     await waitFor(() => viewer.hasRecord(frameId), 2_000, 'frame synced');
@@ -381,7 +393,8 @@ describe('live render loop (tiny-lcm)', () => {
     const truncated = (await sketchJpeg(128, 9)).subarray(0, 400);
     expect(await codeOf({ seq: 5, image: truncated })).toBe('bad-image');
     expect(await codeOf({ seq: 6, frameId: 'shape:nope', image: await sketchJpeg(128, 1) })).toBe('unknown-frame');
-    const other = roomId();
+    // a room this socket never joined (whether it exists does not matter)
+    const other = randomRoomId();
     expect(await codeOf({ seq: 7, roomId: other, image: await sketchJpeg(128, 1) })).toBe('not-joined');
     const errors = p.errors.map((e) => e.code);
     expect(errors).toEqual(expect.arrayContaining(['too-large', 'bad-image', 'unknown-frame', 'not-joined']));
@@ -395,7 +408,7 @@ describe('live render loop (tiny-lcm)', () => {
   });
 
   it('drops a snapshot whose frame is deleted while the snapshot is being validated', async () => {
-    const room = roomId();
+    const room = await roomId();
     const [p, viewer] = await joined(room, 2);
     const frameId = await p.createLiveFrame({ outputSize: 128 });
     await waitFor(() => viewer.hasRecord(frameId), 2_000, 'frame synced');
@@ -407,14 +420,14 @@ describe('live render loop (tiny-lcm)', () => {
     await sleep(1_000); // a render of this frame would take ~20 ms
     expect(viewer.rendersOf(frameId)).toEqual([]);
     expect((await frameStats(room, frameId)) ?? null).toBeNull();
-    const listed = (await (await fetch(`${server.url}/api/renders/${room}/${encodeURIComponent(frameId)}`)).json()) as { renders: unknown[] };
+    const listed = (await (await roomFetch(`${server.url}/api/renders/${room}/${encodeURIComponent(frameId)}`, room)).json()) as { renders: unknown[] };
     expect(listed.renders).toEqual([]);
     p.close();
     viewer.close();
   });
 
   it('renders a frame that names another model with the loaded one, and says so in frame:status', async () => {
-    const room = roomId();
+    const room = await roomId();
     const [p, viewer] = await joined(room, 2);
     const other = await p.createLiveFrame({ outputSize: 128, model: 'sdxs-512' });
     const same = await p.createLiveFrame({ outputSize: 128, model: 'tiny-lcm' });
@@ -449,7 +462,7 @@ describe('live render loop (tiny-lcm)', () => {
   });
 
   it('survives a snapshot flood: the flooder is rate-limited, the room keeps rendering', async () => {
-    const room = roomId();
+    const room = await roomId();
     const [flooder, drawer, viewer] = await joined(room, 3);
     const frameId = await drawer.createLiveFrame({ outputSize: 128 });
     await waitFor(() => viewer.hasRecord(frameId) && flooder.hasRecord(frameId), 2_000, 'frame synced');
@@ -482,8 +495,8 @@ describe('render scheduling with an engine slower than the snapshots (ENGINE_TES
   });
 
   it('alternates between two rooms that render at the same time', async () => {
-    const roomA = roomId();
-    const roomB = roomId();
+    const roomA = await roomId(paced.url);
+    const roomB = await roomId(paced.url);
     const [a] = await joined(roomA, 1, paced.url);
     const [b] = await joined(roomB, 1, paced.url);
     const obs = await observer(paced.url, [roomA, roomB]);
@@ -507,7 +520,7 @@ describe('render scheduling with an engine slower than the snapshots (ENGINE_TES
     expect(middle).toMatch(/^(AB)+A?$|^(BA)+B?$/);
     for (const r of obs.inbox.renders) expect(r.timings.inferenceMs).toBeGreaterThan(PACED_MS);
     for (const p of [a, b]) p.close();
-    obs.socket.close();
+    obs.close();
   });
 });
 
@@ -528,7 +541,7 @@ describe('live render loop with a slow engine (ENGINE_TEST_DELAY_MS) and default
   });
 
   it('keeps canvas sync and presence responsive while every render blocks the engine for over a second', async () => {
-    const room = roomId();
+    const room = await roomId(slow.url);
     const [drawer, viewer] = await joined(room, 2, slow.url);
     const frameId = await drawer.createLiveFrame({ outputSize: 128 });
     await waitFor(() => viewer.hasRecord(frameId), 2_000, 'frame synced');
@@ -580,7 +593,7 @@ describe('live render loop with a slow engine (ENGINE_TEST_DELAY_MS) and default
   });
 
   it('refuses a snapshot that fails to decode, and the valid one waiting in the slot still renders', async () => {
-    const room = roomId();
+    const room = await roomId(slow.url);
     const [p, viewer] = await joined(room, 2, slow.url);
     const frameId = await p.createLiveFrame({ outputSize: 128 });
     await waitFor(() => viewer.hasRecord(frameId), 2_000, 'frame synced');
@@ -601,7 +614,7 @@ describe('live render loop with a slow engine (ENGINE_TEST_DELAY_MS) and default
   });
 
   it(`refuses more than ${SNAPSHOT_RATE_LIMIT.perSecond} snapshots/s (burst ${SNAPSHOT_RATE_LIMIT.burst}) from one socket with rate-limited`, async () => {
-    const room = roomId();
+    const room = await roomId(slow.url);
     const [p, viewer] = await joined(room, 2, slow.url);
     const frameId = await p.createLiveFrame({ outputSize: 128 });
     await waitFor(() => viewer.hasRecord(frameId), 2_000, 'frame synced');
@@ -636,7 +649,7 @@ describe('memory budget of waiting snapshots (RENDER_PENDING_MB)', () => {
     });
     try {
       await waitFor(async () => (await health(busy.url)).engine?.state === 'ready', 60_000, 'engine ready');
-      const room = roomId();
+      const room = await roomId(busy.url);
       const p = await Participant.join(busy.url, room);
       const frames: string[] = [];
       for (let i = 0; i < 4; i++) frames.push(await p.createLiveFrame({ outputSize: 512 }));
@@ -669,7 +682,7 @@ describe('live render loop without a model', () => {
       const h = (await (await fetch(`${bare.url}/healthz`)).json()) as { engine: EngineStatus };
       expect(h.engine.state).toBe('no-model');
       expect(h.engine.message).toMatch(/npm run models:download -- /);
-      const room = roomId();
+      const room = await roomId(bare.url);
       const p = await Participant.join(bare.url, room);
       const frameId = await p.createLiveFrame({ outputSize: 128 });
       const ack = await p.socket.emitWithAck(EV.snapshot, {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import * as Y from 'yjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ROOT, TINY_MODELS_DIR, freePort } from '../helpers/server';
-import { connectPeer, drawShape, randomRoomId, until, type Peer } from '../helpers/yclient';
+import { connectPeer, createRoom, drawShape, until, type Peer } from '../helpers/yclient';
 
 const groups: ChildProcess[] = [];
 const peers: Peer[] = [];
@@ -67,7 +67,7 @@ async function npmStart() {
 
 /** A room with 30 shapes, acknowledged (so in the update log, not compacted yet); its client stays. */
 async function roomWithContent(url: string) {
-  const roomId = randomRoomId();
+  const roomId = await createRoom(url);
   const p = await connectPeer(url, roomId);
   peers.push(p);
   for (let i = 0; i < 30; i++) p.records.set(`shape:${i}`, drawShape(i));

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { loadConfig } from '../../server/config';
 import { createLivecanvasServer, type LivecanvasServer } from '../../server/index';
-import { connectPeer, drawShape, randomRoomId, until, type Peer } from '../helpers/yclient';
+import { connectPeer, createRoom, drawShape, until, type Peer } from '../helpers/yclient';
 
 let server: LivecanvasServer;
 let url: string;
@@ -31,7 +31,7 @@ afterAll(async () => {
 
 describe('a store that cannot write', () => {
   it('answers server-error, disconnects the room, and stores the change after the disk recovers', async () => {
-    const roomId = randomRoomId();
+    const roomId = await createRoom(url);
     const a = await connectPeer(url, roomId);
     peers.push(a);
     a.records.set('shape:before', drawShape(1));

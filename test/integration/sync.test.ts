@@ -1,12 +1,16 @@
 // Yjs sync through the real server: convergence of concurrent edits, late joiners, offline edits
 // that reach the others after a reconnect.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as encoding from 'lib0/encoding';
 import { io } from 'socket.io-client';
 import * as syncProtocol from 'y-protocols/sync';
 import * as Y from 'yjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { RoomStore } from '../../server/store/RoomStore';
 import { startServer, type TestServer } from '../helpers/server';
-import { connectPeer, drawShape, randomRoomId, recordsOf, until, type AckResult, type Peer } from '../helpers/yclient';
+import { connectPeer, createRoom, drawShape, randomRoomId, recordsOf, roomToken, until, type AckResult, type Peer } from '../helpers/yclient';
 
 let server: TestServer;
 const peers: Peer[] = [];
@@ -37,7 +41,7 @@ async function untilAsync(pred: () => Promise<boolean>, timeoutMs: number, what:
 
 describe('room sync', () => {
   it('two peers converge after concurrent edits; a late joiner gets the whole document', async () => {
-    const roomId = randomRoomId();
+    const roomId = await createRoom(server.url);
     const a = await peer(roomId, 'a');
     const b = await peer(roomId, 'b');
     // Concurrent: both write before either has seen the other's change, including the same key.
@@ -63,7 +67,7 @@ describe('room sync', () => {
   });
 
   it('a peer that edits offline converges on reconnect, nothing lost on either side', async () => {
-    const roomId = randomRoomId();
+    const roomId = await createRoom(server.url);
     const a = await peer(roomId, 'a');
     const b = await peer(roomId, 'b');
     a.records.set('shape:before', drawShape(1));
@@ -89,7 +93,7 @@ describe('room sync', () => {
   });
 
   it('the room outlives its last client: rejoining after everyone left restores it from the store', async () => {
-    const roomId = randomRoomId();
+    const roomId = await createRoom(server.url);
     const a = await peer(roomId, 'a');
     for (let i = 0; i < 30; i++) a.records.set(`shape:${i}`, drawShape(i));
     await a.acked();
@@ -103,7 +107,7 @@ describe('room sync', () => {
   });
 
   it('works over HTTP long-polling too (the transport browsers start with)', async () => {
-    const roomId = randomRoomId();
+    const roomId = await createRoom(server.url);
     const a = await connectPeer(server.url, roomId, { transports: ['polling'] });
     const b = await connectPeer(server.url, roomId, { transports: ['polling', 'websocket'] });
     peers.push(a, b);
@@ -113,24 +117,39 @@ describe('room sync', () => {
   });
 
   it('one socket can be in several rooms, and their documents stay apart', async () => {
-    const r1 = randomRoomId();
+    // A socket's handshake carries one room's link: besides that shared room it can join open
+    // rooms (stored before access control, joinable by id). r2 is one, in a data dir of its own.
+    const dataDir = mkdtempSync(join(tmpdir(), 'lc-sync-'));
     const r2 = randomRoomId();
-    const a1 = await peer(r1);
-    const b2 = await peer(r2);
-    a1.records.set('shape:r1', drawShape(1));
-    b2.records.set('shape:r2', drawShape(2));
-    await Promise.all([a1.acked(), b2.acked()]);
-    // A third client joins both rooms over one connection (the same socket).
-    const both = await connectPeer(server.url, r1);
-    peers.push(both);
-    const ack = await both.socket.emitWithAck('room:join', { roomId: r2 });
-    expect(ack).toEqual({ ok: true });
-    expect(both.records.has('shape:r1')).toBe(true);
-    expect(both.records.has('shape:r2')).toBe(false);
+    const seed = new Y.Doc();
+    seed.getMap('tl_records').set('shape:r2-seed', drawShape(3));
+    const store = new RoomStore(dataDir);
+    store.appendUpdate(r2, Y.encodeStateAsUpdate(seed));
+    store.close();
+    const s = await startServer({ dataDir });
+    try {
+      const r1 = await createRoom(s.url);
+      const a1 = await connectPeer(s.url, r1);
+      const b2 = await connectPeer(s.url, r2);
+      peers.push(a1, b2);
+      a1.records.set('shape:r1', drawShape(1));
+      b2.records.set('shape:r2', drawShape(2));
+      await Promise.all([a1.acked(), b2.acked()]);
+      // A third client joins both rooms over one connection (the same socket), with r1's link.
+      const both = await connectPeer(s.url, r1);
+      peers.push(both);
+      const ack = await both.socket.emitWithAck('room:join', { roomId: r2 });
+      expect(ack).toMatchObject({ ok: true, role: 'editor', open: true });
+      expect(both.records.has('shape:r1')).toBe(true);
+      expect(both.records.has('shape:r2')).toBe(false);
+    } finally {
+      peers.splice(0).forEach((p) => p.close());
+      await s.stop();
+    }
   });
 
   it('after a refused update (and the gap it leaves), joining again on the same socket resyncs what the server lacks', async () => {
-    const roomId = randomRoomId();
+    const roomId = await createRoom(server.url);
     const a = await peer(roomId, 'a');
     const b = await peer(roomId, 'b');
     // Over MAX_YJS_MESSAGE_BYTES: refused, and a's next update builds on it, so it is refused too.
@@ -142,14 +161,14 @@ describe('room sync', () => {
     // a drops the oversized record and joins again: the state-vector exchange carries the rest.
     a.records.delete('shape:big');
     await a.acked();
-    expect(await a.socket.emitWithAck('room:join', { roomId })).toEqual({ ok: true });
+    expect(await a.socket.emitWithAck('room:join', { roomId })).toMatchObject({ ok: true });
     await until(() => b.records.has('shape:small'), 2000, 'b gets the small shape after the rejoin');
     expect(b.records.has('shape:big')).toBe(false);
     expect(recordsOf(b.records)).toEqual(recordsOf(a.records));
   });
 
   it('offline changes over 2 MB: one sync step 2 is refused with a message that says what to do; the same changes as several update messages go through', async () => {
-    const roomId = randomRoomId();
+    const roomId = await createRoom(server.url);
     const a = await peer(roomId, 'a');
     a.records.set('shape:base', drawShape(1));
     await a.acked();
@@ -163,9 +182,9 @@ describe('room sync', () => {
     for (let i = 0; i < 3; i++) {
       offline.getMap('tl_records').set(`shape:offline${i}`, { ...drawShape(10 + i), id: `shape:offline${i}`, meta: { pad: String(i).repeat(900 * 1024) } });
     }
-    const socket = io(server.url, { transports: ['websocket'], forceNew: true, reconnection: false });
+    const socket = io(server.url, { transports: ['websocket'], forceNew: true, reconnection: false, auth: { token: roomToken(roomId) } });
     try {
-      expect(await socket.timeout(5000).emitWithAck('room:join', { roomId })).toEqual({ ok: true });
+      expect(await socket.timeout(5000).emitWithAck('room:join', { roomId })).toMatchObject({ ok: true });
       const message = (type: number, update: Uint8Array) => {
         const enc = encoding.createEncoder();
         encoding.writeVarUint(enc, type);
