@@ -103,6 +103,8 @@ const EnvSchema = z.object({
   SQLITE_QUICK_CHECK: boolFlag.default(true),
   /** keep writing into a database whose check failed (default: it is read-only until repaired) */
   ALLOW_DAMAGED_WRITES: boolFlag.default(false),
+  /** the database's size (pages in use plus the WAL) past which additions are refused, in MB; 0 = no quota */
+  STORE_MAX_MB: z.coerce.number().min(0).default(10240),
   // ───── uploads (docs/security.md "Uploads") ─────
   /** uploads in progress at once, all clients together… */
   UPLOAD_CONCURRENCY: intFrom(1, 1024).default(UPLOAD_LIMITS.concurrency),
@@ -197,6 +199,8 @@ export interface StorageConfig {
   quickCheck: boolean;
   /** ALLOW_DAMAGED_WRITES: keep writing into a database found damaged (default: read-only) */
   allowDamagedWrites: boolean;
+  /** STORE_MAX_MB: server-wide store quota in bytes (default 10 GB); 0 = none */
+  maxStoreBytes: number;
 }
 
 /** Upload limits: see server/uploads/ and docs/security.md "Uploads". */
@@ -338,7 +342,8 @@ export function loadConfig(
       rate: { perSecond: e.RATE_OUT_BYTES_PER_SECOND, burst: e.RATE_OUT_BYTES_BURST },
       maxBufferBytes: e.MAX_SOCKET_BUFFER_BYTES,
     },
-    storage: { allowEmpty: e.ALLOW_EMPTY_DATA, quickCheck: e.SQLITE_QUICK_CHECK, allowDamagedWrites: e.ALLOW_DAMAGED_WRITES },
+    storage: { allowEmpty: e.ALLOW_EMPTY_DATA, quickCheck: e.SQLITE_QUICK_CHECK, allowDamagedWrites: e.ALLOW_DAMAGED_WRITES,
+      maxStoreBytes: Math.round(e.STORE_MAX_MB * 1048576) },
     uploads: {
       concurrency: e.UPLOAD_CONCURRENCY,
       concurrencyPerClient: e.UPLOAD_CONCURRENCY_PER_CLIENT,

@@ -214,7 +214,7 @@ export class Room {
     } catch (e) {
       if (e instanceof MissingChangesError && this.refusedWhenFull.has(e.client)) {
         throw new RoomFullError(
-          `room ${this.id} is full: this update builds on one refused earlier for that reason and was not applied either; reload the room to continue`,
+          `room ${this.id} is full: this update builds on one refused earlier because the room or the server's storage was full, and was not applied either; reload the room to continue`,
         );
       }
       throw e;
@@ -267,11 +267,14 @@ export class Room {
   }
 
   /**
-   * Refuse (RoomFullError) an update of `updateBytes` that could make the document larger than
-   * maxBytes. Cheap while the running estimate (last measured size + bytes since) stays below the
-   * limit; near it, the document is measured exactly (by compacting it when that is allowed).
+   * Refuse (RoomFullError) an update of `updateBytes` while the server's store is over its quota
+   * (STORE_MAX_MB), or that could make the document larger than maxBytes. Cheap while the running
+   * estimate (last measured size + bytes since) stays below the limit; near it, the document is
+   * measured exactly (by compacting it when that is allowed).
    */
   private checkRoomSize(updateBytes: number): void {
+    const storeFull = this.opts.store.quotaRefusal(updateBytes);
+    if (storeFull) throw new RoomFullError(`${storeFull}; this update adds content and was not applied (deleting content is still accepted; the server's operator sees this in /healthz)`);
     const max = this.opts.maxBytes;
     if (this.encodedBytes + this.bytesSince + updateBytes <= max) return;
     if (this.bytesSince > 0 || !this.encodedBytesExact) this.measure();

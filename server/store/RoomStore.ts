@@ -23,9 +23,11 @@ import type { Logger } from '../logger';
 import { emptyDatabaseMessage, missingDatabaseProblem, readDataMarker, writeDataMarker } from './dataDirMarker';
 import { StorageDamagedError, StorageHealth, isCorruption, quickCheck, type StorageStatus } from './integrity';
 import { replayStored, type ReplayResult } from './replay';
+import { StoreQuota, type StoreUsage } from './storeQuota';
 
 export type { ReplayResult, ReplaySkip } from './replay';
 export type { StorageStatus } from './integrity';
+export type { StoreUsage } from './storeQuota';
 
 export interface StoredRoom {
   snapshot: Uint8Array | null;
@@ -42,6 +44,8 @@ export interface RoomStoreOptions {
   quickCheck?: boolean;
   /** keep writing into a file found damaged (default false: it becomes read-only) */
   allowDamagedWrites?: boolean;
+  /** STORE_MAX_MB in bytes: past it, additions are refused (storeQuota.ts); 0 or absent = none */
+  maxStoreBytes?: number;
   logger?: Logger;
 }
 
@@ -51,6 +55,8 @@ export class RoomStore {
   readonly db: Database.Database;
   readonly path: string;
   readonly health: StorageHealth;
+  /** the server-wide quota (STORE_MAX_MB) and the store's size */
+  readonly quota: StoreQuota;
   private readonly stmts;
   private readonly log: Logger | undefined;
   /** the data directory's marker is written (it held rooms) */
@@ -114,6 +120,7 @@ export class RoomStore {
       ),
       anyRoom: this.db.prepare<[], { one: number }>('SELECT 1 AS one FROM snapshots UNION ALL SELECT 1 FROM updates LIMIT 1'),
     };
+    this.quota = new StoreQuota(this.db, `${this.path}-wal`, opts.maxStoreBytes ?? 0, this.log);
     this.marked = readDataMarker(dataDir) !== null;
     // A directory that held rooms before markers existed gets its marker now.
     if (!this.marked && this.safeHoldsData()) this.markHoldsData();
@@ -124,9 +131,14 @@ export class RoomStore {
     return this.health.writable;
   }
 
-  /** For /healthz. */
-  status(): StorageStatus {
-    return this.health.status();
+  /** For /healthz: integrity, and the store's size against its quota. */
+  status(): StorageStatus & StoreUsage {
+    return { ...this.health.status(), ...this.quota.current() };
+  }
+
+  /** Why content of `bytes` may not be added now (the store is over STORE_MAX_MB), or null. */
+  quotaRefusal(bytes: number): string | null {
+    return this.quota.refusal(bytes);
   }
 
   /** The stored snapshot (if any) and the updates appended since, in order. */
@@ -180,6 +192,7 @@ export class RoomStore {
       this.noteCorruption(e, roomId);
       throw e;
     }
+    this.quota.wrote(update.byteLength);
     if (!this.marked) this.markHoldsData();
   }
 
@@ -204,6 +217,7 @@ export class RoomStore {
       this.noteCorruption(e, roomId);
       throw e;
     }
+    this.quota.wrote(snapshot.byteLength);
     if (!this.marked) this.markHoldsData();
   }
 
@@ -225,7 +239,9 @@ export class RoomStore {
       )
       .all()
       .map((t) => t.name);
-    return this.db.transaction(() => tables.reduce((n, t) => n + this.db.prepare(`DELETE FROM "${t}" WHERE room_id = ?`).run(roomId).changes, 0))();
+    const rows = this.db.transaction(() => tables.reduce((n, t) => n + this.db.prepare(`DELETE FROM "${t}" WHERE room_id = ?`).run(roomId).changes, 0))();
+    this.quota.changed();
+    return rows;
   }
 
   close(): void {

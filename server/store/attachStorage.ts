@@ -1,7 +1,8 @@
-// Storage integrity, made visible: the `storage` field of /healthz (and `ok: false` with the
-// problem while the database is damaged), and a notice (`lc:error`, code `server-error`) to every
-// client joining a room whose stored data did not load completely, or while the database is
-// read-only because it is damaged. See docs/security.md "Storage".
+// Storage integrity and size, made visible: the `storage` field of /healthz (and `ok: false` with
+// the problem while the database is damaged or over its quota, STORE_MAX_MB), and a notice
+// (`lc:error`, code `server-error`) to every client joining a room whose stored data did not load
+// completely, or while the database is read-only because it is damaged. See docs/security.md
+// "Storage".
 import type { Socket } from 'socket.io';
 import { EV, type ErrorEvent } from '../../lib/protocol/events';
 import type { HealthRegistry } from '../http/health';
@@ -11,8 +12,14 @@ import type { RoomStore } from './RoomStore';
 export function attachStorage({ store, rooms, health }: { store: RoomStore; rooms: RoomManager; health: HealthRegistry }): void {
   health.register('storage', () => store.status());
   health.addProblems(() => {
-    const { problems, path } = store.status();
+    const { problems, path } = store.health.status();
     return problems.length ? [`database ${path} is damaged: ${problems[0]}${problems.length > 1 ? ` (+${problems.length - 1} more)` : ''}`] : [];
+  });
+  health.addProblems(() => {
+    const { full, usedBytes, maxBytes } = store.quota.current();
+    if (!full) return [];
+    const mb = (n: number) => `${(n / 1048576).toFixed(1)} MB`;
+    return [`the server's storage is full: the database holds ${mb(usedBytes)} of at most ${mb(maxBytes)} (STORE_MAX_MB); additions to rooms are refused and uploads answer 507 — delete rooms (ROOM_TTL_DAYS removes abandoned ones) or raise STORE_MAX_MB`];
   });
   rooms.on('client-joined', (room, socket) => {
     for (const message of noticesFor(store, room.id)) notify(socket, room.id, message);

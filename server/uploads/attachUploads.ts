@@ -8,7 +8,8 @@
 // the per-file limit (413), a room whose quota (stored + reserved by uploads in progress) cannot
 // take it (413), a read-only database (503). The body then streams to a temporary file under
 // DATA_DIR (never into memory), hashed on the way, cut off past the size cap (413), the deadline or
-// the minimum rate (408); only then is it checked as an image and stored. Limits: docs/security.md
+// the minimum rate (408); only then is it checked as an image and stored. Past the server-wide
+// store quota (STORE_MAX_MB) uploads answer 507, before and after the body. Limits: docs/security.md
 // "Uploads". Downloads share one copy of a file among its concurrent readers and are refused (503)
 // past UPLOAD_SERVE_MB of distinct files in flight, so slow readers cannot pile up copies.
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -115,6 +116,7 @@ export function attachUploads(server: LivecanvasServer, opts: UploadsOptions = {
     if (declared !== null && declared > maxFile) throw new HttpError(413, `the file is ${mb(declared)}, over the ${mb(maxFile)} limit per file`);
     if (!store.writable) throw new HttpError(503, `uploads are refused: ${store.health.readOnlyReason()}`);
     const reserve = declared !== null && Number.isSafeInteger(declared) && declared >= 0 ? declared : maxFile;
+    refuseIfStoreFull(reserve);
     const used = uploads.roomBytes(roomId);
     const pending = reservations.of(roomId);
     if (used + pending + reserve > maxRoom) {
@@ -151,6 +153,7 @@ export function attachUploads(server: LivecanvasServer, opts: UploadsOptions = {
         throw new HttpError(415, `the file is not a ${mime} image (its content is ${meta.format ?? 'unknown'})`);
       }
       if (!store.writable) throw new HttpError(503, `uploads are refused: ${store.health.readOnlyReason()}`);
+      refuseIfStoreFull(body.bytes);
       // Read and stored in one synchronous step: one file's bytes in memory at a time.
       let stored;
       try {
@@ -165,6 +168,12 @@ export function attachUploads(server: LivecanvasServer, opts: UploadsOptions = {
     } finally {
       rmSync(tmp, { force: true });
     }
+  };
+
+  /** The server-wide store quota (STORE_MAX_MB): 507 Insufficient Storage past it. */
+  const refuseIfStoreFull = (bytes: number) => {
+    const full = store.quotaRefusal(bytes);
+    if (full) throw new HttpError(507, `${full}; the file was not stored`);
   };
 
   const resultOf = (s: { id: string; bytes: number; mime: string; width: number; height: number; roomId: string }): UploadResult => ({
