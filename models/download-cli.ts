@@ -1,13 +1,14 @@
 // npm run models:download -- <preset> [--ep cpu|cuda|coreml|dml|webgpu] [--dir models/local] [--yes]
 // npm run models:download -- --list
 import { Command } from 'commander';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { downloadPreset, DownloadError, type DownloadResult } from './download';
 import { createProgress } from './progress';
 import { EXECUTION_PROVIDERS } from '../lib/diffusion/executionProviders';
 import { defaultModelsDir } from '../lib/diffusion/modelPaths';
-import { DEFAULT_MANIFEST, listPresets, loadManifest, type HubPreset, type Preset } from '../lib/diffusion/presets';
+import { DEFAULT_MANIFEST, listPresets, loadManifest, presetKind, type HubPreset, type Preset } from '../lib/diffusion/presets';
+import { INSTALL_STATE_NOTES, installState, type InstallState } from './installed';
 import { estimatedBytes, formatBytes } from './sizes';
 
 function sizeLabel(p: Preset): string {
@@ -18,20 +19,26 @@ function sizeLabel(p: Preset): string {
   return `unknown (≥ ${formatBytes(bytes)})`;
 }
 
-function printList(presets: Preset[]) {
-  const rows = presets.map((p) => [
+function printList(presets: Preset[], modelsDir: string) {
+  const states = presets.map((p) => installState(p, modelsDir));
+  const rows = presets.map((p, i) => [
     p.name,
-    p.kind,
+    states[i],
+    presetKind(p),
     sizeLabel(p),
     `${p.licence.id}${p.licence.nonCommercial ? ' (non-commercial)' : ''}`,
     p.executionProviders.join(','),
     p.source === 'hub' ? p.repo : 'npm run models:tiny',
   ]);
-  const header = ['preset', 'kind', 'size', 'licence', 'runs on', 'source'];
+  const header = ['preset', 'installed', 'kind', 'size', 'licence', 'runs on', 'source'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
   console.log(line(header));
   for (const r of rows) console.log(line(r));
+  console.log(`\ninstalled: whether ${join(modelsDir, '<preset>')} holds a complete, verified install (--dir or MODELS_DIR to look elsewhere)`);
+  for (const [state, note] of Object.entries(INSTALL_STATE_NOTES)) {
+    if (states.includes(state as InstallState)) console.log(`  ${state}: ${note}`);
+  }
 }
 
 async function askLicence(p: HubPreset): Promise<boolean> {
@@ -58,12 +65,12 @@ const program = new Command()
   .option('--dir <dir>', 'models folder (one sub-folder per preset)', defaultModelsDir())
   .option('-y, --yes', 'accept a non-commercial licence without asking')
   .option('--force', 'download again even if the same revision is installed (discards a partial download)')
-  .option('--list', 'list presets with sizes and licences')
+  .option('--list', 'list presets: installed in --dir or not, kind, size, licence')
   .option('--manifest <file>', 'preset manifest', DEFAULT_MANIFEST)
   .action(async (name: string | undefined, opts: { ep: string; dir: string; yes?: boolean; force?: boolean; list?: boolean; manifest: string }) => {
     const manifest = loadManifest(opts.manifest);
     if (opts.list) {
-      printList(listPresets(manifest));
+      printList(listPresets(manifest), resolve(opts.dir));
       return;
     }
     if (!name) throw new DownloadError('unknown-preset', `name a preset to download, e.g. \`npm run models:download -- lcm-dreamshaper-v7\`; see --list`);

@@ -1,14 +1,18 @@
 // `npm run img2img -- --model <folder|preset> --input in.png --prompt "…" --out out.png`
 // One img2img render from the command line: prints a timing line per stage, and on bad input one
-// error line and a non-zero exit.
-import { Command, InvalidArgumentError } from 'commander';
+// error line and a non-zero exit. Settings not given are those a new live frame renders with on the
+// same model (liveDefaults.ts), so a CLI render and a live frame's first render agree.
+import { Command, Help, InvalidArgumentError, type Option } from 'commander';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import { encodeJpeg, encodePng } from '../image';
-import { DEFAULT_GUIDANCE } from '../protocol/limits';
+import { printReport } from './cliReport';
 import { EngineError } from './errors';
 import { Img2ImgPipeline } from './Img2ImgPipeline';
+import { liveFrameDefaults } from './liveDefaults';
 import { resolveModelArg } from './modelPaths';
+import type { PipelineInfo } from './pipelineLoad';
+import type { Img2ImgParams } from './renderParams';
 import { EXECUTION_PROVIDERS, type ExecutionProvider } from './executionProviders';
 
 const number = (name: string) => (v: string) => {
@@ -22,34 +26,91 @@ const integer = (name: string) => (v: string) => {
   return n;
 };
 
+const live = liveFrameDefaults('', 'cpu');
+const liveDefault = (what: string) => `(default: ${what}, as a new live frame)`;
 
-async function main(argv: string[]): Promise<void> {
-  const program = new Command()
+function parseArgs(argv: string[]) {
+  return new Command()
     .name('img2img')
-    .description('Render one image with a few-step img2img model (LCM / SD-Turbo ONNX folder)')
-    .requiredOption('--model <folder|preset>', 'model folder, or a preset name under $MODELS_DIR (default ./models/local)')
+    .description(
+      "Render one image with a few-step img2img model (LCM / SD-Turbo ONNX folder). Size, steps, strength and guidance default to a new live frame's on the same model.",
+    )
+    .usage('--model <folder|preset> --input <file> --out <file> [options]')
+    .requiredOption('--model <folder|preset>', 'model folder, or the name of a preset installed in $MODELS_DIR, ./models/local by default')
     .option('--vae <folder|preset>', "use this folder's vae_encoder/ + vae_decoder/ (e.g. taesd, the tiny VAE for CPUs)")
     .requiredOption('--input <file>', 'input image (PNG, JPEG or WebP)')
     .requiredOption('--out <file>', 'output image (.png or .jpg)')
     .option('--prompt <text>', 'text prompt', '')
-    .option('--strength <s>', 'how much of the input to replace, (0, 1]', number('--strength'), 0.65)
-    .option('--steps <n>', 'sampler steps', integer('--steps'), 4)
+    .option('--strength <s>', `how much of the input to replace, (0, 1] ${liveDefault(String(live.strength))}`, number('--strength'))
+    .option('--steps <n>', `sampler steps (default: as a new live frame, ${live.steps} on a CPU; on a GPU the steps its panel suggests for the model)`, integer('--steps'))
     .option('--seed <n>', 'noise seed (same seed + input + settings = same image)', integer('--seed'), 42)
-    .option('--guidance <g>', 'LCM guidance scale (ignored by Turbo models)', number('--guidance'), DEFAULT_GUIDANCE)
-    .option('--size <px>', 'output side (multiple of 64, 128–1024); sets width and height', integer('--size'), 512)
+    .option('--guidance <g>', `LCM guidance scale, ignored by Turbo models ${liveDefault(String(live.guidance))}`, number('--guidance'))
+    .option('--size <px>', `output side (multiple of 64, 128–1024); sets width and height ${liveDefault(String(live.size))}`, integer('--size'))
     .option('--width <px>', 'output width (overrides --size)', integer('--width'))
     .option('--height <px>', 'output height (overrides --size)', integer('--height'))
     .option('--ep <provider>', `execution provider: ${EXECUTION_PROVIDERS.join(', ')}`, 'cpu')
     .option('--threads <n>', 'onnxruntime intra-op threads (default: number of cores)', integer('--threads'))
     .option('--quality <q>', 'JPEG quality for .jpg output', integer('--quality'), 90)
+    .configureHelp({
+      optionDescription(this: Help, option: Option) {
+        const text = Help.prototype.optionDescription.call(this, option);
+        return option.mandatory ? `${text} (required)` : text;
+      },
+    })
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
-    .parse(argv);
-  const o = program.opts();
+    .parse(argv)
+    .opts<CliOptions>();
+}
 
+interface CliOptions {
+  model: string;
+  vae?: string;
+  input: string;
+  out: string;
+  prompt: string;
+  strength?: number;
+  steps?: number;
+  seed: number;
+  guidance?: number;
+  size?: number;
+  width?: number;
+  height?: number;
+  ep: string;
+  threads?: number;
+  quality: number;
+}
+
+/** The run's parameters: what was asked for, and a live frame's defaults (for this model on the
+ * provider it loaded on) for the rest. `defaulted` names the options that took a default. */
+function renderSettings(o: CliOptions, info: PipelineInfo) {
+  const d = liveFrameDefaults(info.name, info.executionProvider);
+  const params: Img2ImgParams = {
+    prompt: o.prompt,
+    strength: o.strength ?? d.strength,
+    steps: o.steps ?? d.steps,
+    seed: o.seed,
+    guidance: o.guidance ?? d.guidance,
+    width: o.width ?? o.size ?? d.size,
+    height: o.height ?? o.size ?? d.size,
+  };
+  const unset = {
+    size: o.size === undefined && (o.width === undefined || o.height === undefined),
+    steps: o.steps === undefined,
+    strength: o.strength === undefined,
+    guidance: o.guidance === undefined && info.kind === 'lcm', // Turbo models ignore guidance
+  };
+  const defaulted = Object.entries(unset)
+    .filter(([, v]) => v)
+    .map(([k]) => k);
+  return { params, defaulted };
+}
+
+async function main(argv: string[]): Promise<void> {
+  const o = parseArgs(argv);
   const outExt = extname(o.out).toLowerCase();
   if (!['.png', '.jpg', '.jpeg'].includes(outExt)) throw new CliError(`--out must end in .png, .jpg or .jpeg (got ${o.out})`);
-  if (!EXECUTION_PROVIDERS.includes(o.ep)) throw new CliError(`--ep must be one of ${EXECUTION_PROVIDERS.join(', ')} (got ${o.ep})`);
+  if (!(EXECUTION_PROVIDERS as readonly string[]).includes(o.ep)) throw new CliError(`--ep must be one of ${EXECUTION_PROVIDERS.join(', ')} (got ${o.ep})`);
   if (!existsSync(o.input)) throw new CliError(`input image ${resolve(o.input)} does not exist`);
   const input = readFileSync(o.input);
 
@@ -63,35 +124,12 @@ async function main(argv: string[]): Promise<void> {
   });
   const loadMs = performance.now() - tl;
   try {
-    const r = await pipeline.run(input, {
-      prompt: o.prompt,
-      strength: o.strength,
-      steps: o.steps,
-      seed: o.seed,
-      guidance: o.guidance,
-      width: o.width ?? o.size,
-      height: o.height ?? o.size,
-    });
+    const { params, defaulted } = renderSettings(o, pipeline.info);
+    const r = await pipeline.run(input, params);
     const te = performance.now();
     const bytes = outExt === '.png' ? await encodePng(r.image) : await encodeJpeg(r.image, o.quality);
     writeFileSync(o.out, bytes);
-    const encodeMs = performance.now() - te;
-
-    const t = r.timings;
-    const ms = (v: number) => `${v.toFixed(1)} ms`;
-    const info = pipeline.info;
-    const vae = `${info.vaeKind} VAE${info.vae !== info.name ? ` from ${info.vae}` : ''}`;
-    console.log(`model       ${info.name} (${info.kind}, ${info.scheduler}, ${vae}, ${info.executionProvider}, ${info.threads} threads) loaded in ${ms(loadMs)}`);
-    console.log(`decode      ${ms(t.decodeMs)}`);
-    console.log(`tokenize    ${ms(t.tokenizeMs)}`);
-    console.log(`textEncoder ${ms(t.textEncoderMs)}`);
-    console.log(`vaeEncode   ${ms(t.vaeEncodeMs)}`);
-    t.unetStepsMs.forEach((v, i) => console.log(`unet[${i}]     ${ms(v)}  (t=${r.timesteps[i]})`));
-    console.log(`vaeDecode   ${ms(t.vaeDecodeMs)}`);
-    console.log(`encode      ${ms(encodeMs)}`);
-    console.log(`total       ${ms(t.totalMs + encodeMs)}  (model ${ms(t.modelMs)}, codec ${ms(t.codecMs + encodeMs)}, overhead ${ms(t.overheadMs)})`);
-    if (r.params.steps !== o.steps) console.log(`note        steps raised from ${o.steps} to ${r.params.steps} so strength ${o.strength} runs at least one step`);
-    console.log(`wrote       ${resolve(o.out)} (${r.image.width}×${r.image.height}, seed ${o.seed})`);
+    printReport({ info: pipeline.info, loadMs, encodeMs: performance.now() - te, result: r, asked: params, defaulted, out: o.out });
   } finally {
     await pipeline.dispose();
   }

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { MAX_RENDER_SIDE, MIN_RENDER_SIDE, RENDER_SIDE_MULTIPLE } from '../protocol/limits';
 import { EXECUTION_PROVIDERS } from './executionProviders';
+import type { VaeKind } from './VaeFolder';
 
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'sha256 must be 64 lowercase hex digits');
 
@@ -42,6 +43,8 @@ const common = {
   executionProviders: z.array(z.enum(EXECUTION_PROVIDERS)).min(1),
   /** Why the model cannot run on other providers and what to do instead. */
   epRefusal: z.string().optional(),
+  /** Settings the model's authors suggest, for people reading the manifest. No code reads them:
+   * live frames and `npm run img2img` both start from lib/canvas/liveFrame.ts's defaults. */
   defaults: z
     .object({
       size: z.number().int().min(MIN_RENDER_SIDE).max(MAX_RENDER_SIDE).multipleOf(RENDER_SIDE_MULTIPLE),
@@ -131,4 +134,25 @@ function shippedManifest(): Manifest | null {
 /** 'hub' for a downloadable preset, 'generated' for a tiny test model, undefined for any other name. */
 export function presetSource(name: string): 'hub' | 'generated' | undefined {
   return shippedManifest()?.presets[name]?.source;
+}
+
+/** A preset's VAE in the engine's words (VaeFolder's VaeKind): 'taesd' for an AutoencoderTiny,
+ * 'kl' for SD's AutoencoderKL, which is also what a preset without `vae` facts has. */
+export function presetVaeKind(p: Pick<Preset, 'vae'>): VaeKind {
+  return p.vae?.class === 'AutoencoderTiny' ? 'taesd' : 'kl';
+}
+
+/** What a model folder is, from its two facts: the pipeline kind ('lcm' | 'turbo', or 'vae' for a
+ * folder holding only a VAE) and the VAE. SD's own VAE goes unsaid; any other is named:
+ * 'turbo + taesd VAE' is a Turbo pipeline whose VAE is an AutoencoderTiny, 'taesd VAE only' a VAE
+ * to combine with a pipeline. The engine's reading of a folder (ModelFolder.kind, .vaeKind) gives
+ * the same words for the same folder. */
+export function kindLabel(kind: Preset['kind'], vae: VaeKind): string {
+  if (kind === 'vae') return `${vae} VAE only`;
+  return vae === 'kl' ? kind : `${kind} + ${vae} VAE`;
+}
+
+/** kindLabel of a preset, from its manifest facts (`kind` and `vae`). */
+export function presetKind(p: Pick<Preset, 'kind' | 'vae'>): string {
+  return kindLabel(p.kind, presetVaeKind(p));
 }

@@ -1,12 +1,14 @@
 // `npm run img2img` as a user runs it (node --import tsx lib/diffusion/cli.ts), on each tiny model:
-// output file of the requested size, byte-identical for the same seed, different for another seed,
-// and one error line + non-zero exit for bad input.
+// output file of the requested size, a new live frame's settings when none are given, each fact of
+// the model line once, byte-identical for the same seed, different for another seed, and one error
+// line + non-zero exit for bad input or a missing required option.
 import { spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_OUTPUT_SIZE, DEFAULT_STEPS, defaultLiveFrameProps } from '../../lib/canvas/liveFrame';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const MODELS = join(ROOT, 'models', 'local');
@@ -56,6 +58,71 @@ describe.each(['tiny-lcm', 'tiny-turbo', 'tiny-taesd', 'tiny-turbo-fp16'])('img2
     for (const stage of ['decode', 'tokenize', 'textEncoder', 'vaeEncode', 'unet[0]', 'vaeDecode', 'encode', 'total']) {
       expect(r.stdout).toMatch(new RegExp(`^${stage.replace(/[[\]]/g, '\\$&')}\\s+\\d+\\.\\d ms`, 'm'));
     }
+    // what was asked for, and the one setting that was not (guidance, for LCM only) named as a default
+    expect(r.stdout).toMatch(/^settings {4}192×192 · \d+ steps · strength 0\.65 (· guidance 8 )?· seed 42( {2}\(guidance: a new live frame's defaults\))?$/m);
+  });
+
+  it("without --size, --steps or --strength renders with a new live frame's settings", async () => {
+    const out = join(tmp, `${model}-live.png`);
+    const r = await cli(['--model', model, '--input', inputPng, '--out', out]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const frame = defaultLiveFrameProps();
+    const meta = await sharp(out).metadata();
+    expect([meta.width, meta.height]).toEqual([DEFAULT_OUTPUT_SIZE, DEFAULT_OUTPUT_SIZE]);
+    const settings = r.stdout.split('\n').find((l) => l.startsWith('settings'));
+    expect(settings).toContain(`${DEFAULT_OUTPUT_SIZE}×${DEFAULT_OUTPUT_SIZE} · `);
+    expect(settings).toContain(` · strength ${frame.strength} · `);
+    if (model === 'tiny-lcm') {
+      expect(settings).toContain(` · ${DEFAULT_STEPS} step · strength ${frame.strength} · guidance ${frame.guidance} · `);
+      expect(settings).toMatch(/\(size, steps, strength, guidance: a new live frame's defaults\)$/);
+    } else {
+      // Turbo ignores guidance; Euler raises one step at strength 0.5 to two, as it does for a frame
+      expect(settings).not.toContain('guidance');
+      expect(settings).toMatch(/\(size, steps, strength: a new live frame's defaults\)$/);
+      expect(r.stdout).toContain(`note        steps raised from ${DEFAULT_STEPS} to 2 so strength ${frame.strength} runs at least one step`);
+    }
+  });
+
+  it('names each fact of the model once', async () => {
+    const r = await cli(['--model', model, '--input', inputPng, '--size', '128', '--out', join(tmp, `${model}-line.png`)]);
+    expect(r.code).toBe(0);
+    const line = r.stdout.split('\n')[0];
+    const expected: Record<string, string> = {
+      'tiny-lcm': 'lcm, cpu',
+      'tiny-turbo': 'turbo, euler sampler, cpu',
+      'tiny-taesd': 'turbo + taesd VAE, euler sampler, cpu',
+      'tiny-turbo-fp16': 'turbo, euler sampler, cpu',
+    };
+    expect(line).toMatch(new RegExp(`^model {7}${model} \\(${expected[model].replace(/\+/g, '\\+')}, \\d+ threads?\\) loaded in \\d+\\.\\d ms$`));
+    const words = line.slice(line.indexOf('(') + 1, line.indexOf(')')).split(/[ ,]+/);
+    expect(words.filter((w, i) => words.indexOf(w) !== i)).toEqual([]);
+  });
+});
+
+describe('img2img CLI options', () => {
+  it('--help marks --model, --input and --out required, and says where the other defaults come from', async () => {
+    const r = await cli(['--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^Usage: img2img --model <folder\|preset> --input <file> --out <file> \[options\]$/m);
+    const option = (name: string) => r.stdout.slice(r.stdout.indexOf(`  ${name} `)).split(/\n {2}--/)[0].replace(/\s+/g, ' ');
+    for (const name of ['--model', '--input', '--out']) expect(option(name)).toMatch(/\(required\)$/);
+    for (const name of ['--vae', '--prompt', '--strength', '--steps', '--size', '--seed']) expect(option(name)).not.toContain('(required)');
+    const frame = defaultLiveFrameProps();
+    expect(option('--strength')).toContain(`(default: ${frame.strength}, as a new live frame)`);
+    expect(option('--size')).toContain(`(default: ${DEFAULT_OUTPUT_SIZE}, as a new live frame)`);
+    expect(option('--steps')).toContain(`(default: as a new live frame, ${DEFAULT_STEPS} on a CPU;`);
+  });
+
+  it.each([
+    ['--input', ['--model', 'tiny-lcm', '--out', 'never.png']],
+    ['--out', ['--model', 'tiny-lcm', '--input', 'in.png']],
+    ['--model', ['--input', 'in.png', '--out', 'never.png']],
+  ])("a missing %s → commander's one-line message, exit 1, nothing rendered", async (name, args) => {
+    const r = await cli(args);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe(`error: required option '${name} <${name === '--model' ? 'folder|preset' : 'file'}>' not specified\n`);
   });
 });
 
@@ -105,7 +172,7 @@ describe('img2img CLI determinism and errors', () => {
     expect(r.code).toBe(0);
     expect(r.stderr.split('\n').filter(Boolean)).toHaveLength(1);
     expect(r.stderr).toMatch(/^warning: execution provider 'cuda' is unavailable here \(.*\); running on cpu instead\n$/);
-    expect(r.stdout).toMatch(/tiny-turbo \(turbo, euler, kl VAE, cpu/);
+    expect(r.stdout).toMatch(/^model {7}tiny-turbo \(turbo, euler sampler, cpu, /);
   });
 
   it('truncated external weights → exactly one error line on stderr', async () => {
@@ -130,7 +197,7 @@ describe('img2img CLI determinism and errors', () => {
     const combined = await cli(['--model', join(MODELS, 'tiny-turbo'), '--vae', 'taesd', ...args, '--out', join(tmp, 'combined.png')], { MODELS_DIR: models });
     expect(combined.stderr).toBe('');
     expect(combined.code).toBe(0);
-    expect(combined.stdout).toMatch(/^model\s+tiny-turbo \(turbo, euler, taesd VAE from taesd, cpu/m);
+    expect(combined.stdout).toMatch(/^model\s+tiny-turbo \(turbo \+ VAE from taesd, euler sampler, cpu, /m);
     const reference = await cli(['--model', 'tiny-taesd', ...args, '--out', join(tmp, 'reference.png')]);
     expect(reference.code).toBe(0);
     expect(readFileSync(join(tmp, 'combined.png')).equals(readFileSync(join(tmp, 'reference.png')))).toBe(true);
