@@ -105,6 +105,8 @@ const EnvSchema = z.object({
   ALLOW_DAMAGED_WRITES: boolFlag.default(false),
   /** the database's size (pages in use plus the WAL) past which additions are refused, in MB; 0 = no quota */
   STORE_MAX_MB: z.coerce.number().min(0).default(10240),
+  /** delete rooms nobody has used for this many days (at start, then daily); 0 = keep them for ever */
+  ROOM_TTL_DAYS: z.coerce.number().min(0).default(0),
   // ───── uploads (docs/security.md "Uploads") ─────
   /** uploads in progress at once, all clients together… */
   UPLOAD_CONCURRENCY: intFrom(1, 1024).default(UPLOAD_LIMITS.concurrency),
@@ -201,6 +203,8 @@ export interface StorageConfig {
   allowDamagedWrites: boolean;
   /** STORE_MAX_MB: server-wide store quota in bytes (default 10 GB); 0 = none */
   maxStoreBytes: number;
+  /** ROOM_TTL_DAYS: abandoned rooms are deleted after this long, in ms (default 0 = never) */
+  roomTtlMs: number;
 }
 
 /** Upload limits: see server/uploads/ and docs/security.md "Uploads". */
@@ -343,7 +347,7 @@ export function loadConfig(
       maxBufferBytes: e.MAX_SOCKET_BUFFER_BYTES,
     },
     storage: { allowEmpty: e.ALLOW_EMPTY_DATA, quickCheck: e.SQLITE_QUICK_CHECK, allowDamagedWrites: e.ALLOW_DAMAGED_WRITES,
-      maxStoreBytes: Math.round(e.STORE_MAX_MB * 1048576) },
+      maxStoreBytes: Math.round(e.STORE_MAX_MB * 1048576), roomTtlMs: Math.round(e.ROOM_TTL_DAYS * 86_400_000) },
     uploads: {
       concurrency: e.UPLOAD_CONCURRENCY,
       concurrencyPerClient: e.UPLOAD_CONCURRENCY_PER_CLIENT,

@@ -46,6 +46,8 @@ export interface RoomStoreOptions {
   allowDamagedWrites?: boolean;
   /** STORE_MAX_MB in bytes: past it, additions are refused (storeQuota.ts); 0 or absent = none */
   maxStoreBytes?: number;
+  /** ROOM_TTL_DAYS in ms: rooms idle longer are deleted (retention.ts, run by attachStorage); 0 or absent = never */
+  roomTtlMs?: number;
   logger?: Logger;
 }
 
@@ -57,8 +59,11 @@ export class RoomStore {
   readonly health: StorageHealth;
   /** the server-wide quota (STORE_MAX_MB) and the store's size */
   readonly quota: StoreQuota;
+  /** ROOM_TTL_DAYS in ms (0 = rooms are kept for ever) */
+  readonly roomTtlMs: number;
   private readonly stmts;
-  private readonly log: Logger | undefined;
+  /** the store's logger (module: store), when one was given */
+  readonly log: Logger | undefined;
   /** the data directory's marker is written (it held rooms) */
   private marked: boolean;
   /** `PRAGMA query_only` is on: nothing at all is written into the damaged file */
@@ -114,6 +119,7 @@ export class RoomStore {
         'INSERT INTO snapshots (room_id, data, updated_at) VALUES (?, ?, ?) ON CONFLICT (room_id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at',
       ),
       dropUpdates: this.db.prepare<[string]>('DELETE FROM updates WHERE room_id = ?'),
+      touch: this.db.prepare<[number, string]>('UPDATE snapshots SET updated_at = ? WHERE room_id = ?'),
       countUpdates: this.db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM updates WHERE room_id = ?'),
       hasRoom: this.db.prepare<[string, string], { one: number }>(
         'SELECT 1 AS one FROM snapshots WHERE room_id = ? UNION ALL SELECT 1 FROM updates WHERE room_id = ? LIMIT 1',
@@ -121,6 +127,7 @@ export class RoomStore {
       anyRoom: this.db.prepare<[], { one: number }>('SELECT 1 AS one FROM snapshots UNION ALL SELECT 1 FROM updates LIMIT 1'),
     };
     this.quota = new StoreQuota(this.db, `${this.path}-wal`, opts.maxStoreBytes ?? 0, this.log);
+    this.roomTtlMs = opts.roomTtlMs ?? 0;
     this.marked = readDataMarker(dataDir) !== null;
     // A directory that held rooms before markers existed gets its marker now.
     if (!this.marked && this.safeHoldsData()) this.markHoldsData();
@@ -219,6 +226,18 @@ export class RoomStore {
     }
     this.quota.wrote(snapshot.byteLength);
     if (!this.marked) this.markHoldsData();
+  }
+
+  /** Mark the room as used now (its snapshot's updated_at, which retention reads: retention.ts);
+   * a room without a snapshot or a read-only database is left as it is. */
+  touch(roomId: string): void {
+    if (!this.health.writable) return;
+    try {
+      this.stmts.touch.run(Date.now(), roomId);
+    } catch (e) {
+      this.noteCorruption(e, roomId);
+      this.log?.warn({ err: e, room: roomId }, 'could not record the room as used');
+    }
   }
 
   pendingUpdates(roomId: string): number {

@@ -1,12 +1,13 @@
 // Storage integrity and size, made visible: the `storage` field of /healthz (and `ok: false` with
 // the problem while the database is damaged or over its quota, STORE_MAX_MB), and a notice
 // (`lc:error`, code `server-error`) to every client joining a room whose stored data did not load
-// completely, or while the database is read-only because it is damaged. See docs/security.md
-// "Storage".
+// completely, or while the database is read-only because it is damaged; and retention of abandoned
+// rooms (ROOM_TTL_DAYS, retention.ts). See docs/security.md "Storage".
 import type { Socket } from 'socket.io';
 import { EV, type ErrorEvent } from '../../lib/protocol/events';
 import type { HealthRegistry } from '../http/health';
 import type { RoomManager } from '../rooms/RoomManager';
+import { startRetention } from './retention';
 import type { RoomStore } from './RoomStore';
 
 export function attachStorage({ store, rooms, health }: { store: RoomStore; rooms: RoomManager; health: HealthRegistry }): void {
@@ -24,6 +25,11 @@ export function attachStorage({ store, rooms, health }: { store: RoomStore; room
   rooms.on('client-joined', (room, socket) => {
     for (const message of noticesFor(store, room.id)) notify(socket, room.id, message);
   });
+  // ROOM_TTL_DAYS: abandoned rooms go, at start and daily; a visit counts as activity
+  if (store.roomTtlMs > 0) {
+    rooms.on('room-unloaded', (room) => store.touch(room.id));
+    startRetention(store, (roomId) => rooms.get(roomId) !== undefined, store.log);
+  }
 }
 
 /** What a client joining `roomId` must know about the stored data. */
