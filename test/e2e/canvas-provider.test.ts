@@ -5,11 +5,11 @@
 import { io, type Socket } from 'socket.io-client';
 import * as Y from 'yjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { newRoomId } from '../../lib/canvas/roomId';
 import { SocketIoProvider, type ConnectionStatus } from '../../lib/canvas/socketProvider';
 import { EV, type ErrorEvent } from '../../lib/protocol/events';
 import { MAX_YJS_MESSAGE_BYTES } from '../../lib/protocol/limits';
 import { startServer, type TestServer } from '../helpers/server';
+import { createRoom, roomToken } from '../helpers/yclient';
 
 const MAX_VIOLATIONS = 3;
 
@@ -37,7 +37,8 @@ describe('socket provider against the real server', () => {
   const clients: Client[] = [];
 
   const connect = async (roomId: string): Promise<Client> => {
-    const socket = io(server.url, { transports: ['websocket'], reconnectionDelay: 100, reconnectionDelayMax: 500 });
+    // the room's edit link, in the handshake as the page sends it
+    const socket = io(server.url, { transports: ['websocket'], reconnectionDelay: 100, reconnectionDelayMax: 500, auth: { token: roomToken(roomId) } });
     const doc = new Y.Doc();
     const provider = new SocketIoProvider(socket, roomId, doc, { reconnectBaseMs: 200 });
     const c: Client = { socket, doc, provider, statuses: [], errors: [], disconnects: [], map: doc.getMap('test') };
@@ -64,7 +65,7 @@ describe('socket provider against the real server', () => {
   });
 
   it('reconnects by itself after the server disconnected it, and later edits sync', async () => {
-    const roomId = newRoomId();
+    const roomId = await createRoom(server.url);
     const A = await connect(roomId);
     const B = await connect(roomId);
     A.map.set('before', 1);
@@ -86,7 +87,7 @@ describe('socket provider against the real server', () => {
   });
 
   it('does not send a change over the message limit, says so, and keeps receiving', async () => {
-    const roomId = newRoomId();
+    const roomId = await createRoom(server.url);
     const A = await connect(roomId);
     const B = await connect(roomId);
     A.map.set('big', 'x'.repeat(MAX_YJS_MESSAGE_BYTES + 300_000));
@@ -107,7 +108,7 @@ describe('socket provider against the real server', () => {
   });
 
   it('uploads more than 2 MB of offline changes in several messages after a reconnect', async () => {
-    const roomId = newRoomId();
+    const roomId = await createRoom(server.url);
     const A = await connect(roomId);
     const B = await connect(roomId);
     A.socket.disconnect();
@@ -136,9 +137,9 @@ describe('socket provider when the server refuses an update', () => {
   });
 
   it('repairs the gap a refused update leaves by joining again, without troubling anyone', async () => {
-    const roomId = newRoomId();
+    const roomId = await createRoom(server.url);
     const make = async () => {
-      const socket = io(server.url, { transports: ['websocket'] });
+      const socket = io(server.url, { transports: ['websocket'], auth: { token: roomToken(roomId) } });
       const doc = new Y.Doc();
       const provider = new SocketIoProvider(socket, roomId, doc);
       const errors: ErrorEvent[] = [];

@@ -4,8 +4,9 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newRoomId } from '../../lib/canvas/roomId';
 import { MAX_UPLOAD_BYTES, UPLOAD_SOCKET_HEADER, UploadResult, UPLOADS_PATH } from '../../lib/protocol/uploads';
+import { roomFetch } from '../helpers/roomHttp';
 import { startServer, type TestServer } from '../helpers/server';
-import { connectPeer, type Peer } from '../helpers/yclient';
+import { connectPeer, createRoom, type Peer } from '../helpers/yclient';
 
 describe('canvas image uploads', () => {
   let server: TestServer;
@@ -23,8 +24,8 @@ describe('canvas image uploads', () => {
 
   beforeAll(async () => {
     server = await startServer();
-    roomId = newRoomId();
-    peer = await connectPeer(server.url, roomId); // uploads go to open rooms only
+    roomId = await createRoom(server.url);
+    peer = await connectPeer(server.url, roomId); // uploads go to open rooms only, from their editors
     png = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#3366cc' } }).png().toBuffer();
   });
   afterAll(async () => {
@@ -42,14 +43,14 @@ describe('canvas image uploads', () => {
     const again = UploadResult.parse(await (await post(roomId, png, 'image/png')).json());
     expect(again.id).toBe(result.id);
 
-    const got = await fetch(server.url + result.src);
+    const got = await roomFetch(server.url + result.src, roomId);
     expect(got.status).toBe(200);
     expect(Buffer.from(await got.arrayBuffer()).equals(png)).toBe(true);
     expect(got.headers.get('content-type')).toBe('image/png');
     expect(got.headers.get('cache-control')).toContain('immutable');
     expect(got.headers.get('content-security-policy')).toContain('sandbox');
     expect(got.headers.get('x-content-type-options')).toBe('nosniff');
-    const cached = await fetch(server.url + result.src, { headers: { 'if-none-match': got.headers.get('etag')! } });
+    const cached = await roomFetch(server.url + result.src, roomId, { headers: { 'if-none-match': got.headers.get('etag')! } });
     expect(cached.status).toBe(304);
   });
 
@@ -90,13 +91,13 @@ describe('canvas image uploads', () => {
     expect(r.status).toBe(413);
     expect(await error(r)).toBe('the file is over the 20 MB limit per file');
 
-    r = await post(newRoomId(), png, 'image/png');
+    r = await post(newRoomId(), png, 'image/png'); // a room that does not exist
     expect(r.status).toBe(404);
     expect(await error(r)).toMatch(/is not open; join it before uploading/);
 
     r = await post('nope', png, 'image/png');
     expect(r.status).toBe(400);
-    expect((await fetch(`${server.url}${UPLOADS_PATH}/${roomId}/${'A'.repeat(24)}`)).status).toBe(404);
+    expect((await roomFetch(`${server.url}${UPLOADS_PATH}/${roomId}/${'A'.repeat(24)}`, roomId)).status).toBe(404);
     const wrongMethod = await fetch(`${server.url}${UPLOADS_PATH}/${roomId}`);
     expect(wrongMethod.status).toBe(405);
     expect(wrongMethod.headers.get('allow')).toBe('POST');

@@ -6,10 +6,11 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newRoomId } from '../../lib/canvas/roomId';
-import { ROOT, startServer, type TestServer } from '../helpers/server';
+import { roomLink } from '../../lib/protocol/access';
 import { UPLOADS_PATH } from '../../lib/protocol/uploads';
-import { launchBrowser, openRoom, recordRequests, waitForEditor, waitInPage, type RoomPage } from './browser';
+import { linkFetch } from '../helpers/roomHttp';
+import { ROOT, startServer, type TestServer } from '../helpers/server';
+import { createSharedRoom, launchBrowser, openRoom, recordRequests, waitForEditor, waitInPage, type RoomPage } from './browser';
 
 const ALICE = { id: 'e2e-alice', name: 'Alice', color: '#F2555A' };
 const BOB = { id: 'e2e-bob', name: 'Bob', color: '#02B1CC' };
@@ -60,9 +61,9 @@ describe('collaborative canvas', () => {
   });
 
   it('syncs strokes and cursors between two people, keeps offline edits and survives a restart', async () => {
-    const roomId = newRoomId();
-    const A = await openRoom(browser, server.url, roomId, { participant: ALICE });
-    const B = await openRoom(browser, server.url, roomId, { participant: BOB });
+    const { roomId, links } = await createSharedRoom(server.url);
+    const A = await openRoom(browser, server.url, links.editor, { participant: ALICE });
+    const B = await openRoom(browser, server.url, links.editor, { participant: BOB });
     pages.push(A, B);
     expect(await status(A.page)).toBe('connected');
 
@@ -159,7 +160,7 @@ describe('collaborative canvas', () => {
     await B.page.goto('about:blank');
     await server.stop();
     server = await startServer({ web: true, port, dataDir, env: { TLDRAW_LICENSE_KEY: LICENSE_KEY } });
-    await B.page.goto(`${server.url}/r/${roomId}`);
+    await B.page.goto(`${server.url}${links.editor}`);
     await waitForEditor(B.page);
     await waitInPage(
       B.page,
@@ -210,10 +211,13 @@ describe('collaborative canvas', () => {
     await page.goto(`${server.url}/r/nope`);
     await expect(page.getByTestId('invalid-room').innerText()).resolves.toContain('This is not a room link');
 
-    // Renaming myself in the room panel: the other side's list and my cursor label follow.
+    // Renaming myself in the room panel: the other side's list and my cursor label follow. Two
+    // more people open the room with its owner link, which the landing page kept for its tab.
     const roomId = roomUrl.split('/r/')[1]!;
-    const A = await openRoom(browser, server.url, roomId, { participant: ALICE });
-    const B = await openRoom(browser, server.url, roomId, { participant: BOB });
+    const ownerToken = await page.evaluate((id) => sessionStorage.getItem(`livecanvas:link:${id}`), roomId);
+    expect(ownerToken, 'the owner token kept for the tab that created the room').toBeTruthy();
+    const A = await openRoom(browser, server.url, roomLink(roomId, ownerToken!), { participant: ALICE });
+    const B = await openRoom(browser, server.url, roomLink(roomId, ownerToken!), { participant: BOB });
     pages.push(A, B);
     await B.page.getByTestId('people-button').click();
     const name = B.page.getByTestId('participant-editor').getByRole('textbox');
@@ -242,9 +246,9 @@ describe('collaborative canvas', () => {
   }, 60_000);
 
   it('shares a 3 MB image through an upload, refuses a change too large to share, and keeps syncing after both', async () => {
-    const roomId = newRoomId();
-    const A = await openRoom(browser, server.url, roomId, { participant: ALICE });
-    const B = await openRoom(browser, server.url, roomId, { participant: BOB });
+    const { roomId, links } = await createSharedRoom(server.url);
+    const A = await openRoom(browser, server.url, links.editor, { participant: ALICE });
+    const B = await openRoom(browser, server.url, links.editor, { participant: BOB });
     pages.push(A, B);
 
     // A 3.3 MB PNG of noise (incompressible), dropped onto A's canvas as a file.
@@ -285,7 +289,7 @@ describe('collaborative canvas', () => {
       "A's image in B with its uploaded src",
     );
     expect(src).toMatch(new RegExp(`^${UPLOADS_PATH}/${roomId}/[A-Za-z0-9_-]{24}$`));
-    const served = Buffer.from(await (await fetch(server.url + src)).arrayBuffer());
+    const served = Buffer.from(await (await linkFetch(server.url + src, links.editor)).arrayBuffer());
     expect(served.byteLength).toBe(file.size);
     expect(createHash('sha256').update(served).digest('hex')).toBe(file.sha256);
     // …and is what B's page shows.

@@ -2,8 +2,9 @@
 // Everything goes through real chromium pages with real mouse and keyboard input.
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { linkFetch } from '../helpers/roomHttp';
 import { startServer, type TestServer } from '../helpers/server';
-import { launchBrowser, openRoom, waitInPage, type RoomPage } from './browser';
+import { createSharedRoom, launchBrowser, openRoom, waitInPage, type RoomPage } from './browser';
 
 const OUTPUT_SIZE = 256; // the live frame's default outputSize
 const RENDER_DEADLINE_MS = 30_000;
@@ -13,6 +14,8 @@ let browser: Browser;
 let A: RoomPage;
 let B: RoomPage;
 let frameId = '';
+/** the room's edit link (`/r/<roomId>#k=…`): every page opens it */
+let editLink = '';
 /** socket.io events each page's WebSocket sent, by name */
 const sentEvents = new Map<Page, string[]>();
 
@@ -58,9 +61,9 @@ describe('live frame across two browsers', () => {
   beforeAll(async () => {
     server = await startServer({ web: true, model: 'tiny-lcm' });
     browser = await launchBrowser();
-    const roomId = `live-e2e-${Math.random().toString(36).slice(2, 12)}`;
-    A = await openRoom(browser, server.url, roomId, { participant: { id: 'ann-1', name: 'Ann', color: '#e03131' } });
-    B = await openRoom(browser, server.url, roomId, { participant: { id: 'bob-1', name: 'Bob', color: '#1971c2' } });
+    editLink = (await createSharedRoom(server.url)).links.editor;
+    A = await openRoom(browser, server.url, editLink, { participant: { id: 'ann-1', name: 'Ann', color: '#e03131' } });
+    B = await openRoom(browser, server.url, editLink, { participant: { id: 'bob-1', name: 'Bob', color: '#1971c2' } });
     // only now: the join handshake is not what we are counting
     recordSentEvents(A.page);
     recordSentEvents(B.page);
@@ -167,7 +170,7 @@ describe('live frame across two browsers', () => {
     );
     expect(pinned!.w).toBe(OUTPUT_SIZE);
     expect(pinned!.mime).toBe('image/jpeg');
-    const res = await fetch(new URL(pinned!.src, server.url));
+    const res = await linkFetch(new URL(pinned!.src, server.url).href, editLink);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('image/jpeg');
     const bytes = new Uint8Array(await res.arrayBuffer());
@@ -206,7 +209,7 @@ describe('live frame across two browsers', () => {
   });
 
   it('someone opening the room later sees the latest render at once', async () => {
-    const C = await openRoom(browser, server.url, roomIdOf(A.page), {
+    const C = await openRoom(browser, server.url, editLink, {
       participant: { id: 'cat-1', name: 'Cat', color: '#2f9e44' },
     });
     try {
@@ -229,7 +232,7 @@ describe('live frame across two browsers', () => {
       await expect
         .poll(
           async () => {
-            kept = ((await (await fetch(listUrl)).json()) as { renders: { seq: number }[] }).renders.map((r) => r.seq);
+            kept = ((await (await linkFetch(listUrl, editLink)).json()) as { renders: { seq: number }[] }).renders.map((r) => r.seq);
             const shown = await c.locator(`[data-live-frame-id="${frameId}"] [data-testid="live-history"]`).textContent();
             return shown === `${kept.length}/${kept.length}`;
           },

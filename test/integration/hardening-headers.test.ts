@@ -8,7 +8,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newRoomId } from '../../lib/canvas/roomId';
 import { startServer, type TestServer } from '../helpers/server';
-import { launchBrowser, openRoom } from '../e2e/browser';
+import { createSharedRoom, launchBrowser, openRoom } from '../e2e/browser';
 
 const ALLOWED = 'https://canvas.example.org';
 let server: TestServer;
@@ -125,7 +125,8 @@ describe('response headers', () => {
     let browser: Browser | undefined;
     try {
       browser = await launchBrowser();
-      const room = await openRoom(browser, server.url, newRoomId(), { participant: { id: 'csp', name: 'Csp', color: '#3366cc' } });
+      const { links } = await createSharedRoom(server.url);
+      const room = await openRoom(browser, server.url, links.editor, { participant: { id: 'csp', name: 'Csp', color: '#3366cc' } });
       const violations = await room.page.evaluate(
         () =>
           new Promise<number>((resolve) => {
