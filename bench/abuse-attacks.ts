@@ -8,7 +8,7 @@ import * as syncProtocol from 'y-protocols/sync';
 import * as Y from 'yjs';
 import { liveFrameRecord } from '../lib/canvas/liveFrame';
 import { EV, type RenderResult } from '../lib/protocol/events';
-import { drawShape, randomRoomId } from '../test/helpers/yclient';
+import { createRoom, drawShape, roomToken } from '../test/helpers/yclient';
 import { ask, openSocket, RoomPeer, sleep, type AckResult } from './abuse-peer';
 
 export interface AttackContext {
@@ -83,12 +83,13 @@ async function buildBigRoom(peer: RoomPeer, targetBytes: number): Promise<number
 export const step1Attack =
   (opts: { docMb: number; messages: number; pauseMs: number }): Attack =>
   async (ctx) => {
-    const roomId = randomRoomId();
-    const owner = await RoomPeer.join(ctx.url, roomId, { name: 'owner' });
+    const roomId = await createRoom(ctx.url);
+    const owner = await RoomPeer.join(ctx.url, roomId, { name: 'owner', token: roomToken(roomId) });
     ctx.say(`  building a ${opts.docMb} MB room…`);
     const docBytes = await buildBigRoom(owner, opts.docMb * 1048576);
     const run = async () => {
-      const attacker = await openSocket(ctx.url);
+      // the attacker holds an edit link of the room (a view link allows the same step 1s)
+      const attacker = await openSocket(ctx.url, { token: roomToken(roomId) });
       let syncMessages = 0;
       attacker.socket.on(EV.ySync, () => syncMessages++);
       const join = await ask(attacker.socket, EV.roomJoin, { roomId, user: { name: 'attacker', color: '#cc0000' } });
@@ -153,7 +154,8 @@ export const historyAttack =
     const frameIds = Array.from({ length: opts.frames }, (_, j) => `shape:live${j}`);
     const drawers: RoomPeer[] = [];
     for (let r = 0; r < opts.rooms; r++) {
-      const peer = await RoomPeer.join(ctx.url, randomRoomId(), { name: `drawer${r}` });
+      const roomId = await createRoom(ctx.url);
+      const peer = await RoomPeer.join(ctx.url, roomId, { name: `drawer${r}`, token: roomToken(roomId) });
       drawers.push(peer);
       peer.doc.transact(() => {
         frameIds.forEach((id, j) => {
@@ -254,9 +256,10 @@ function awarenessIds(data: Uint8Array, into: Set<number>): void {
 export const awarenessAttack =
   (opts: { ids: number; stateKb: number; newcomerMs: number }): Attack =>
   async (ctx) => {
-    const roomId = randomRoomId();
+    const roomId = await createRoom(ctx.url);
     const run = async () => {
-      const attacker = await openSocket(ctx.url);
+      // the attacker holds an edit link of the room (a view link allows the same awareness)
+      const attacker = await openSocket(ctx.url, { token: roomToken(roomId) });
       const join = await ask(attacker.socket, EV.roomJoin, { roomId, user: { name: 'attacker', color: '#cc0000' } });
       if (!join.ok) throw new Error(`attacker join refused: ${JSON.stringify(join.error)}`);
       const pad = 'x'.repeat(opts.stateKb * 1024 - 120);
@@ -282,7 +285,7 @@ export const awarenessAttack =
         dropped += a.ok ? ((a.dropped as unknown[] | undefined)?.length ?? 0) : chunk.length;
       }
       await sleep(500);
-      const newcomer = await openSocket(ctx.url);
+      const newcomer = await openSocket(ctx.url, { token: roomToken(roomId) });
       const seen = new Set<number>();
       newcomer.socket.on(EV.yAwareness, (m: { data: ArrayBuffer | Uint8Array }) => awarenessIds(new Uint8Array(m.data), seen));
       const before = newcomer.receivedBytes();

@@ -1,5 +1,6 @@
-// Flood attacks of bench/abuse.ts: many fresh rooms from one client, and many large (some slow)
-// concurrent uploads. Both bounded in count and time.
+// Flood attacks of bench/abuse.ts: many made-up rooms from one client (joining an id nobody
+// created is refused, so none of them may be stored), and many large (some slow) concurrent
+// uploads. Both bounded in count and time.
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { request } from 'node:http';
@@ -7,13 +8,18 @@ import sharp from 'sharp';
 import * as Y from 'yjs';
 import { EV } from '../lib/protocol/events';
 import { UPLOADS_PATH } from '../lib/protocol/uploads';
-import { drawShape, randomRoomId } from '../test/helpers/yclient';
+import { createRoom, drawShape, randomRoomId, roomToken } from '../test/helpers/yclient';
 import { ask, openSocket, RoomPeer, sleep, updateMessage, type AckResult, type BenchSocket } from './abuse-peer';
 import { mb, noteRefusal, outcomeOf, round, tally, type Attack } from './abuse-attacks';
 import { dataDirMb } from './abuse-server';
 import { UPLOAD_SOCKET_HEADER } from '../lib/protocol/uploads';
 
 // ───── 4. room creation flood ─────
+
+// Made-up room ids, as an attacker who wants the server to store many rooms would send them.
+// Rooms exist only once created (POST /api/rooms), so every join should be refused (no-such-room)
+// before anything is loaded or stored: the figures say how many were refused and how many got in
+// (rooms_joined, which should be 0), and the data directory's growth.
 
 export const roomsAttack =
   (opts: { rooms: number; sockets: number; maxS: number }): Attack =>
@@ -59,8 +65,13 @@ export const roomsAttack =
         conn?.close();
       };
       await Promise.all(Array.from({ length: opts.sockets }, worker));
+      const refused = attempted - (joins.ok ?? 0);
       return {
         rooms_attempted: attempted,
+        rooms_joined: joins.ok ?? 0,
+        rooms_refused: refused,
+        all_refused: attempted > 0 && refused === attempted,
+        refused_as: Object.keys(joins).filter((k) => k !== 'ok'),
         joins: joins,
         updates: updates,
         refusals: errors,
@@ -166,8 +177,8 @@ export const uploadsAttack =
     ctx.say(`  generating ${opts.uploads} distinct ${opts.mbEach} MB PNGs…`);
     const files: Buffer[] = [];
     for (let i = 0; i < opts.uploads; i++) files.push(await noisePng(opts.mbEach * 1048576));
-    const roomId = randomRoomId();
-    const uploader = await RoomPeer.join(ctx.url, roomId, { name: 'uploader' });
+    const roomId = await createRoom(ctx.url);
+    const uploader = await RoomPeer.join(ctx.url, roomId, { name: 'uploader', token: roomToken(roomId) });
     // One small honest upload first: should the server ask for something this benchmark does not
     // send, the flood would be refused before its bodies are read and measure nothing.
     const tiny = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#808080' } }).png().toBuffer();

@@ -31,6 +31,9 @@ export interface BenchSocket {
 export interface SocketOptions {
   /** connect from this loopback address (e.g. 127.0.0.2), so per-address limits see another client */
   localAddress?: string;
+  /** a room link's token, sent in the handshake `auth` as the page does (a shared room admits no
+   * join without it) */
+  token?: string;
 }
 
 type WsLike = { pause(): void; resume(): void };
@@ -59,6 +62,7 @@ export async function openSocket(url: string, opts: SocketOptions = {}): Promise
     forceNew: true,
     reconnection: false,
     ...(opts.localAddress && { localAddress: opts.localAddress }),
+    ...(opts.token && { auth: { token: opts.token } }),
   } as Parameters<typeof io>[1]);
   let received = 0;
   let reason: string | null = null;
@@ -157,7 +161,7 @@ export class RoomPeer {
     });
   }
 
-  /** Connect, join `roomId` and wait for the first sync (10 s). */
+  /** Connect (with `opts.token`: the room's link), join `roomId` and wait for the first sync (10 s). */
   static async join(url: string, roomId: string, opts: SocketOptions & { name?: string } = {}): Promise<RoomPeer> {
     const conn = await openSocket(url, opts);
     const peer = new RoomPeer(conn, roomId);

@@ -7,7 +7,7 @@
 //    (a disconnect) or that are still unanswered RTT_WAIT_MS after the end count as failures, at
 //    the time they waited; ticks that find the client disconnected count as failures too.
 //  - the server's RSS (VmRSS of /proc/<pid>/status), sampled every RSS_INTERVAL ms, for the peak.
-// Driven over IPC by bench/abuse.ts (startProbe): {url, roomId, pid, localAddress} in the
+// Driven over IPC by bench/abuse.ts (startProbe): {url, roomId, token, pid, localAddress} in the
 // environment, then 'start' → measuring, 'stop' → one 'result' message. Exits when told ('close')
 // or when its parent goes away (IPC disconnect).
 import { drawShape } from '../test/helpers/yclient';
@@ -34,6 +34,8 @@ export interface ProbeResult {
 async function main() {
   const url = process.env.PROBE_URL!;
   const roomId = process.env.PROBE_ROOM!;
+  /** the room's edit link token: the honest client joins a shared room the way a page does */
+  const token = process.env.PROBE_TOKEN || undefined;
   const pid = Number(process.env.PROBE_PID);
   const localAddress = process.env.PROBE_LOCAL_ADDRESS || undefined;
   const send = (m: unknown) => process.send?.(m);
@@ -65,7 +67,7 @@ async function main() {
     };
     return p;
   };
-  let peer = watch(await RoomPeer.join(url, roomId, { localAddress, name: 'honest' }));
+  let peer = watch(await RoomPeer.join(url, roomId, { localAddress, token, name: 'honest' }));
 
   /** A person would reload: so does the honest client (a fresh doc; nothing unsent to keep). */
   const rejoin = async () => {
@@ -73,7 +75,7 @@ async function main() {
     peer.close();
     while (running) {
       try {
-        peer = watch(await RoomPeer.join(url, roomId, { localAddress, name: 'honest' }));
+        peer = watch(await RoomPeer.join(url, roomId, { localAddress, token, name: 'honest' }));
         result.reconnects++;
         break;
       } catch (e) {

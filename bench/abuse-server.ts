@@ -178,12 +178,13 @@ onCleanup(() => {
   for (const p of probes) p.kill('SIGKILL');
 });
 
-/** The honest client + RSS sampler process, connected and joined to `roomId`. */
-export async function startProbe(url: string, roomId: string, pid: number, localAddress?: string): Promise<Probe> {
+/** The honest client + RSS sampler process, connected and joined to `roomId` with its link's
+ * `token` (a room made with POST /api/rooms; the token reaches the probe in its environment). */
+export async function startProbe(url: string, roomId: string, token: string, pid: number, localAddress?: string): Promise<Probe> {
   const child = fork(join(import.meta.dirname, 'abuse-probe.ts'), [], {
     cwd: ROOT,
     execArgv: ['--import', 'tsx'],
-    env: { ...process.env, PROBE_URL: url, PROBE_ROOM: roomId, PROBE_PID: String(pid), PROBE_LOCAL_ADDRESS: localAddress ?? '' },
+    env: { ...process.env, PROBE_URL: url, PROBE_ROOM: roomId, PROBE_TOKEN: token, PROBE_PID: String(pid), PROBE_LOCAL_ADDRESS: localAddress ?? '' },
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
   probes.add(child);

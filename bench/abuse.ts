@@ -1,5 +1,5 @@
 // Abuse benchmark (issue 9, acceptance 2): replays the attacks found by probing the server — sync
-// step 1 amplification, render history growth, awareness ids, a room creation flood, an upload
+// step 1 amplification, render history growth, awareness ids, a flood of made-up rooms, an upload
 // flood — against the real server over loopback, and prints one JSON line per attack:
 //   {"attack":"step1","rss_mb_before":…,"rss_mb_peak":…,"rss_mb_after":…,"rss_growth_mb":…,
 //    "honest_p50_ms":…,"honest_p95_ms":…,"honest_n":…,"target_rss_growth_ok":true,…, <attack figures>}
@@ -25,7 +25,7 @@ import { Command } from 'commander';
 import { resolve } from 'node:path';
 import { defaultModelsDir } from '../lib/diffusion/modelPaths';
 import { ensureTinyModels, isTinyModel } from '../models/tiny/ensure';
-import { randomRoomId } from '../test/helpers/yclient';
+import { createRoom, roomToken } from '../test/helpers/yclient';
 import { awarenessAttack, historyAttack, round, step1Attack, type Attack } from './abuse-attacks';
 import { roomsAttack, uploadsAttack } from './abuse-floods';
 import type { ProbeResult } from './abuse-probe';
@@ -42,7 +42,9 @@ const ATTACKS: Record<string, Attack> = {
   history: historyAttack({ rooms: 4, frames: 40, size: 1024, rounds: 2, waitS: 60 }),
   // 128 awareness ids × 60 KB from one socket, then a newcomer's first 2 s
   awareness: awarenessAttack({ ids: 128, stateKb: 60, newcomerMs: 2_000 }),
-  // 1,000 fresh rooms (join, one small update, leave) from one address, 10 sockets, ≤ 60 s
+  // 1,000 made-up room ids from one address, 10 sockets, ≤ 60 s: each join should be refused
+  // (no-such-room: rooms must be created first); a room that let it in gets one small update
+  // and is left
   rooms: roomsAttack({ rooms: 1_000, sockets: 10, maxS: 60 }),
   // 30 concurrent uploads of 10 MB, 10 of them trickling, ≤ 30 s
   uploads: uploadsAttack({ uploads: 30, slow: 10, mbEach: 10, maxS: 30 }),
@@ -116,7 +118,8 @@ async function runAttack(name: string, attack: Attack, modelsDir: string, honest
   try {
     const prepared = await attack({ url: s.url, port: s.port, dataDir: s.dataDir, say });
     const address = await honestAddress(s.port);
-    const probe = await startProbe(s.url, randomRoomId(), s.pid, address);
+    const probeRoom = await createRoom(s.url);
+    const probe = await startProbe(s.url, probeRoom, roomToken(probeRoom), s.pid, address);
     try {
       const before = await settledRssMb(s.pid);
       say(`  baseline RSS ${before} MB; attacking…`);

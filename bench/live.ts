@@ -21,6 +21,7 @@ import { defaultModelsDir } from '../lib/diffusion/modelPaths';
 import { EV, type RenderResult } from '../lib/protocol';
 import { ensureTinyModels, isTinyModel } from '../models/tiny/ensure';
 import { startServer, type TestServer } from '../test/helpers/server';
+import { createRoom, roomToken } from '../test/helpers/yclient';
 import { runBench } from './cleanup';
 
 const program = new Command()
@@ -47,7 +48,8 @@ const say = (...a: unknown[]) => {
   if (!opts.json) console.error(...a);
 };
 
-/** A participant: a Socket.IO connection that joined the room and keeps a synced Y.Doc. */
+/** A participant: a Socket.IO connection that joined the room (with its edit link's token in the
+ * handshake, as the page does) and keeps a synced Y.Doc. */
 class Participant {
   readonly doc = new Y.Doc();
   readonly socket: Socket;
@@ -56,8 +58,9 @@ class Participant {
   constructor(
     url: string,
     readonly roomId: string,
+    token: string,
   ) {
-    this.socket = io(url, { transports: ['websocket'], forceNew: true });
+    this.socket = io(url, { transports: ['websocket'], forceNew: true, auth: { token } });
     this.socket.on(EV.ySync, (m: { roomId: string; data: ArrayBuffer }) => {
       const encoder = encoding.createEncoder();
       syncProtocol.readSyncMessage(decoding.createDecoder(new Uint8Array(m.data)), encoder, this.doc, 'server');
@@ -111,8 +114,9 @@ async function sketches(size: number, count: number): Promise<Buffer[]> {
 }
 
 async function runOnce(url: string, server: TestServer | undefined, clients: number, images: Buffer[]) {
-  const roomId = `bench-${clients}-${Math.random().toString(36).slice(2, 12)}`;
-  const people = Array.from({ length: clients }, () => new Participant(url, roomId));
+  // a shared room, created as the landing page does (POST /api/rooms); everyone joins with its edit link
+  const roomId = await createRoom(url);
+  const people = Array.from({ length: clients }, () => new Participant(url, roomId, roomToken(roomId)));
   await Promise.all(people.map((p) => p.join()));
   const drawer = people[0];
   const frameId = 'shape:live-bench';

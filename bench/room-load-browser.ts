@@ -9,7 +9,7 @@
 //    them) are copied to `shapes` draw shapes on a grid with `editor.createShapes`, which the page
 //    syncs to the server. A separate socket peer checks that the server has all of them.
 // 2. `runs` fresh loads: each a new browser context (empty HTTP cache and localStorage: a new
-//    person) navigating to /r/<room>. A script injected before the page's own measures, on the
+//    person) opening the room's edit link (/r/<room>#k=…). A script injected before the page's own measures, on the
 //    page clock (ms since navigation start), the first animation frame where
 //      store ready: window.editor exists and getCurrentPageShapeIds().size === shapes
 //      painted:     shape elements are laid out inside the viewport; the time is taken in a task
@@ -20,10 +20,10 @@ import { Command } from 'commander';
 import type { Browser, Page } from 'playwright-core';
 // @ts-expect-error plain .mjs helper shared with npm start
 import { buildIsFresh, ensureBuild } from '../scripts/ensure-build.mjs';
-import { newRoomId } from '../lib/canvas/roomId';
+import { roomLink } from '../lib/protocol/access';
 import { launchBrowser, openRoom, waitForEditor, waitInPage } from '../test/e2e/browser';
 import { startServer, type TestServer } from '../test/helpers/server';
-import { connectPeer, type Peer } from '../test/helpers/yclient';
+import { connectPeer, createRoom, roomToken, type Peer } from '../test/helpers/yclient';
 import { exitBench, guardBench, onCleanup } from './cleanup';
 
 // Errors and signals close chromium and stop the server (playwright also kills chromium on exit).
@@ -69,8 +69,11 @@ function sampleStrokes(x: number, y: number): Array<Array<[number, number]>> {
   ] as Array<Array<[number, number]>>;
 }
 
+/** The room's edit link (`/r/<roomId>#k=…`), what a person opens. */
+const editLink = (roomId: string) => roomLink(roomId, roomToken(roomId));
+
 async function seedRoom(browser: Browser, server: TestServer, roomId: string) {
-  const seeder = await openRoom(browser, server.url, roomId, { viewport: VIEWPORT });
+  const seeder = await openRoom(browser, server.url, editLink(roomId), { viewport: VIEWPORT });
   const { page } = seeder;
   await page.keyboard.press('d');
   for (const [i, stroke] of sampleStrokes(200, 200).entries()) {
@@ -168,7 +171,7 @@ async function freshLoad(browser: Browser, url: string, roomId: string): Promise
     page.on('console', (m) => {
       if (m.text().includes('[livecanvas] skipped')) skipped.push(m.text());
     });
-    await page.goto(`${url}/r/${roomId}`);
+    await page.goto(`${url}${editLink(roomId)}`);
     await waitForEditor(page, 60_000);
     try {
       await waitInPage(page, () => window.__lcLoad?.painted !== undefined, 60_000, `${SHAPES} shapes painted`);
@@ -210,7 +213,7 @@ const server = await startServer({ web: true });
 const browser = await launchBrowser();
 onCleanup(() => browser.close());
 try {
-  const roomId = newRoomId();
+  const roomId = await createRoom(server.url); // a shared room, as the landing page makes it
   const t0 = performance.now();
   await seedRoom(browser, server, roomId);
   log(`seeded ${SHAPES} draw shapes in ${round((performance.now() - t0) / 1000)} s`);

@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs';
 import * as Y from 'yjs';
 import { RoomStore } from '../server/store/RoomStore';
 import { startServer, type TestServer } from '../test/helpers/server';
-import { connectPeer, drawShape, randomRoomId, type Peer } from '../test/helpers/yclient';
+import { connectPeer, createRoom, drawShape, randomRoomId, type Peer } from '../test/helpers/yclient';
 import { exitBench, guardBench } from './cleanup';
 
 // Errors and signals stop the servers this script started (it restarts one midway).
@@ -56,7 +56,8 @@ async function timedJoin(url: string, roomId: string): Promise<{ ms: number; pee
 // 1. populate (as fast as the server stores; the per-socket rate limit would pace it to 300/s)
 const unlimited = { RATE_PER_SECOND: '1000000', RATE_BURST: '1000000' };
 let server = await startServer({ env: unlimited });
-const roomId = randomRoomId();
+// a shared room (POST /api/rooms): every timed join below presents its edit link, as a page does
+const roomId = await createRoom(server.url);
 const writer = await connectPeer(server.url, roomId);
 const t0 = performance.now();
 for (let i = 0; i < SHAPES; i++) writer.records.set(`shape:draw${i}`, drawShape(i));
@@ -75,6 +76,7 @@ await server.stop('SIGTERM');
 const store = new RoomStore(server.dataDir);
 const { snapshot, updates } = store.load(roomId);
 if (!snapshot || updates.length > 0) throw new Error('the room was not compacted on shutdown');
+// copies written straight into the store: open rooms (as from before access control), joined by id
 const extraRooms = Array.from({ length: ROOMS }, () => randomRoomId());
 for (const id of extraRooms) store.compact(id, snapshot);
 store.close();
