@@ -14,49 +14,42 @@ import { ROOM_ID_PATTERN } from '../lib/protocol/limits';
 const config = loadConfig(process.env, []);
 const base = process.env.PUBLIC_URL ?? `http://localhost:${config.port}`;
 
-async function open() {
+/** Opens the store and access control, runs `fn` on them for a checked room id, closes the store. */
+async function withRoom(roomId: string, fn: (store: RoomStore, access: AccessControl) => Promise<void>): Promise<void> {
+  if (!ROOM_ID_PATTERN.test(roomId)) throw new Error(`'${roomId}' is not a room id`);
   const store = new RoomStore(config.dataDir, { synchronous: config.sqliteSync });
-  const tokens = await RoomTokens.create({ dataDir: config.dataDir, secret: process.env.AUTH_SECRET || undefined });
-  const access = new AccessControl(tokens, new RoomAccess(store.db), { openRooms: true, hasDocument: (id) => store.hasRoom(id) });
-  return { store, access };
+  try {
+    const tokens = await RoomTokens.create({ dataDir: config.dataDir, secret: process.env.AUTH_SECRET || undefined });
+    await fn(store, new AccessControl(tokens, new RoomAccess(store.db), { openRooms: true, hasDocument: (id) => store.hasRoom(id) }));
+  } finally {
+    store.close();
+  }
 }
 
 function printLinks(links: Record<string, string>) {
   for (const [role, link] of Object.entries(links)) console.log(`${role.padEnd(7)} ${base}${link}`);
 }
 
-function checkId(roomId: string) {
-  if (!ROOM_ID_PATTERN.test(roomId)) throw new Error(`'${roomId}' is not a room id`);
-}
-
 const program = new Command().name('rooms').description('shared rooms: claim open ones, print links');
 program
   .command('claim <roomId>')
   .description('make an open room a shared room owned by you; prints its three links')
-  .action(async (roomId: string) => {
-    checkId(roomId);
-    const { store, access } = await open();
-    try {
+  .action((roomId: string) =>
+    withRoom(roomId, async (store, access) => {
       if (!store.hasRoom(roomId) && !access.access.get(roomId)) throw new Error(`room ${roomId} does not exist in ${config.dataDir}`);
       if (!access.claim(roomId)) console.error(`room ${roomId} is already a shared room; its current links:`);
       printLinks(await access.links(roomId));
-    } finally {
-      store.close();
-    }
-  });
+    }),
+  );
 program
   .command('links <roomId>')
   .description("print a shared room's current owner, edit and view links")
-  .action(async (roomId: string) => {
-    checkId(roomId);
-    const { store, access } = await open();
-    try {
+  .action((roomId: string) =>
+    withRoom(roomId, async (_store, access) => {
       if (!access.access.get(roomId)) throw new Error(`room ${roomId} is not a shared room (claim it first)`);
       printLinks(await access.links(roomId));
-    } finally {
-      store.close();
-    }
-  });
+    }),
+  );
 program.parseAsync().catch((e: Error) => {
   console.error(`rooms: ${e.message}`);
   process.exit(1);
