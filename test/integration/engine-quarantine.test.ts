@@ -1,20 +1,14 @@
 // Hardening finding 10: one room's bad input must not use up the engine's restart budget for every
 // room. A frame whose renders crash the engine worker (ENGINE_TEST_CRASH_PROMPT ends the worker
 // thread the way a native onnxruntime crash would) is quarantined; another room keeps rendering.
-import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { liveFrameRecord } from '../../lib/canvas/liveFrame';
 import { EV, type EngineStatus, type FrameStatus, type RenderResult, type SnapshotAck } from '../../lib/protocol';
 import { startServer, type TestServer } from '../helpers/server';
 import { connectPeer, createRoom, until, type Peer } from '../helpers/yclient';
+import { sketchJpeg } from '../helpers/images';
 
 const CRASH = 'this prompt crashes the engine';
-
-async function sketchJpeg(variant: number): Promise<Buffer> {
-  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="128" height="128"><rect width="100%" height="100%" fill="white"/>
-    <circle cx="${20 + variant * 7}" cy="64" r="30" fill="none" stroke="black" stroke-width="4"/></svg>`;
-  return sharp(Buffer.from(svg)).jpeg().toBuffer();
-}
 
 async function frame(peer: Peer, id: string, prompt: string): Promise<string> {
   peer.records.set(id, liveFrameRecord(id, { w: 128, h: 128, outputSize: 128, prompt }));
@@ -55,7 +49,7 @@ describe('engine crash quarantine', () => {
       const bad = await frame(attacker, `shape:bad${f}`, CRASH);
       for (let seq = 1; seq <= 3; seq++) {
         await until(async () => (await engine()).state !== 'loading', 30_000, 'the engine to reload');
-        const ack = await snapshot(attacker, bad, seq, await sketchJpeg(seq));
+        const ack = await snapshot(attacker, bad, seq, await sketchJpeg(128, seq));
         acks.push(ack);
         if (!ack.ok) break;
         await until(() => statuses.some((s) => s.frameId === bad && s.state === 'error'), 30_000, `crash ${f}.${seq}`).catch(() => undefined);
@@ -68,7 +62,7 @@ describe('engine crash quarantine', () => {
     expect(await engine()).toMatchObject({ state: 'ready' });
 
     // the honest room renders
-    const ack = await snapshot(honest, good, 1, await sketchJpeg(9));
+    const ack = await snapshot(honest, good, 1, await sketchJpeg(128, 9));
     expect(ack).toMatchObject({ ok: true, outcome: 'accepted' });
     await until(() => renders.some((r) => r.frameId === good && r.seq === 1), 30_000, 'the honest render');
     attacker.close();

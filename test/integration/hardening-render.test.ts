@@ -1,20 +1,12 @@
 // Hardening of the render path (issue "Hardening", findings 5 and 6): what one client can make the
 // render loop hold or refuse for everybody. Against the real server with the tiny LCM model.
-import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { liveFrameRecord } from '../../lib/canvas/liveFrame';
 import { EV, FrameRenderList, MAX_RENDER_FRAMES_PER_ROOM, type RenderResult, type SnapshotAck } from '../../lib/protocol';
 import { startServer, type TestServer } from '../helpers/server';
 import { roomFetch } from '../helpers/roomHttp';
 import { connectPeer, createRoom, until, type Peer } from '../helpers/yclient';
-
-async function sketchJpeg(size: number, variant: number): Promise<Buffer> {
-  const x = 10 + ((variant * 37) % (size - 20));
-  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${size}" height="${size}">
-    <rect width="100%" height="100%" fill="white"/>
-    <circle cx="${x}" cy="${size / 2}" r="${size / 4}" fill="none" stroke="black" stroke-width="4"/></svg>`;
-  return sharp(Buffer.from(svg)).jpeg({ quality: 80 }).toBuffer();
-}
+import { sketchJpeg } from '../helpers/images';
 
 let frames = 0;
 async function addFrame(peer: Peer): Promise<string> {

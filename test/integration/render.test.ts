@@ -23,6 +23,7 @@ import {
 import { startServer, type TestServer } from '../helpers/server';
 import { roomFetch } from '../helpers/roomHttp';
 import { connectPeer, createRoom, randomRoomId, roomToken, withTimeout, type Peer } from '../helpers/yclient';
+import { sketchJpeg } from '../helpers/images';
 
 // ───────────── helpers ─────────────
 
@@ -50,15 +51,6 @@ async function bigSketchPng(): Promise<Buffer> {
     .composite([{ input: Buffer.from(`<svg width="${S}" height="${S}">${circles}</svg>`) }])
     .png()
     .toBuffer();
-}
-
-/** A different little sketch for each `variant`, as JPEG. */
-async function sketchJpeg(size: number, variant: number): Promise<Buffer> {
-  const x = 10 + ((variant * 37) % (size - 20));
-  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${size}" height="${size}">
-    <rect width="100%" height="100%" fill="white"/>
-    <circle cx="${x}" cy="${size / 2}" r="${size / 4}" fill="none" stroke="black" stroke-width="4"/></svg>`;
-  return sharp(Buffer.from(svg)).jpeg({ quality: 80 }).toBuffer();
 }
 
 /** Records what the server sends to one socket. */
