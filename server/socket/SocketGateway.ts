@@ -13,7 +13,7 @@ import { RoomFullError, StoreWriteError, type AwarenessRefusal, type Room } from
 import type { RoomManager } from '../rooms/RoomManager';
 import { InvalidChangeError } from '../rooms/documentRules';
 import { MalformedMessageError } from '../rooms/yjsMessages';
-import { refuseViewerWrites, type Grant } from './grants';
+import { refuseOtherNames, refuseViewerWrites, type Grant } from './grants';
 import { ForeignClientError } from '../rooms/yjsWriters';
 import { ClientError, clientErrorFromZod } from './ClientError';
 import { OutboundGuard } from './OutboundGuard';
@@ -101,6 +101,8 @@ export class SocketGateway {
     this.handlers.set(EV.yAwareness, (socket, raw) => {
       const { roomId, data } = parse(YAwareness, raw, EV.yAwareness);
       const room = this.joinedRoom(socket, roomId);
+      const fixedName = this.grants.get(socket)?.get(roomId)?.fixedName;
+      if (fixedName !== undefined) refuseOtherNames(data, fixedName);
       const refused = malformedAsClientError(() => room.handleAwarenessMessage(data, socket.id));
       if (refused.length === 0) return undefined;
       this.reportAwarenessRefusals(socket, roomId, refused);

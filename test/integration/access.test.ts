@@ -141,10 +141,17 @@ describe('roles enforced by the server', () => {
     const key = await importPKCS8(keys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), 'ES256');
     const token = await new SignJWT({ room, role: 'viewer', name: 'Dana (SSO)' }).setProtectedHeader({ alg: 'ES256' }).setExpirationTime('10m').sign(key);
     expect(await joinWith(room, token)).toEqual({ ok: true, role: 'viewer', open: false, name: 'Dana (SSO)' });
-    const peer = await connectPeer(server.url, room, { token, user: { name: 'Someone else', color: '#123456' } });
-    peer.records.set('shape:sso', drawShape(3));
-    await until(() => peer.nacks.length > 0, 5_000, 'the refusal of a viewer write');
-    peer.close();
+    const other = await connectPeer(server.url, room);
+    const names = () => [...other.awareness.getStates().values()].map((st) => (st as { user?: { name?: string } }).user?.name);
+    // a client that shows another name than its token's is refused; with the token's name it is seen
+    const liar = await connectPeer(server.url, room, { token, user: { name: 'Someone else', color: '#123456' } });
+    await until(() => liar.errors.some((e) => e.event === EV.yAwareness && /fixes your name/.test(e.message)), 5_000, 'the refused name');
+    expect(names()).not.toContain('Someone else');
+    const dana = await connectPeer(server.url, room, { token, user: { name: 'Dana (SSO)', color: '#123456' } });
+    await until(() => names().includes('Dana (SSO)'), 5_000, "the token's name at the other client");
+    dana.records.set('shape:sso', drawShape(3));
+    await until(() => dana.nacks.length > 0, 5_000, 'the refusal of a viewer write');
+    for (const p of [other, liar, dana]) p.close();
   });
 });
 
