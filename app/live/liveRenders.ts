@@ -75,6 +75,8 @@ export function isNewerRender(
 export class LiveRenders {
   readonly engine = atom<LiveEngineStatus | null>('live engine status', null);
   private readonly frames = new Map<string, Atom<FrameRenders>>();
+  /** renders of drafts (prompt typing that went on), by frame: never kept in the history */
+  private readonly dropped = new Map<string, Set<number>>();
   private readonly historyLength: number;
   private readonly now: () => number;
   private readonly createUrl: (blob: Blob) => string;
@@ -105,6 +107,7 @@ export class LiveRenders {
     const a = this.atomFor(r.frameId);
     const cur = a.get();
     if (!isNewerRender(r, cur.history[cur.history.length - 1])) return false;
+    if (this.dropped.get(r.frameId)?.has(r.seq)) return false;
     const entry = this.entry(r, ownClientId);
     let history = [...cur.history, entry];
     let viewIndex = cur.viewIndex;
@@ -127,7 +130,7 @@ export class LiveRenders {
   addPast(frameId: string, renders: readonly RenderResult[]): number {
     const a = this.atomFor(frameId);
     const cur = a.get();
-    const held = new Set(cur.history.map((e) => e.seq));
+    const held = new Set([...cur.history.map((e) => e.seq), ...(this.dropped.get(frameId) ?? [])]);
     const added = renders.filter((r) => r.frameId === frameId && !held.has(r.seq)).map((r) => this.entry(r));
     if (added.length === 0) return 0;
     const viewed = cur.viewIndex === null ? null : cur.history[cur.viewIndex];
@@ -141,6 +144,25 @@ export class LiveRenders {
     const viewIndex = viewed ? Math.max(0, at) : null;
     a.set({ ...cur, history, viewIndex });
     return added.filter((e) => history.includes(e)).length;
+  }
+
+  /**
+   * Keeps a render out of the history (a draft: it was made at a pause in prompt typing that then
+   * went on). Removed if held, unless it is the one being looked at; never added if it comes later.
+   */
+  drop(frameId: string, seq: number): void {
+    let set = this.dropped.get(frameId);
+    if (!set) this.dropped.set(frameId, (set = new Set()));
+    set.add(seq);
+    if (set.size > 4 * this.historyLength) set.delete(set.values().next().value!);
+    const a = this.atomFor(frameId);
+    const cur = a.get();
+    const at = cur.history.findIndex((e) => e.seq === seq);
+    if (at < 0 || cur.viewIndex === at) return;
+    this.revokeUrl(cur.history[at].url);
+    const history = cur.history.filter((_, i) => i !== at);
+    const viewIndex = cur.viewIndex === null ? null : cur.viewIndex > at ? cur.viewIndex - 1 : cur.viewIndex;
+    a.set({ ...cur, history, viewIndex });
   }
 
   setStatus(s: Pick<FrameStatus, 'frameId' | 'state' | 'message'>): void {
@@ -171,6 +193,7 @@ export class LiveRenders {
     for (const e of a.get().history) this.revokeUrl(e.url);
     a.set(EMPTY);
     this.frames.delete(frameId);
+    this.dropped.delete(frameId);
   }
 
   dispose(): void {

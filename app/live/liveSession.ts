@@ -10,6 +10,7 @@ import {
   type Editor,
   type TLAssetId,
   type TLShapeId,
+  toRichText,
 } from 'tldraw';
 import type { Socket } from 'socket.io-client';
 import { randomSeed } from '../../lib/canvas/liveFrame';
@@ -36,6 +37,23 @@ const PIN_ACK_TIMEOUT_MS = 10_000;
 const REPLAY_ACK_TIMEOUT_MS = 15_000;
 /** gap between a frame and what is placed beside it (side view, pinned renders), page units */
 export const BESIDE_GAP = 24;
+/** room kept under a pinned render for its caption (prompt, who pinned, when), page units */
+export const PIN_CAPTION_H = 64;
+const PIN_CAPTION_GAP = 8;
+
+/** What a pinned image's `meta.livePin` holds, and its caption underneath. */
+export interface PinCaption {
+  frameId: string;
+  seq: number;
+  prompt: string;
+  pinnedBy: string;
+  pinnedAt: number;
+}
+
+export function pinCaptionText(c: Pick<PinCaption, 'prompt' | 'pinnedBy' | 'pinnedAt'>): string {
+  const when = new Date(c.pinnedAt).toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' });
+  return `${c.prompt ? `“${c.prompt}”` : 'untitled'}\npinned by ${c.pinnedBy || 'someone'} · ${when}`;
+}
 
 export type PinResult = { ok: true; shapeId: TLShapeId } | { ok: false; message: string };
 
@@ -76,6 +94,7 @@ export class LiveSession {
       ...opts.snapshotter,
       canSend: () => this.canSend(),
       onError: (frameId, message) => this.renders.setStatus({ frameId, state: 'error', message }),
+      onSuperseded: (frameId, seq) => this.renders.drop(frameId, seq),
     });
     this.on(EV.render, (raw) => {
       const r = RenderResult.safeParse(raw);
@@ -205,7 +224,15 @@ export class LiveSession {
     const shapeId = createShapeId();
     const w = frame.props.w;
     const h = (frame.props.w * height) / width;
-    const spot = this.freeSpotBeside(frame.id, w, h);
+    const spot = this.freeSpotBeside(frame.id, w, h + PIN_CAPTION_GAP + PIN_CAPTION_H);
+    const caption: PinCaption = {
+      frameId,
+      seq: shown.seq,
+      prompt: frame.props.prompt,
+      pinnedBy: this.editor.user.getName(),
+      pinnedAt: Date.now(),
+    };
+    const text = pinCaptionText(caption);
     this.editor.markHistoryStoppingPoint('pin live render');
     this.editor.run(() => {
       this.editor.createAssets([
@@ -228,7 +255,17 @@ export class LiveSession {
         parentId: this.editor.getAncestorPageId(frame),
         x: spot.x,
         y: spot.y,
-        props: { assetId, w, h },
+        props: { assetId, w, h, altText: text.replace('\n', ' — ') },
+        meta: { livePin: { ...caption } },
+      });
+      this.editor.createShape({
+        id: createShapeId(),
+        type: 'text',
+        parentId: this.editor.getAncestorPageId(frame),
+        x: spot.x,
+        y: spot.y + h + PIN_CAPTION_GAP,
+        props: { richText: toRichText(text), size: 's', autoSize: false, w, textAlign: 'start', color: 'grey' },
+        meta: { livePinCaption: shapeId },
       });
       this.editor.updateShape({ id: frame.id, type: frame.type, props: { seed: randomSeed() } });
     });
@@ -262,28 +299,32 @@ export class LiveSession {
     }
   }
 
-  /** Right of the frame (past its side view), moving further right past earlier pins. */
+  /** Right of the frame, clear of its side-view slot (kept free whatever the view, as it may be
+   * switched to 'side' later), of every other frame's side-view slot and of every shape (earlier
+   * pins and their captions): moving further right past whatever is in the way. */
   private freeSpotBeside(frameId: TLShapeId, w: number, h: number): { x: number; y: number } {
     const frame = this.editor.getShape(frameId);
     const bounds = this.editor.getShapePageBounds(frameId);
     if (!isLiveFrame(frame) || !bounds) return { x: 0, y: 0 };
-    let x = bounds.maxX + BESIDE_GAP + (frame.props.view === 'side' ? frame.props.w + BESIDE_GAP : 0);
     const y = bounds.minY;
-    const others = this.editor
-      .getCurrentPageShapes()
-      .filter((s) => s.id !== frameId)
-      .map((s) => this.editor.getShapePageBounds(s))
-      .filter((b): b is Box => !!b);
-    for (let i = 0; i < 50; i++) {
+    const others: Box[] = [];
+    for (const s of this.editor.getCurrentPageShapes()) {
+      const b = this.editor.getShapePageBounds(s);
+      if (!b) continue;
+      if (s.id !== frameId) others.push(b);
+      // where the side view draws this frame's render: as wide and tall as the frame, right of it
+      if (isLiveFrame(s)) others.push(new Box(b.maxX + BESIDE_GAP, b.minY, s.props.w, s.props.h));
+    }
+    let x = bounds.maxX + BESIDE_GAP;
+    for (let i = 0; i < 200; i++) {
       const candidate = new Box(x, y, w, h);
-      const hit = others.find((b) => b.collides(candidate));
-      if (!hit) break;
-      x = hit.maxX + BESIDE_GAP;
+      const hits = others.filter((b) => b.collides(candidate) || candidate.contains(b) || b.contains(candidate));
+      if (hits.length === 0) break;
+      x = Math.max(...hits.map((b) => b.maxX)) + BESIDE_GAP;
     }
     return { x, y };
   }
 }
-
 
 const sessions = new WeakMap<Editor, Atom<LiveSession | null>>();
 

@@ -1,6 +1,8 @@
 // Sends `frame:snapshot` when the content or the settings of a live frame change. Only changes
 // made by the local person (store source 'user') count, so of everyone in the room exactly the
 // client that drew sends; remote changes arrive through Yjs with source 'remote'.
+// Typing a prompt renders once typing pauses (not on every keystroke), and a frame with nothing
+// drawn in it is never sent: there is nothing to render but noise.
 import type { Editor, TLRecord, TLShape, TLShapeId } from 'tldraw';
 import { collectFrameContent, frameContentHash, framePageBox, isLiveFrame } from '../../lib/canvas/liveFrameContent';
 import type { LiveFrameShape } from '../../lib/canvas/liveFrameSchema';
@@ -26,6 +28,11 @@ export interface SnapshotterOptions {
    */
   canSend?: () => boolean;
   onError?: (frameId: string, message: string) => void;
+  /** how long prompt typing must pause before the frame is rendered */
+  promptDebounceMs?: number;
+  /** A render sent at a pause in prompt typing was followed by more typing (nothing else changed)
+   * within DRAFT_WINDOW_MS: it was an intermediate step, not a result to keep in the history. */
+  onSuperseded?: (frameId: string, seq: number) => void;
 }
 
 /** Refusals that say nothing about the snapshot itself, so the same content may pass later. */
@@ -34,6 +41,19 @@ const TRANSIENT_REFUSALS = new Set(['not-joined', 'unknown-frame', 'rate-limited
 export const SNAPSHOT_RETRY_MS = 1_000;
 /** Consecutive retries of one frame before it waits for a rejoin, the engine or the next change. */
 export const SNAPSHOT_MAX_RETRIES = 3;
+/** A prompt edit is rendered once typing has paused this long (the prompt itself syncs at once). */
+export const PROMPT_DEBOUNCE_MS = 600;
+/** A typing-pause render followed this soon by the next one (prompt edits only) was a draft. */
+export const DRAFT_WINDOW_MS = 10_000;
+
+/** Whether a frame record changed only in its prompt (a keystroke in the prompt field). */
+function onlyPromptChanged(prev: LiveFrameShape, next: LiveFrameShape): boolean {
+  if (prev.props.prompt === next.props.prompt) return false;
+  if (prev.x !== next.x || prev.y !== next.y || prev.parentId !== next.parentId || prev.rotation !== next.rotation) return false;
+  const a = prev.props as unknown as Record<string, unknown>;
+  const b = next.props as unknown as Record<string, unknown>;
+  return Object.keys(b).every((k) => k === 'prompt' || a[k] === b[k]);
+}
 
 export class LiveFrameSnapshotter {
   private readonly pacer: FramePacer;
@@ -45,6 +65,12 @@ export class LiveFrameSnapshotter {
   /** frames whose latest content has not reached a renderer: sent again by `resume()` */
   private readonly waiting = new Set<string>();
   private readonly retries = new Map<string, { count: number; timer: unknown }>();
+  /** frames whose prompt is being typed: marked when the typing pauses */
+  private readonly typing = new Map<string, unknown>();
+  /** frames whose next snapshot is due to a pause in prompt typing */
+  private readonly typedDue = new Set<string>();
+  /** the last snapshot of a frame, when it was a typing-pause one with nothing else changed since */
+  private readonly draft = new Map<string, { seq: number; at: number }>();
   private readonly capture: NonNullable<SnapshotterOptions['capture']>;
   private readonly wallClock: () => number;
   private readonly clock: PacerClock;
@@ -85,6 +111,12 @@ export class LiveFrameSnapshotter {
   /** Sends a snapshot of the frame even if nothing changed (the "render now" button). */
   request(frameId: string): void {
     this.forced.add(frameId);
+    this.mark(frameId);
+  }
+
+  /** A change other than prompt typing: the frame's last render is no draft any more. */
+  private mark(frameId: string): void {
+    this.draft.delete(frameId);
     this.pacer.mark(frameId);
   }
 
@@ -109,12 +141,32 @@ export class LiveFrameSnapshotter {
     this.stopListening = null;
     this.pacer.dispose();
     for (const id of [...this.retries.keys()]) this.cancelRetry(id);
+    for (const id of [...this.typing.keys()]) this.cancelTyping(id);
+  }
+
+  /** Renders the frame once prompt typing has paused for `promptDebounceMs`. */
+  private typed(frameId: string): void {
+    this.cancelTyping(frameId);
+    const timer = this.clock.setTimeout(() => {
+      this.typing.delete(frameId);
+      if (this.disposed) return;
+      this.typedDue.add(frameId);
+      this.pacer.mark(frameId);
+    }, this.opts.promptDebounceMs ?? PROMPT_DEBOUNCE_MS);
+    this.typing.set(frameId, timer);
+  }
+
+  private cancelTyping(frameId: string): void {
+    const t = this.typing.get(frameId);
+    if (t !== undefined) this.clock.clearTimeout(t);
+    this.typing.delete(frameId);
   }
 
   private touched(rec: TLRecord, prev: TLRecord | null): void {
     if (rec.typeName !== 'shape') return;
     if (isLiveFrame(rec)) {
-      this.pacer.mark(rec.id);
+      if (isLiveFrame(prev) && onlyPromptChanged(prev, rec)) this.typed(rec.id);
+      else this.mark(rec.id);
       return;
     }
     this.markFramesOf(rec);
@@ -125,7 +177,7 @@ export class LiveFrameSnapshotter {
     for (const s of this.editor.getSortedChildIdsForParent(rec.parentId)) {
       const frame = this.editor.getShape(s);
       if (isLiveFrame(frame) && bounds.collides(framePageBox(this.editor, frame))) {
-        this.pacer.mark(frame.id);
+        this.mark(frame.id);
       }
     }
   }
@@ -134,6 +186,9 @@ export class LiveFrameSnapshotter {
     if (rec.typeName !== 'shape') return;
     if (isLiveFrame(rec)) {
       this.pacer.forget(rec.id);
+      this.cancelTyping(rec.id);
+      this.typedDue.delete(rec.id);
+      this.draft.delete(rec.id);
       this.lastHash.delete(rec.id);
       this.lastMembers.delete(rec.id);
       this.waiting.delete(rec.id);
@@ -149,11 +204,11 @@ export class LiveFrameSnapshotter {
     while (parentId.startsWith('shape:')) {
       const parent = this.editor.getShape(parentId as TLShapeId);
       if (!parent) break;
-      if (isLiveFrame(parent)) this.pacer.mark(parent.id);
+      if (isLiveFrame(parent)) this.mark(parent.id);
       parentId = parent.parentId;
     }
     for (const [frameId, members] of this.lastMembers) {
-      if (members.has(rec.id)) this.pacer.mark(frameId);
+      if (members.has(rec.id)) this.mark(frameId);
     }
   }
 
@@ -172,6 +227,12 @@ export class LiveFrameSnapshotter {
     const hash = frameContentHash(this.editor, frame, content);
     this.lastMembers.set(frameId, content.memberIds);
     const force = this.forced.delete(frameId);
+    const fromTyping = this.typedDue.delete(frameId);
+    // nothing drawn in the frame: a render would be noise (it is sent once something is drawn)
+    if (content.records.length === 0) {
+      this.waiting.delete(frameId);
+      return;
+    }
     if (!force && this.lastHash.get(frameId) === hash) return;
     if (!this.canSend()) {
       this.waiting.add(frameId);
@@ -194,6 +255,12 @@ export class LiveFrameSnapshotter {
     }
     const seq = this.nextSeq(frameId);
     this.sent++;
+    const prevDraft = this.draft.get(frameId);
+    if (fromTyping && prevDraft && this.clock.now() - prevDraft.at <= DRAFT_WINDOW_MS) {
+      this.opts.onSuperseded?.(frameId, prevDraft.seq);
+    }
+    if (fromTyping) this.draft.set(frameId, { seq, at: this.clock.now() });
+    else this.draft.delete(frameId);
     const ack = await this.send({
       frameId,
       seq,
@@ -207,6 +274,8 @@ export class LiveFrameSnapshotter {
       // Another client's clock is ahead: continue above their seq and send this content again.
       this.lastSeq.set(frameId, Math.max(seq, ack.lastSeq));
       this.lastHash.delete(frameId);
+      if (fromTyping) this.typedDue.add(frameId);
+      this.draft.delete(frameId);
       this.pacer.mark(frameId);
     } else if (ack?.ok && ack.outcome !== 'not-rendered') {
       this.cancelRetry(frameId);

@@ -9,7 +9,7 @@ import { createShapeId, createTLStore, defaultBindingUtils, defaultShapeUtils, E
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LiveFrameShapeUtil } from '../../app/live/LiveFrameShapeUtil';
 import { LiveSession, type RoomConnection } from '../../app/live/liveSession';
-import { LiveFrameSnapshotter, SNAPSHOT_RETRY_MS, type SnapshotMessage, type SnapshotterOptions } from '../../app/live/snapshotter';
+import { DRAFT_WINDOW_MS, LiveFrameSnapshotter, PROMPT_DEBOUNCE_MS, SNAPSHOT_RETRY_MS, type SnapshotMessage, type SnapshotterOptions } from '../../app/live/snapshotter';
 import { collectFrameContent, frameContentHash, isLiveFrame } from '../../lib/canvas/liveFrameContent';
 import { LIVE_FRAME_TYPE } from '../../lib/canvas/liveFrame';
 import type { ConnectionStatus } from '../../lib/canvas/socketProvider';
@@ -178,7 +178,7 @@ describe('LiveFrameSnapshotter', () => {
     moveBox(20);
     await clock.advance(100);
     change(() => editor.updateShape({ id: frameId, type: LIVE_FRAME_TYPE, props: { prompt: 'a fox' } }));
-    await clock.advance(100);
+    await clock.advance(PROMPT_DEBOUNCE_MS + 100);
     expect(sent.map((s) => s.hash)).toEqual([sent[0].hash, start, hashNow()]);
     expect(sent[1].seq).toBeGreaterThan(sent[0].seq);
     expect(sent[2].seq).toBeGreaterThan(sent[1].seq);
@@ -348,6 +348,51 @@ describe('LiveFrameSnapshotter', () => {
     moveBox(33);
     await clock.advance(100);
     expect(sent).toHaveLength(2);
+  });
+
+  it('renders a typed prompt once typing pauses, not per keystroke, and reports drafts that typing went on from', async () => {
+    const superseded: number[] = [];
+    const { clock, editor, frameId, sent, hashNow, change } = await setup({ onSuperseded: (_f, seq) => superseded.push(seq) });
+    const type = async (text: string, from = '') => {
+      for (let i = 1; i <= text.length; i++) {
+        change(() => editor.updateShape({ id: frameId, type: LIVE_FRAME_TYPE, props: { prompt: from + text.slice(0, i) } }));
+        await clock.advance(120);
+      }
+    };
+    await type('a castle on a hill');
+    expect(sent).toHaveLength(0);
+    await clock.advance(PROMPT_DEBOUNCE_MS);
+    expect(sent).toHaveLength(1);
+    expect(sent[0].hash).toBe(hashNow());
+    // typing goes on after the pause: the first render was a draft
+    await type(', watercolor', 'a castle on a hill');
+    await clock.advance(PROMPT_DEBOUNCE_MS);
+    expect(sent).toHaveLength(2);
+    expect(superseded).toEqual([sent[0].seq]);
+    // a later change of something else: the last typing render is a result, not a draft
+    change(() => editor.updateShape({ id: frameId, type: LIVE_FRAME_TYPE, props: { strength: 0.7 } }));
+    await clock.advance(100);
+    expect(sent).toHaveLength(3);
+    await type('!', 'a castle on a hill, watercolor');
+    await clock.advance(DRAFT_WINDOW_MS);
+    expect(sent).toHaveLength(4);
+    expect(superseded).toEqual([sent[0].seq]);
+  });
+
+  it('never sends a frame with nothing drawn in it, even with a prompt or when asked to', async () => {
+    const { clock, editor, frameId, boxId, sent, snapshotter, change } = await setup();
+    change(() => editor.deleteShape(boxId));
+    await clock.advance(100);
+    change(() => editor.updateShape({ id: frameId, type: LIVE_FRAME_TYPE, props: { prompt: 'a fox', strength: 0.3 } }));
+    snapshotter.request(frameId);
+    const empty = createShapeId('empty');
+    change(() => editor.createShape({ id: empty, type: LIVE_FRAME_TYPE, x: 1000, y: 0 }));
+    await clock.advance(5000);
+    expect(sent).toHaveLength(0);
+    expect(snapshotter.waitingFrames()).toEqual([]);
+    change(() => editor.createShape({ type: 'geo', parentId: empty, x: 10, y: 10, props: { w: 20, h: 20 } }));
+    await clock.advance(100);
+    expect(sent.map((s) => s.frameId)).toEqual([empty]);
   });
 
   it('only changes made in this tab are sent, not those arriving from the room', async () => {

@@ -91,6 +91,20 @@ describe('LiveRenders', () => {
     expect(store.shown('shape:f1')?.seq).toBe(5);
   });
 
+  it('keeps drafts out of the history: removed when held, skipped when they come later or in a replay', () => {
+    const { store, revoked } = makeStore();
+    store.addRender(render(1, 1));
+    store.addRender(render(2, 2));
+    store.drop('shape:f1', 2);
+    expect(store.get('shape:f1').history.map((e) => e.seq)).toEqual([1]);
+    expect(revoked).toEqual(['blob:test/2']);
+    store.drop('shape:f1', 3); // superseded before its render arrived
+    expect(store.addRender(render(3, 3))).toBe(false);
+    expect(store.addRender(render(4, 4))).toBe(true);
+    expect(store.addPast('shape:f1', [render(2, 2), render(3, 3)])).toBe(0);
+    expect(store.get('shape:f1').history.map((e) => e.seq)).toEqual([1, 4]);
+  });
+
   it('counts renders per second over the last 3 s', () => {
     const { store, setNow } = makeStore();
     for (let i = 0; i < 6; i++) {
