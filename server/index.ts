@@ -4,6 +4,7 @@
 import { realpathSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import sharp from 'sharp';
 import { Server as SocketServer } from 'socket.io';
 import { MAX_SNAPSHOT_BYTES, MAX_YJS_MESSAGE_BYTES } from '../lib/protocol/limits';
 import { ConfigError, loadConfig, type ServerConfig } from './config';
@@ -147,6 +148,9 @@ async function main(): Promise<void> {
   process.on('uncaughtException', (err) => logger.error({ err }, 'uncaught exception'));
   process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled promise rejection'));
 
+  // libvips' operation cache (50 MB by default) only helps when the same image is processed
+  // again; every snapshot and render is new, so it would just hold memory a client chose.
+  sharp.cache(false);
   const server = await createLivecanvasServer(config, logger);
   // Features, one line each:
   attachAccess(server);
