@@ -173,9 +173,6 @@ function LinkRow({
   const input = useRef<HTMLInputElement>(null);
   const id = useId();
   const [copied, setCopied] = useState<'yes' | 'manual' | null>(null);
-  const [confirming, setConfirming] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const [problem, setProblem] = useState<string | null>(null);
 
   useEffect(() => setCopied(null), [href]);
   useEffect(() => {
@@ -185,15 +182,6 @@ function LinkRow({
   }, [copied]);
 
   const copy = async () => setCopied((await copyText(href, input.current)) ? 'yes' : 'manual');
-  const replace = async () => {
-    if (!rotate) return;
-    setBusy(true);
-    setProblem(null);
-    const trouble = await rotate.run(rotate.role);
-    setBusy(false);
-    setConfirming(false);
-    setProblem(trouble && `Could not replace the link: ${trouble}`);
-  };
   const what = label.toLowerCase();
 
   return (
@@ -207,37 +195,25 @@ function LinkRow({
         </button>
       </div>
       {copied === 'manual' && <p className="lc-share-hint">Your browser blocked copying: press Ctrl+C (⌘C) now.</p>}
-      {rotate && !confirming && (
-        <button type="button" className="lc-link-button" onClick={() => setConfirming(true)} data-testid={`${testId}-replace`}>
-          Replace link…
-        </button>
-      )}
-      {rotate && confirming && (
-        <div className="lc-confirm" role="group" aria-label={`Replace the ${what}`}>
-          <p>
-            Replace the {what}? Everyone who opened the current one <strong>loses access at once</strong>; send the new
-            link to the people who should keep it.
-          </p>
-          <div className="lc-row">
-            <button
-              type="button"
-              className="lc-button lc-small lc-danger"
-              disabled={busy}
-              onClick={replace}
-              data-testid={`${testId}-replace-confirm`}
-            >
-              {busy ? 'Replacing…' : 'Replace link'}
-            </button>
-            <button type="button" className="lc-button lc-small" disabled={busy} onClick={() => setConfirming(false)}>
-              Cancel
-            </button>
-          </div>
-        </div>
-      )}
-      {problem && (
-        <p className="lc-field-error" role="alert">
-          {problem}
-        </p>
+      {rotate && (
+        <ConfirmedAction
+          trigger="Replace link…"
+          triggerTestId={`${testId}-replace`}
+          ariaLabel={`Replace the ${what}`}
+          question={
+            <>
+              Replace the {what}? Everyone who opened the current one <strong>loses access at once</strong>; send the new
+              link to the people who should keep it.
+            </>
+          }
+          act="Replace link"
+          acting="Replacing…"
+          actTestId={`${testId}-replace-confirm`}
+          run={async () => {
+            const trouble = await rotate.run(rotate.role);
+            return trouble && `Could not replace the link: ${trouble}`;
+          }}
+        />
       )}
     </section>
   );
@@ -245,36 +221,73 @@ function LinkRow({
 
 function DeleteRoom() {
   const room = useRoom();
+  return (
+    <section className="lc-share-danger">
+      <ConfirmedAction
+        trigger="Delete room…"
+        triggerClassName="lc-link-button lc-danger-text"
+        triggerTestId="share-delete"
+        ariaLabel="Delete the room"
+        question={
+          <>
+            Delete this room for everyone? Its canvas, renders and links are <strong>gone for good</strong>, and everyone in
+            it is disconnected.
+          </>
+        }
+        act="Delete room"
+        acting="Deleting…"
+        actTestId="share-delete-confirm"
+        // on success the page turns into "Room deleted"; this dialog is gone with the canvas
+        keepBusyOnSuccess
+        run={async () => {
+          const r = await room.deleteRoom();
+          return r.ok ? null : `Could not delete the room: ${r.message}`;
+        }}
+      />
+    </section>
+  );
+}
+
+/** A link that asks before it acts: the question, a danger button that runs `run` (which answers a
+ * problem to show, or null) and Cancel. */
+function ConfirmedAction(props: {
+  trigger: string;
+  triggerClassName?: string;
+  triggerTestId: string;
+  ariaLabel: string;
+  question: ReactNode;
+  act: string;
+  acting: string;
+  actTestId: string;
+  keepBusyOnSuccess?: boolean;
+  run: () => Promise<string | null>;
+}) {
   const [confirming, setConfirming] = useState(false);
   const [busy, setBusy] = useState(false);
   const [problem, setProblem] = useState<string | null>(null);
-
-  const remove = async () => {
+  const go = async () => {
     setBusy(true);
     setProblem(null);
-    const r = await room.deleteRoom();
-    // on success the page turns into "Room deleted"; this dialog is gone with the canvas
-    if (!r.ok) {
-      setBusy(false);
-      setProblem(`Could not delete the room: ${r.message}`);
-    }
+    const trouble = await props.run();
+    // a final act (deleting) keeps its question open: on success the dialog goes, on failure it
+    // can be tried again
+    if (!trouble && props.keepBusyOnSuccess) return;
+    setBusy(false);
+    if (!props.keepBusyOnSuccess) setConfirming(false);
+    setProblem(trouble);
   };
-
   return (
-    <section className="lc-share-danger">
+    <>
       {!confirming ? (
-        <button type="button" className="lc-link-button lc-danger-text" onClick={() => setConfirming(true)} data-testid="share-delete">
-          Delete room…
+        <button type="button" className={props.triggerClassName ?? 'lc-link-button'} onClick={() => setConfirming(true)} data-testid={props.triggerTestId}>
+          {props.trigger}
         </button>
       ) : (
-        <div className="lc-confirm" role="group" aria-label="Delete the room">
-          <p>
-            Delete this room for everyone? Its canvas, renders and links are <strong>gone for good</strong>, and everyone in
-            it is disconnected.
-          </p>
+        <div className="lc-confirm" role="group" aria-label={props.ariaLabel}>
+          <p>{props.question}</p>
           <div className="lc-row">
-            <button type="button" className="lc-button lc-small lc-danger" disabled={busy} onClick={remove} data-testid="share-delete-confirm">
-              {busy ? 'Deleting…' : 'Delete room'}
+            <button type="button" className="lc-button lc-small lc-danger" disabled={busy} onClick={go} data-testid={props.actTestId}>
+              {busy ? props.acting : props.act}
             </button>
             <button type="button" className="lc-button lc-small" disabled={busy} onClick={() => setConfirming(false)}>
               Cancel
@@ -287,6 +300,6 @@ function DeleteRoom() {
           {problem}
         </p>
       )}
-    </section>
+    </>
   );
 }
