@@ -3,13 +3,13 @@
 // big room, live frames) and returns the attack itself plus a teardown run after the RSS settled.
 import * as encoding from 'lib0/encoding';
 import * as decoding from 'lib0/decoding';
-import sharp from 'sharp';
 import * as syncProtocol from 'y-protocols/sync';
 import * as Y from 'yjs';
 import { liveFrameRecord } from '../lib/canvas/liveFrame';
 import { EV, type RenderResult } from '../lib/protocol/events';
 import { createRoom, drawShape, roomToken } from '../test/helpers/yclient';
 import { ask, openSocket, RoomPeer, sleep, type AckResult } from './abuse-peer';
+import { sketches } from './sketches';
 
 export interface AttackContext {
   url: string;
@@ -132,25 +132,12 @@ export const step1Attack =
 
 // ───── 2. render history growth ─────
 
-/** Distinct black-on-white sketches (JPEG), `size`². */
-async function sketches(size: number, count: number): Promise<Buffer[]> {
-  const out: Buffer[] = [];
-  for (let i = 0; i < count; i++) {
-    const x = Math.round((size * i) / count);
-    const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${size}" height="${size}"><rect width="100%" height="100%" fill="white"/>
-      <circle cx="${x}" cy="${size / 2}" r="${size / 5}" fill="none" stroke="black" stroke-width="8"/>
-      <line x1="0" y1="${size - x}" x2="${size}" y2="${x}" stroke="#c33" stroke-width="6"/></svg>`;
-    out.push(await sharp(Buffer.from(svg)).jpeg({ quality: 80 }).toBuffer());
-  }
-  return out;
-}
-
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 
 export const historyAttack =
   (opts: { rooms: number; frames: number; size: number; rounds: number; waitS: number }): Attack =>
   async (ctx) => {
-    const images = await sketches(opts.size, 16);
+    const images = await sketches(opts.size, 16, { circle: 8, line: 6 });
     const frameIds = Array.from({ length: opts.frames }, (_, j) => `shape:live${j}`);
     const drawers: RoomPeer[] = [];
     for (let r = 0; r < opts.rooms; r++) {

@@ -10,7 +10,6 @@
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import sharp from 'sharp';
 import { io, type Socket } from 'socket.io-client';
 import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
@@ -23,6 +22,7 @@ import { ensureTinyModels, isTinyModel } from '../models/tiny/ensure';
 import { startServer, type TestServer } from '../test/helpers/server';
 import { createRoom, roomToken } from '../test/helpers/yclient';
 import { runBench } from './cleanup';
+import { sketches } from './sketches';
 
 const program = new Command()
   .option('--json', 'print only the JSON lines')
@@ -98,19 +98,6 @@ function cpuMs(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   const ticks = Number(fields[11]) + Number(fields[12]);
   return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
-}
-
-/** Distinct sketches, so every snapshot is real, different input. */
-async function sketches(size: number, count: number): Promise<Buffer[]> {
-  const out: Buffer[] = [];
-  for (let i = 0; i < count; i++) {
-    const x = Math.round((size * i) / count);
-    const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${size}" height="${size}"><rect width="100%" height="100%" fill="white"/>
-      <circle cx="${x}" cy="${size / 2}" r="${size / 5}" fill="none" stroke="black" stroke-width="6"/>
-      <line x1="0" y1="${size - x}" x2="${size}" y2="${x}" stroke="#c33" stroke-width="4"/></svg>`;
-    out.push(await sharp(Buffer.from(svg)).jpeg({ quality: 80 }).toBuffer());
-  }
-  return out;
 }
 
 async function runOnce(url: string, server: TestServer | undefined, clients: number, images: Buffer[]) {
