@@ -24,6 +24,8 @@ import { emptyDatabaseMessage, missingDatabaseProblem, readDataMarker, writeData
 import { StorageDamagedError, StorageHealth, isCorruption, quickCheck, type StorageStatus } from './integrity';
 import { replayStored, type ReplayResult } from './replay';
 import { StoreQuota, type StoreUsage } from './storeQuota';
+import type { SqlDatabase } from './sql/SqlDatabase';
+import { SqliteDatabase } from './sql/sqliteDatabase';
 
 export type { ReplayResult, ReplaySkip } from './replay';
 export type { StorageStatus } from './integrity';
@@ -55,6 +57,8 @@ export const DB_FILE_NAME = 'livecanvas.sqlite';
 
 export class RoomStore {
   readonly db: Database.Database;
+  /** the same file through the SQL interface both stores share: features keep their tables here */
+  readonly sql: SqlDatabase;
   readonly path: string;
   readonly health: StorageHealth;
   /** the server-wide quota (STORE_MAX_MB) and the store's size */
@@ -126,6 +130,7 @@ export class RoomStore {
       ),
       anyRoom: this.db.prepare<[], { one: number }>('SELECT 1 AS one FROM snapshots UNION ALL SELECT 1 FROM updates LIMIT 1'),
     };
+    this.sql = new SqliteDatabase(this.db, this.path);
     this.quota = new StoreQuota(this.db, `${this.path}-wal`, opts.maxStoreBytes ?? 0, this.log);
     this.roomTtlMs = opts.roomTtlMs ?? 0;
     this.marked = readDataMarker(dataDir) !== null;
