@@ -1,0 +1,442 @@
+// Local Redis and PostgreSQL for cluster mode, started from the installed binaries on free ports
+// with their own data dirs: no system services, no config files. The one implementation used by
+// the tests (test/helpers/services.ts), `npm run cluster:local` and the benchmarks.
+//
+// Debian packages: redis-server (/usr/bin/redis-server) and postgresql (/usr/lib/postgresql/<v>/bin,
+// not on PATH). PostgreSQL refuses to run as root, so as root initdb and postgres run as the
+// `postgres` user (spawned with its uid/gid) on a data dir chown'ed to it.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { accessSync, chownSync, constants, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { delimiter, join, resolve } from 'node:path';
+import pg from 'pg';
+
+export interface ServiceOptions {
+  /** port to listen on (127.0.0.1); default: a free one */
+  port?: number;
+  /** data dir, kept on stop; default: a temp dir removed on stop */
+  dir?: string;
+}
+
+export interface PostgresOptions extends ServiceOptions {
+  /** fsync, synchronous_commit and full_page_writes off: fast and fine for tests, not durable
+   * against a machine crash (a clean stop/restart still keeps everything). Default false. */
+  fast?: boolean;
+}
+
+export interface LocalService {
+  url: string;
+  port: number;
+  /** the current process (a new one after restart()) */
+  readonly proc: ChildProcess;
+  /** the last 64 KB of the process' output, for error messages */
+  output(): string;
+  stop(): Promise<void>;
+  /** stop, then start again on the same port (and dir) */
+  restart(): Promise<void>;
+}
+
+export interface LocalRedis extends LocalService {}
+
+export interface LocalPostgres extends LocalService {
+  dir: string;
+}
+
+export const PG_USER = 'livecanvas';
+export const PG_DATABASE = 'livecanvas';
+const START_TIMEOUT_MS = 60_000;
+const STOP_TIMEOUT_MS = 30_000;
+const OUTPUT_LIMIT = 64 * 1024;
+
+/** Service processes started here and not yet exited: what stopAllServices() and the exit hook stop. */
+const running = new Map<ChildProcess, () => Promise<void>>();
+let exitHookInstalled = false;
+
+/** Last resort on any process.exit(): a synchronous SIGKILL to every service still running (each
+ * runs in its own process group, so postgres' backends go too). */
+function installExitHook() {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const proc of running.keys()) killGroup(proc, 'SIGKILL');
+  });
+}
+
+/** Stops every Redis and PostgreSQL started here that is still running (their clean stop). */
+export async function stopAllServices(): Promise<void> {
+  await Promise.all([...running.values()].map((stop) => stop()));
+}
+
+function killGroup(proc: ChildProcess, signal: NodeJS.Signals) {
+  if (!alive(proc) || !proc.pid) return;
+  try {
+    process.kill(-proc.pid, signal);
+  } catch {
+    try {
+      proc.kill(signal);
+    } catch {
+      /* gone */
+    }
+  }
+}
+
+function alive(proc: ChildProcess) {
+  return proc.exitCode === null && proc.signalCode === null;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// ---- binaries ----------------------------------------------------------------------------------
+
+function onPath(name: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (!dir) continue;
+    const file = join(dir, name);
+    try {
+      accessSync(file, constants.X_OK);
+      return file;
+    } catch {
+      /* next */
+    }
+  }
+  return undefined;
+}
+
+export function redisServerBinary(): string {
+  const found = onPath('redis-server') ?? (existsSync('/usr/bin/redis-server') ? '/usr/bin/redis-server' : undefined);
+  if (!found) throw new Error('redis-server not found on PATH: install the Debian package redis-server (apt-get install redis-server)');
+  return found;
+}
+
+/** The folder with postgres and initdb: the highest /usr/lib/postgresql/<version>/bin (Debian keeps
+ * them off PATH), else PATH. */
+export function postgresBinDir(): string {
+  const base = '/usr/lib/postgresql';
+  const versions = existsSync(base)
+    ? readdirSync(base)
+        .filter((v) => existsSync(join(base, v, 'bin', 'postgres')) && existsSync(join(base, v, 'bin', 'initdb')))
+        .sort((a, b) => Number.parseFloat(b) - Number.parseFloat(a))
+    : [];
+  if (versions.length) return join(base, versions[0], 'bin');
+  const postgres = onPath('postgres');
+  if (postgres && onPath('initdb')) return resolve(postgres, '..');
+  throw new Error(
+    'PostgreSQL binaries (postgres, initdb) not found in /usr/lib/postgresql/*/bin or on PATH: install the Debian package postgresql (apt-get install postgresql)',
+  );
+}
+
+// ---- process plumbing ----------------------------------------------------------------------------
+
+interface Spawned {
+  proc: ChildProcess;
+  output: () => string;
+}
+
+function spawnService(cmd: string, args: string[], extra: { uid?: number; gid?: number; cwd?: string } = {}): Spawned {
+  let out = '';
+  const proc = spawn(cmd, args, {
+    ...extra,
+    // own process group: Ctrl-C in a terminal reaches only our script, which stops the services
+    // after the web nodes; the exit hook kills the whole group
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, LC_ALL: 'C' },
+  });
+  const keep = (d: Buffer) => {
+    out += d;
+    if (out.length > OUTPUT_LIMIT) out = out.slice(-OUTPUT_LIMIT);
+  };
+  // always drained: a full pipe would block the service
+  proc.stdout!.on('data', keep);
+  proc.stderr!.on('data', keep);
+  proc.on('error', (err) => keep(Buffer.from(`\n${err.message}\n`)));
+  return { proc, output: () => out };
+}
+
+function exited(proc: ChildProcess): Promise<void> {
+  if (!alive(proc)) return Promise.resolve();
+  return new Promise((r) => proc.once('exit', () => r()));
+}
+
+/** Sends `signal` to the process group, then SIGKILL after STOP_TIMEOUT_MS; resolves on exit. */
+async function stopProc(proc: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  if (!alive(proc)) return;
+  const done = exited(proc);
+  killGroup(proc, signal);
+  const t = setTimeout(() => killGroup(proc, 'SIGKILL'), STOP_TIMEOUT_MS);
+  await done;
+  clearTimeout(t);
+}
+
+/** Polls `ready` until it resolves true, then runs `then`; fails early if the process exits, and
+ * on any failure leaves no process behind. */
+async function waitReady(name: string, s: Spawned, ready: () => Promise<boolean>, then?: () => Promise<void>): Promise<void> {
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  try {
+    for (;;) {
+      if (!alive(s.proc)) throw new Error(`${name} exited (${s.proc.exitCode ?? s.proc.signalCode}) while starting:\n${s.output()}`);
+      if (await ready().catch(() => false)) break;
+      if (Date.now() > deadline) throw new Error(`${name} did not answer within ${START_TIMEOUT_MS / 1000} s:\n${s.output()}`);
+      await sleep(100);
+    }
+    await then?.();
+  } catch (err) {
+    const done = exited(s.proc);
+    killGroup(s.proc, 'SIGKILL');
+    await done;
+    throw err;
+  }
+}
+
+/** Common start/stop/restart bookkeeping for one service. */
+function track(
+  start: () => Promise<Spawned>,
+  stopOne: (s: Spawned) => Promise<void>,
+  cleanup: () => void,
+) {
+  let current: Spawned;
+  let stopping: Promise<void> | undefined;
+  const stopCurrent = async () => {
+    await stopOne(current);
+    running.delete(current.proc);
+  };
+  const launch = async () => {
+    const s = await start();
+    current = s;
+    installExitHook();
+    running.set(s.proc, stop);
+    s.proc.once('exit', () => running.delete(s.proc));
+  };
+  async function stop() {
+    stopping ??= stopCurrent().finally(cleanup);
+    return stopping;
+  }
+  async function restart() {
+    if (stopping) throw new Error('restart() after stop()');
+    await stopCurrent();
+    await launch();
+  }
+  return {
+    launch,
+    stop,
+    restart,
+    get proc() {
+      return current.proc;
+    },
+    output: () => current.output(),
+  };
+}
+
+// ---- Redis -----------------------------------------------------------------------------------------
+
+/** One RESP command over a fresh TCP connection; resolves with the raw reply ('' if the server
+ * closed without one, as SHUTDOWN does). */
+export function redisCommand(port: number, args: string[], timeoutMs = 2000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = connect(port, '127.0.0.1');
+    let reply = '';
+    const t = setTimeout(() => {
+      sock.destroy();
+      reject(new Error(`redis on ${port}: no reply`));
+    }, timeoutMs);
+    sock.on('connect', () => {
+      sock.write(`*${args.length}\r\n` + args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join(''));
+    });
+    sock.on('data', (d) => {
+      reply += d;
+      if (reply.endsWith('\r\n')) {
+        clearTimeout(t);
+        sock.end();
+        resolve(reply);
+      }
+    });
+    sock.on('error', (err) => {
+      clearTimeout(t);
+      reject(err);
+    });
+    sock.on('close', () => {
+      clearTimeout(t);
+      resolve(reply);
+    });
+  });
+}
+
+export async function startRedis(opts: ServiceOptions = {}): Promise<LocalRedis> {
+  const bin = redisServerBinary();
+  const port = opts.port ?? (await freePort());
+  const dir = opts.dir ? resolve(opts.dir) : mkdtempSync(join(tmpdir(), 'lc-redis-'));
+  mkdirSync(dir, { recursive: true });
+  const ownDir = !opts.dir;
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--loglevel', 'warning'];
+  const t = track(
+    async () => {
+      const s = spawnService(bin, args, { cwd: dir });
+      await waitReady('redis-server', s, async () => (await redisCommand(port, ['PING'])).startsWith('+PONG'));
+      return s;
+    },
+    async (s) => {
+      if (!alive(s.proc)) return;
+      const done = exited(s.proc);
+      await redisCommand(port, ['SHUTDOWN', 'NOSAVE']).catch(() => killGroup(s.proc, 'SIGTERM'));
+      const timer = setTimeout(() => killGroup(s.proc, 'SIGKILL'), STOP_TIMEOUT_MS);
+      await done;
+      clearTimeout(timer);
+    },
+    () => {
+      if (ownDir) rmSync(dir, { recursive: true, force: true });
+    },
+  );
+  try {
+    await t.launch();
+  } catch (err) {
+    if (ownDir) rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    get proc() {
+      return t.proc;
+    },
+    output: t.output,
+    stop: t.stop,
+    restart: t.restart,
+  };
+}
+
+// ---- PostgreSQL ---------------------------------------------------------------------------------
+
+interface RunAs {
+  uid?: number;
+  gid?: number;
+}
+
+/** As root: the uid/gid of the Debian `postgres` user (PostgreSQL refuses to run as root). */
+function postgresUser(): RunAs {
+  if (process.getuid?.() !== 0) return {};
+  const id = (flag: string) => {
+    const r = spawnSync('id', [flag, 'postgres'], { encoding: 'utf8' });
+    return r.status === 0 ? Number(r.stdout.trim()) : NaN;
+  };
+  const uid = id('-u');
+  const gid = id('-g');
+  if (!Number.isInteger(uid) || !Number.isInteger(gid)) {
+    throw new Error('running as root, and PostgreSQL refuses to run as root: no `postgres` user to run it as (install the Debian package postgresql, which creates it)');
+  }
+  return { uid, gid };
+}
+
+/** As root: hands the data dir to the postgres user and checks that user can reach it. */
+function prepareDataDir(dir: string, user: RunAs) {
+  mkdirSync(dir, { recursive: true });
+  if (user.uid === undefined) return;
+  const chownTree = (path: string) => {
+    chownSync(path, user.uid!, user.gid!);
+    for (const entry of readdirSync(path, { withFileTypes: true })) {
+      const p = join(path, entry.name);
+      if (entry.isDirectory()) chownTree(p);
+      else if (!entry.isSymbolicLink()) chownSync(p, user.uid!, user.gid!);
+    }
+  };
+  chownTree(dir);
+  const r = spawnSync('/bin/sh', ['-c', 'test -w "$1" && test -x "$1"', 'sh', dir], { uid: user.uid, gid: user.gid });
+  if (r.status !== 0) {
+    throw new Error(`PostgreSQL runs as the postgres user, which cannot reach ${dir}: use a dir whose parent folders are world-executable (chmod o+x), e.g. under /tmp`);
+  }
+}
+
+async function pgQuery<T extends pg.QueryResultRow = pg.QueryResultRow>(port: number, database: string, sql: string): Promise<pg.QueryResult<T>> {
+  const client = new pg.Client({ host: '127.0.0.1', port, user: PG_USER, database, connectionTimeoutMillis: 2000 });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    return await client.query<T>(sql);
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+export async function startPostgres(opts: PostgresOptions = {}): Promise<LocalPostgres> {
+  const binDir = postgresBinDir();
+  const user = postgresUser();
+  const port = opts.port ?? (await freePort());
+  const ownDir = !opts.dir;
+  const dir = opts.dir ? resolve(opts.dir) : mkdtempSync(join(tmpdir(), 'lc-pg-'));
+  // the unix socket goes in the data dir unless that path is too long for a socket (107 bytes)
+  let socketDir = dir;
+  let ownSocketDir = false;
+  const cleanup = () => {
+    if (ownDir) rmSync(dir, { recursive: true, force: true });
+    if (ownSocketDir) rmSync(socketDir, { recursive: true, force: true });
+  };
+  try {
+    prepareDataDir(dir, user);
+    if (!existsSync(join(dir, 'PG_VERSION'))) {
+      const r = spawnSync(
+        join(binDir, 'initdb'),
+        ['-D', dir, '-A', 'trust', '-U', PG_USER, '--encoding', 'UTF8', '--no-locale', '--no-sync'],
+        { ...user, encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' }, cwd: dir },
+      );
+      if (r.error) throw r.error;
+      if (r.status !== 0) throw new Error(`initdb failed (exit ${r.status}):\n${r.stdout}${r.stderr}`);
+    }
+    if (Buffer.byteLength(join(dir, `.s.PGSQL.${port}`)) > 100) {
+      socketDir = mkdtempSync(join(tmpdir(), 'lc-pgsock-'));
+      ownSocketDir = true;
+      prepareDataDir(socketDir, user);
+    }
+  } catch (err) {
+    cleanup();
+    throw err;
+  }
+  const args = ['-D', dir, '-k', socketDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1'];
+  if (opts.fast) args.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off');
+  const t = track(
+    async () => {
+      const s = spawnService(join(binDir, 'postgres'), args, { ...user, cwd: dir });
+      const ready = async () => (await pgQuery(port, 'postgres', 'SELECT 1')).rowCount === 1;
+      await waitReady('postgres', s, ready, async () => {
+        const found = await pgQuery(port, 'postgres', `SELECT 1 FROM pg_database WHERE datname = '${PG_DATABASE}'`);
+        if (found.rowCount) return;
+        await pgQuery(port, 'postgres', `CREATE DATABASE ${PG_DATABASE}`).catch((err) => {
+          // 42P04 duplicate_database: created meanwhile
+          if ((err as { code?: string }).code !== '42P04') throw err;
+        });
+      });
+      return s;
+    },
+    // SIGINT = fast shutdown: ends sessions, writes a checkpoint, exits
+    (s) => stopProc(s.proc, 'SIGINT'),
+    cleanup,
+  );
+  try {
+    await t.launch();
+  } catch (err) {
+    cleanup();
+    throw err;
+  }
+  return {
+    url: `postgres://${PG_USER}@127.0.0.1:${port}/${PG_DATABASE}`,
+    port,
+    dir,
+    get proc() {
+      return t.proc;
+    },
+    output: t.output,
+    stop: t.stop,
+    restart: t.restart,
+  };
+}
