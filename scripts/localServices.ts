@@ -6,10 +6,10 @@
 // not on PATH). PostgreSQL refuses to run as root, so as root initdb and postgres run as the
 // `postgres` user (spawned with its uid/gid) on a data dir chown'ed to it.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { accessSync, chownSync, constants, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { accessSync, chownSync, constants, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { delimiter, join, resolve } from 'node:path';
+import { delimiter, dirname, join, resolve } from 'node:path';
 import pg from 'pg';
 
 export interface ServiceOptions {
@@ -354,7 +354,17 @@ function prepareDataDir(dir: string, user: RunAs) {
   chownTree(dir);
   const r = spawnSync('/bin/sh', ['-c', 'test -w "$1" && test -x "$1"', 'sh', dir], { uid: user.uid, gid: user.gid });
   if (r.status !== 0) {
-    throw new Error(`PostgreSQL runs as the postgres user, which cannot reach ${dir}: use a dir whose parent folders are world-executable (chmod o+x), e.g. under /tmp`);
+    // name the first folder on the way that the postgres user may not enter
+    let blocked = dir;
+    for (let p = dirname(dir), prev = ''; p !== prev; prev = p, p = dirname(p)) {
+      const st = statSync(p);
+      const x = st.uid === user.uid ? st.mode & 0o100 : st.gid === user.gid ? st.mode & 0o010 : st.mode & 0o001;
+      if (!x) blocked = p;
+    }
+    throw new Error(
+      `PostgreSQL runs as the postgres user (it refuses root), which cannot reach ${dir}` +
+        (blocked !== dir ? `: ${blocked} is not searchable by it (chmod o+x ${blocked}, or use another dir)` : ''),
+    );
   }
 }
 
