@@ -13,7 +13,7 @@
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import * as Y from 'yjs';
-import { RoomStore } from '../server/store/RoomStore';
+import { SqliteRoomStore } from '../server/store/SqliteRoomStore';
 import { startServer, type TestServer } from '../test/helpers/server';
 import { connectPeer, createRoom, drawShape, randomRoomId, type Peer } from '../test/helpers/yclient';
 import { exitBench, guardBench } from './cleanup';
@@ -73,7 +73,7 @@ print(
 
 // 2. restart cold, with ROOMS copies of the room
 await server.stop('SIGTERM');
-const store = new RoomStore(server.dataDir);
+const store = new SqliteRoomStore(server.dataDir);
 const { snapshot, updates } = store.load(roomId);
 if (!snapshot || updates.length > 0) throw new Error('the room was not compacted on shutdown');
 // copies written straight into the store: open rooms (as from before access control), joined by id

@@ -22,7 +22,7 @@ import { attachRender } from './render/attachRender';
 import { RoomManager } from './rooms/RoomManager';
 import { SocketGateway } from './socket/SocketGateway';
 import { attachStorage } from './store/attachStorage';
-import { RoomStore } from './store/RoomStore';
+import { SqliteRoomStore } from './store/SqliteRoomStore';
 import { attachUploads } from './uploads/attachUploads';
 
 /** Engine.io drops a connection whose single message exceeds this. It is twice the largest
@@ -57,7 +57,7 @@ export async function createLivecanvasServer(config: ServerConfig, logger = crea
   }
 
   // Refuses to open a lost database of a directory that held rooms; checks the file (storage).
-  const store = new RoomStore(config.dataDir, { synchronous: config.sqliteSync, ...config.storage, logger });
+  const store = new SqliteRoomStore(config.dataDir, { synchronous: config.sqliteSync, ...config.storage, logger });
   // The request listener must exist before Socket.IO attaches: engine.io wraps the listeners
   // present at that moment so that /socket.io/ requests never reach them.
   let onRequest: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) => res.writeHead(503).end();
@@ -114,8 +114,8 @@ export async function createLivecanvasServer(config: ServerConfig, logger = crea
       }
       // Disconnecting the sockets unloads (and compacts) their rooms; closeAll catches the rest.
       await new Promise<void>((resolve) => io.close(() => resolve()));
-      rooms.closeAll();
-      store.close();
+      await rooms.closeAll();
+      await store.close();
       if (closeNext) await closeNext().catch((err) => logger.warn({ err }, 'Next.js did not close cleanly'));
       if (httpServer.listening) await new Promise<void>((resolve) => httpServer.close(() => resolve()));
     })());

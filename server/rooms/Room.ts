@@ -2,9 +2,14 @@
 // people in it, synced over Socket.IO and persisted through RoomStore.
 //
 // Order of effects for an incoming update: validate (yjsMessages.checkUpdate; documentRules:
-// valid tldraw records, the server's schema) → apply → append to the store (synchronously, in
-// the doc's 'update' handler) → broadcast to the other clients → the caller acknowledges to the
-// sender. So anything broadcast or acknowledged is on disk.
+// valid tldraw records, the server's schema) → apply → append to the store (queued in the doc's
+// 'update' handler, one commit after the other: RoomWrites) → once committed, broadcast to the
+// other clients and publish to the other nodes holding the room (cluster mode) → the caller
+// acknowledges to the sender. So anything broadcast or acknowledged is committed.
+//
+// In cluster mode the same room may be loaded on several nodes (docs/architecture.md "Cluster
+// mode"): an update another node committed arrives with a RemoteOrigin; it is applied and sent to
+// this node's clients, never stored again.
 import * as encoding from 'lib0/encoding';
 import type { Socket } from 'socket.io';
 import {
@@ -19,6 +24,7 @@ import { EV } from '../../lib/protocol/events';
 import { MAX_YJS_CLIENT_IDS_PER_SOCKET } from '../../lib/protocol/limits';
 import type { Logger } from '../logger';
 import type { RoomStore } from '../store/RoomStore';
+import { RoomWrites, StoreWriteError } from './RoomWrites';
 import { AwarenessOwners, type AwarenessRefusal } from './awarenessOwners';
 import { checkDocumentChanges } from './documentRules';
 import { ownSchema } from './schemaOwner';
@@ -40,12 +46,27 @@ export class ClientOrigin {
   constructor(readonly socketId: string) {}
 }
 
-/** Send `payload` as `event` to every socket in the room, except one. */
+/** Transaction origin of changes another node of the cluster committed (or of awareness it
+ * relayed): applied and sent to this node's clients, neither stored nor published again. */
+export class RemoteOrigin {
+  constructor(readonly nodeId: string) {}
+}
+
+/** Send `payload` as `event` to every socket of this node in the room, except one. */
 export type RoomBroadcast = (event: string, payload: unknown, exceptSocketId?: string) => void;
+
+/** The other nodes holding the room (cluster mode): what this node committed or heard from its
+ * clients goes to them. */
+export interface RoomPeers {
+  publishUpdate(roomId: string, update: Uint8Array): void;
+  publishAwareness(roomId: string, update: Uint8Array): void;
+}
 
 export interface RoomOptions {
   store: RoomStore;
   broadcast: RoomBroadcast;
+  /** cluster mode: the other nodes */
+  peers?: RoomPeers;
   logger: Logger;
   compactEvery: number;
   compactIntervalMs: number;
@@ -58,11 +79,7 @@ export class RoomFullError extends Error {
   override name = 'RoomFullError';
 }
 
-/** The store could not write an update (disk full, I/O error). The change is in the room's memory
- * but not on disk, so it must not be treated as saved: the room stops serving (see storeFailed). */
-export class StoreWriteError extends Error {
-  override name = 'StoreWriteError';
-}
+export { StoreWriteError };
 
 export class Room {
   readonly doc = new Y.Doc();
@@ -73,6 +90,8 @@ export class Room {
   private readonly awarenessOwners = new AwarenessOwners(() => this.awareness.clientID);
   /** who may write with each Yjs client id (ForeignClientError) */
   private readonly writers = new YjsWriters(MAX_YJS_CLIENT_IDS_PER_SOCKET, () => this.doc.clientID);
+  /** the store's commits of this room, in order */
+  private readonly writes: RoomWrites;
   private uncompacted = 0;
   private oldestUncompactedAt = 0;
   /** encoded size of the document when last measured… */
@@ -96,22 +115,23 @@ export class Room {
     readonly id: string,
     private readonly opts: RoomOptions,
   ) {
+    this.writes = new RoomWrites(opts.store, id);
     this.awareness = new Awareness(this.doc);
     // The server is not a participant: no cursor of its own.
     this.awareness.setLocalState(null);
   }
 
   /** Build the room's document from the store: snapshot plus the updates logged after it. */
-  static load(id: string, opts: RoomOptions): Room {
+  static async load(id: string, opts: RoomOptions): Promise<Room> {
     const room = new Room(id, opts);
     const log = opts.logger.child({ room: id });
     // Part by part, tolerating damage: an unreadable part does not hide the ones after it
     // (RoomStore.replay logs it and the room's clients are told). Rows that cannot be read at all
     // refuse the join (StorageDamagedError); the half-built room must not linger (its awareness
     // runs a timer).
-    let replay: ReturnType<RoomStore['replay']>;
+    let replay: Awaited<ReturnType<RoomStore['replay']>>;
     try {
-      replay = opts.store.replay(id, room.doc);
+      replay = await opts.store.replay(id, room.doc);
     } catch (e) {
       room.destroy();
       throw e;
@@ -138,9 +158,14 @@ export class Room {
     } else if (replay.updates > 0) {
       // Updates left in the log (e.g. after a crash) are folded into the snapshot right away.
       const state = Y.encodeStateAsUpdate(room.doc);
-      opts.store.compact(id, state);
-      room.encodedBytes = state.byteLength;
-      room.encodedBytesExact = true;
+      try {
+        await opts.store.compact(id, state);
+        room.encodedBytes = state.byteLength;
+        room.encodedBytesExact = true;
+      } catch (err) {
+        // the log still holds everything; the next compaction folds it
+        log.warn({ err }, 'could not fold the update log into the snapshot at load');
+      }
     }
     log.debug({ bytes: replay.bytes, snapshot: replay.snapshot, updates: replay.updates }, 'room loaded');
     return room;
@@ -205,7 +230,16 @@ export class Room {
    * applied. Throws MalformedMessageError (and the other refusals) without touching the document
    * when the message is not something this room can integrate.
    */
-  handleSyncMessage(data: Uint8Array, socketId: string): { step1: Uint8Array } | null {
+  async handleSyncMessage(data: Uint8Array, socketId: string): Promise<{ step1: Uint8Array } | null> {
+    const step1 = this.integrate(data, socketId);
+    if (step1) return step1;
+    // acknowledged only once committed (with every change applied before it)
+    await this.writes.settled();
+    return null;
+  }
+
+  /** The synchronous part of handleSyncMessage: check and apply; the commit is queued. */
+  private integrate(data: Uint8Array, socketId: string): { step1: Uint8Array } | null {
     const msg = parseSyncMessage(data);
     if (msg.type === 'step1') return { step1: msg.stateVector };
     let checked;
@@ -286,38 +320,49 @@ export class Room {
 
   /** Set encodedBytes to the document's exact encoded size. */
   private measure(): void {
-    if (this.uncompacted > 0 && !this.compactionDisabled && !this.destroyed) {
-      this.compact();
-    } else {
-      this.encodedBytes = Y.encodeStateAsUpdate(this.doc).byteLength;
-      this.encodedBytesExact = true;
-      this.bytesSince = 0;
-    }
+    this.encodedBytes = Y.encodeStateAsUpdate(this.doc).byteLength;
+    this.encodedBytesExact = true;
+    this.bytesSince = 0;
   }
 
   /** Compact when COMPACT_EVERY updates or COMPACT_INTERVAL_S have accumulated. */
   compactIfDue(now = Date.now()): void {
     if (this.uncompacted === 0 || this.compactionDisabled) return;
     if (this.uncompacted >= this.opts.compactEvery || now - this.oldestUncompactedAt >= this.opts.compactIntervalMs) {
-      this.compact();
+      this.compact().catch((err) => this.opts.logger.error({ err, room: this.id }, 'compaction failed; the update log keeps everything'));
     }
   }
 
   /** Store the whole document as one snapshot and drop the update log (not for a room whose
    * stored data did not load completely: see `load`). */
-  compact(): void {
+  async compact(): Promise<void> {
     if (this.destroyed || this.uncompacted === 0) return;
     if (this.compactionDisabled) {
       this.opts.logger.warn({ room: this.id, updates: this.uncompacted }, `not compacting: ${this.compactionDisabled}`);
       return;
     }
-    const snapshot = Y.encodeStateAsUpdate(this.doc);
-    this.opts.store.compact(this.id, snapshot);
-    this.opts.logger.debug({ room: this.id, updates: this.uncompacted, bytes: snapshot.byteLength }, 'room compacted');
+    const updates = this.uncompacted;
     this.uncompacted = 0;
-    this.encodedBytes = snapshot.byteLength;
-    this.encodedBytesExact = true;
-    this.bytesSince = 0;
+    // Encoded now, committed after the appends queued before it (exactly the updates in this
+    // snapshot); the appends queued after it stay in the log.
+    const snapshot = Y.encodeStateAsUpdate(this.doc);
+    await this.writes.run(async () => {
+      try {
+        await this.opts.store.compact(this.id, snapshot);
+      } catch (e) {
+        this.uncompacted += updates; // still in the log; try again later
+        throw e;
+      }
+      this.opts.logger.debug({ room: this.id, updates, bytes: snapshot.byteLength }, 'room compacted');
+      this.encodedBytes = snapshot.byteLength;
+      this.encodedBytesExact = true;
+      this.bytesSince = 0;
+    });
+  }
+
+  /** Resolves when every change applied so far is committed (or failed). */
+  flushed(): Promise<void> {
+    return this.writes.settled().catch(() => {});
   }
 
   destroy(): void {
@@ -333,20 +378,31 @@ export class Room {
   private readonly onDocUpdate = (update: Uint8Array, origin: unknown) => {
     this.version++;
     this.fullState = null;
-    // Durable first: if this throws, nothing is broadcast and the sender gets an error.
-    try {
-      this.opts.store.appendUpdate(this.id, update);
-    } catch (e) {
-      this.storeFailed(e as Error);
-      throw new StoreWriteError(`the server could not save this change (${(e as Error).message}); nothing was acknowledged — reconnecting`);
+    this.bytesSince += update.byteLength;
+    const except = origin instanceof ClientOrigin ? origin.socketId : undefined;
+    if (origin instanceof RemoteOrigin) {
+      // committed by the node that sent it
+      this.broadcastUpdate(update, except);
+      return;
     }
     if (this.uncompacted++ === 0) this.oldestUncompactedAt = Date.now();
-    this.bytesSince += update.byteLength;
+    // Durable first: nothing is broadcast, published or acknowledged before the commit. A failed
+    // commit fails the waiting handleSyncMessage (StoreWriteError) and reloads the room.
+    this.writes
+      .append(update)
+      .then(() => {
+        if (this.destroyed) return;
+        this.broadcastUpdate(update, except);
+        this.opts.peers?.publishUpdate(this.id, update);
+      })
+      .catch((e: Error) => this.storeFailed(e));
+  };
+
+  private broadcastUpdate(update: Uint8Array, except: string | undefined): void {
     const encoder = encoding.createEncoder();
     syncProtocol.writeUpdate(encoder, update);
-    const except = origin instanceof ClientOrigin ? origin.socketId : undefined;
     this.opts.broadcast(EV.ySync, { roomId: this.id, data: encoding.toUint8Array(encoder) }, except);
-  };
+  }
 
   /**
    * An update reached memory but not the disk. Serving on would be a lie: a client that rejoins
@@ -378,7 +434,9 @@ export class Room {
   ) => {
     const changed = [...added, ...updated, ...removed];
     const except = origin instanceof ClientOrigin ? origin.socketId : undefined;
-    this.opts.broadcast(EV.yAwareness, { roomId: this.id, data: encodeAwarenessUpdate(this.awareness, changed) }, except);
+    const data = encodeAwarenessUpdate(this.awareness, changed);
+    this.opts.broadcast(EV.yAwareness, { roomId: this.id, data }, except);
+    if (!(origin instanceof RemoteOrigin)) this.opts.peers?.publishAwareness(this.id, data);
   };
 }
 

@@ -5,7 +5,7 @@ import { EventEmitter } from 'node:events';
 import type { Server, Socket } from 'socket.io';
 import type { Logger } from '../logger';
 import type { RoomStore } from '../store/RoomStore';
-import { Room } from './Room';
+import { Room, type RoomPeers } from './Room';
 
 export interface RoomManagerEvents {
   'room-loaded': [room: Room];
@@ -13,6 +13,17 @@ export interface RoomManagerEvents {
   'room-unloaded': [room: Room];
   'client-joined': [room: Room, socket: Socket];
   'client-left': [room: Room, socket: Socket];
+}
+
+/** Cluster mode: the room's channel to the other nodes holding it (server/cluster/RoomRelay.ts). */
+export interface RoomReplication extends RoomPeers {
+  /** Listen to the room's channel. Called before the room loads, so that nothing another node
+   * commits during the load is missed: what arrives before `attach` is kept and applied then. */
+  open(roomId: string): Promise<void>;
+  /** The room is loaded: apply what was kept, then everything that arrives. */
+  attach(room: Room): void;
+  /** The room unloaded: stop listening. */
+  close(roomId: string): void;
 }
 
 export interface RoomManagerOptions {
@@ -23,6 +34,8 @@ export interface RoomManagerOptions {
   compactIntervalMs: number;
   /** largest encoded document of a room (MAX_ROOM_BYTES) */
   maxRoomBytes: number;
+  /** cluster mode */
+  replication?: RoomReplication;
 }
 
 /** The Socket.IO room a livecanvas room broadcasts to. Prefixed so a room id can never equal a
@@ -31,6 +44,11 @@ export const roomChannel = (roomId: string) => `room:${roomId}`;
 
 export class RoomManager extends EventEmitter<RoomManagerEvents> {
   private readonly loaded = new Map<string, Room>();
+  /** rooms being loaded: concurrent joins wait for the same load */
+  private readonly loading = new Map<string, Promise<Room>>();
+  /** unloads in progress (their last commits and compaction): a room loads again only after its
+   * unload is done, and closeAll waits for them */
+  private readonly unloading = new Map<string, Promise<void>>();
   private readonly log: Logger;
   private readonly timer: NodeJS.Timeout;
 
@@ -53,25 +71,13 @@ export class RoomManager extends EventEmitter<RoomManagerEvents> {
     return this.loaded.values();
   }
 
-  /** Add the socket to the room, loading the room first if nobody is in it. Idempotent. */
-  join(roomId: string, socket: Socket): Room {
-    let room = this.loaded.get(roomId);
-    if (!room) {
-      const started = performance.now();
-      room = Room.load(roomId, {
-        store: this.opts.store,
-        logger: this.opts.logger,
-        compactEvery: this.opts.compactEvery,
-        compactIntervalMs: this.opts.compactIntervalMs,
-        maxBytes: this.opts.maxRoomBytes,
-        broadcast: (event, payload, except) => {
-          const to = this.opts.io.to(roomChannel(roomId));
-          (except ? to.except(except) : to).emit(event, payload);
-        },
-      });
-      this.loaded.set(roomId, room);
-      this.log.info({ room: roomId, ms: Math.round(performance.now() - started) }, 'room loaded');
-      this.safeEmit('room-loaded', room);
+  /** Add the socket to the room, loading the room first if nobody is in it. Idempotent. Resolves
+   * with null when the socket disconnected while the room was loading. */
+  async join(roomId: string, socket: Socket): Promise<Room | null> {
+    const room = this.loaded.get(roomId) ?? (await this.load(roomId));
+    if (!socket.connected) {
+      if (room.clients.size === 0) this.unload(room);
+      return null;
     }
     if (!room.hasClient(socket.id)) {
       room.addClient(socket);
@@ -79,6 +85,44 @@ export class RoomManager extends EventEmitter<RoomManagerEvents> {
       this.safeEmit('client-joined', room, socket);
     }
     return room;
+  }
+
+  private load(roomId: string): Promise<Room> {
+    let pending = this.loading.get(roomId);
+    if (pending) return pending;
+    pending = (async () => {
+      await this.unloading.get(roomId);
+      const started = performance.now();
+      const replication = this.opts.replication;
+      await replication?.open(roomId);
+      let room: Room;
+      try {
+        room = await Room.load(roomId, {
+          store: this.opts.store,
+          logger: this.opts.logger,
+          compactEvery: this.opts.compactEvery,
+          compactIntervalMs: this.opts.compactIntervalMs,
+          maxBytes: this.opts.maxRoomBytes,
+          peers: replication,
+          // this node's sockets only: other nodes hear of changes through `replication` and
+          // send them to their own sockets
+          broadcast: (event, payload, except) => {
+            const to = this.opts.io.local.to(roomChannel(roomId));
+            (except ? to.except(except) : to).emit(event, payload);
+          },
+        });
+      } catch (e) {
+        replication?.close(roomId);
+        throw e;
+      }
+      replication?.attach(room);
+      this.loaded.set(roomId, room);
+      this.log.info({ room: roomId, ms: Math.round(performance.now() - started) }, 'room loaded');
+      this.safeEmit('room-loaded', room);
+      return room;
+    })().finally(() => this.loading.delete(roomId));
+    this.loading.set(roomId, pending);
+    return pending;
   }
 
   /** Remove the socket from the room; unload the room when it was the last one. */
@@ -99,23 +143,36 @@ export class RoomManager extends EventEmitter<RoomManagerEvents> {
     return [...this.loaded.values()].filter((r) => r.hasClient(socketId));
   }
 
-  /** Compact and unload every room (shutdown). */
-  closeAll(): void {
+  /** Compact and unload every room (shutdown); resolves when their compactions are done. */
+  async closeAll(): Promise<void> {
     clearInterval(this.timer);
+    await Promise.allSettled([...this.loading.values()]);
     for (const room of [...this.loaded.values()]) this.unload(room);
+    await Promise.allSettled([...this.unloading.values()]);
   }
 
+  /** Forget the room now (a join after this loads it again, from the store); its last commits
+   * and compaction finish in the background. */
   private unload(room: Room): void {
-    try {
-      room.compact();
-    } catch (err) {
-      // The update log still holds everything; the next load replays it.
-      this.log.error({ err, room: room.id }, 'compaction on unload failed');
-    }
+    if (this.loaded.get(room.id) !== room) return;
     this.loaded.delete(room.id);
+    this.opts.replication?.close(room.id);
     this.safeEmit('room-unloaded', room);
-    room.destroy();
-    this.log.info({ room: room.id }, 'room unloaded');
+    const done = (async () => {
+      try {
+        await room.flushed();
+        await room.compact();
+      } catch (err) {
+        // The update log still holds everything; the next load replays it.
+        this.log.error({ err, room: room.id }, 'compaction on unload failed');
+      }
+      room.destroy();
+      this.log.info({ room: room.id }, 'room unloaded');
+    })();
+    this.unloading.set(room.id, done);
+    void done.finally(() => {
+      if (this.unloading.get(room.id) === done) this.unloading.delete(room.id);
+    });
   }
 
   private compactDue(): void {

@@ -89,12 +89,12 @@ export class SocketGateway {
       opts.rooms.leave(roomId, socket);
       this.grants.get(socket)?.delete(roomId);
     });
-    this.handlers.set(EV.ySync, (socket, raw) => {
+    this.handlers.set(EV.ySync, async (socket, raw) => {
       const { roomId, data } = parseYSync(raw);
       const room = this.joinedRoom(socket, roomId);
       // a viewer syncs (step 1, and empty answers) but writes nothing: never stored nor broadcast
       if (this.grants.get(socket)?.get(roomId)?.role === 'viewer') refuseViewerWrites(data);
-      const step1 = malformedAsClientError(() => room.handleSyncMessage(data, socket.id));
+      const step1 = await malformedAsClientErrorAsync(() => room.handleSyncMessage(data, socket.id));
       // answered when its outgoing budget allows; a later step 1 replaces a waiting one
       if (step1) this.outbound.requestStep2(socket, roomId, step1.step1);
     });
@@ -275,7 +275,8 @@ export class SocketGateway {
     // a name fixed by a single-sign-on token is the one others see
     if (user || decision.name) socket.data.user = { ...(user ?? { color: '#888888' }), ...(decision.name && { name: decision.name }) };
     this.grantsOf(socket).set(roomId, { role: decision.role, version: decision.version, fixedName: decision.name });
-    const room = rooms.join(roomId, socket);
+    const room = await rooms.join(roomId, socket);
+    if (!room) return; // disconnected while the room loaded
     respond({ role: decision.role, open: decision.open, ...(decision.name && { name: decision.name }) });
     // The server's half of the sync: its state vector (the client answers with what the server
     // lacks, e.g. offline edits) and everyone's presence — the latter, like any reply that can be
@@ -361,24 +362,37 @@ function parseYSync(raw: unknown) {
   }
 }
 
+async function malformedAsClientErrorAsync<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    return clientErrorOf(e);
+  }
+}
+
 function malformedAsClientError<T>(fn: () => T): T {
   try {
     return fn();
   } catch (e) {
-    if (e instanceof MalformedMessageError) throw new ClientError('malformed-update', e.message);
-    // Not a violation: a client of another build (e.g. a tab open across a deploy) writes such
-    // records in good faith; it is told, and its provider joins again.
-    if (e instanceof InvalidChangeError) {
-      throw new ClientError('invalid-message', `${e.message}; the update was not applied`, { violation: false });
-    }
-    // Not a violation either: a page reconnecting before its old connection timed out meets it.
-    if (e instanceof ForeignClientError) throw new ClientError('invalid-message', e.message, { violation: false });
-    // Not the sender's fault: a full room refuses everyone's additions alike.
-    if (e instanceof RoomFullError) throw new ClientError('too-large', e.message, { violation: false });
-    // The disk failed, not the client: reported, never counted towards a disconnect.
-    if (e instanceof StoreWriteError) throw new ClientError('server-error', e.message, { violation: false });
-    throw e;
+    return clientErrorOf(e);
   }
+}
+
+/** The ClientError a room's refusal becomes (rethrows anything else). */
+function clientErrorOf(e: unknown): never {
+  if (e instanceof MalformedMessageError) throw new ClientError('malformed-update', e.message);
+  // Not a violation: a client of another build (e.g. a tab open across a deploy) writes such
+  // records in good faith; it is told, and its provider joins again.
+  if (e instanceof InvalidChangeError) {
+    throw new ClientError('invalid-message', `${e.message}; the update was not applied`, { violation: false });
+  }
+  // Not a violation either: a page reconnecting before its old connection timed out meets it.
+  if (e instanceof ForeignClientError) throw new ClientError('invalid-message', e.message, { violation: false });
+  // Not the sender's fault: a full room refuses everyone's additions alike.
+  if (e instanceof RoomFullError) throw new ClientError('too-large', e.message, { violation: false });
+  // The disk failed, not the client: reported, never counted towards a disconnect.
+  if (e instanceof StoreWriteError) throw new ClientError('server-error', e.message, { violation: false });
+  throw e;
 }
 
 const kib = (n: number) => (n >= 1048576 ? `${(n / 1048576).toFixed(1)} MB` : `${Math.ceil(n / 1024)} KB`);

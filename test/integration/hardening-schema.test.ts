@@ -12,7 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { liveFrameRecord } from '../../lib/canvas/liveFrame';
 import { liveFrameShapeMigrations, liveFrameShapeProps } from '../../lib/canvas/liveFrameSchema';
 import { isSchemaNewer } from '../../lib/canvas/tldrawYjsBinding';
-import { RoomStore } from '../../server/store/RoomStore';
+import { SqliteRoomStore } from '../../server/store/SqliteRoomStore';
 import { startServer, type TestServer } from '../helpers/server';
 import { connectPeer, createRoom, drawShape, randomRoomId, recordsOf, until, type Peer } from '../helpers/yclient';
 
@@ -112,7 +112,7 @@ describe('repair on load (finding 2)', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'lc-schema-'));
     // a room stored before access control: it exists, so it joins as an open room
     const roomId = randomRoomId();
-    const store = new RoomStore(dataDir);
+    const store = new SqliteRoomStore(dataDir);
     store.appendUpdate(roomId, Y.encodeStateAsUpdate(doc));
     store.close();
     return { dataDir, roomId };

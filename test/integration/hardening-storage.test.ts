@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as Y from 'yjs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RoomStore } from '../../server/store/RoomStore';
+import { SqliteRoomStore } from '../../server/store/SqliteRoomStore';
 import { ROOT, TINY_MODELS_DIR, freePort, startServer, type TestServer } from '../helpers/server';
 import { connectPeer, createRoom, drawShape, randomRoomId, until, type Peer } from '../helpers/yclient';
 
@@ -93,7 +93,7 @@ function storedRows(dataDir: string, roomId: string) {
 }
 
 /** A room written straight into a store: `n` draw shapes, one stored update each. */
-function writeRoom(store: RoomStore, roomId: string, n: number, points = 40) {
+function writeRoom(store: SqliteRoomStore, roomId: string, n: number, points = 40) {
   const doc = new Y.Doc();
   doc.on('update', (u: Uint8Array) => store.appendUpdate(roomId, u));
   for (let i = 0; i < n; i++) doc.getMap('tl_records').set(`shape:draw${i}`, drawShape(i, points));
@@ -147,7 +147,7 @@ describe('storage integrity', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'lc-damaged-'));
     const damaged = 'roomAAAAAAAAAAAAAAAA';
     const intact = 'roomZZZZZZZZZZZZZZZZ';
-    const store = new RoomStore(dataDir);
+    const store = new SqliteRoomStore(dataDir);
     writeRoom(store, damaged, 400);
     const c = new Y.Doc();
     c.getMap('tl_records').set('shape:draw1', drawShape(1));
@@ -229,7 +229,7 @@ describe('storage integrity', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'lc-badrow-'));
     // a room stored before access control: it exists, so it joins as an open room
     const roomId = randomRoomId();
-    const store = new RoomStore(dataDir);
+    const store = new SqliteRoomStore(dataDir);
     writeRoom(store, roomId, 60);
     store.close();
     // Row 8 (the 8th shape, draw7) loses its second half.

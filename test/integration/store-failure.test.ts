@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { loadConfig } from '../../server/config';
 import { createLivecanvasServer, type LivecanvasServer } from '../../server/index';
+import type { SqliteRoomStore } from '../../server/store/SqliteRoomStore';
 import { connectPeer, createRoom, drawShape, until, type Peer } from '../helpers/yclient';
 
 let server: LivecanvasServer;
@@ -37,7 +38,8 @@ describe('a store that cannot write', () => {
     a.records.set('shape:before', drawShape(1));
     await a.acked();
 
-    const db = server.store.db;
+    const sqlite = server.store as SqliteRoomStore;
+    const db = sqlite.db;
     const pages = db.pragma('page_count', { simple: true }) as number;
     db.pragma(`max_page_count = ${pages}`); // the next page the log needs cannot be had
     const big = { ...drawShape(2), meta: { pad: 'x'.repeat(1024 * 1024) } }; // needs ~250 new pages
@@ -47,7 +49,7 @@ describe('a store that cannot write', () => {
     expect(a.nacks.length).toBeGreaterThan(0);
     expect(a.errors.some((e) => e.code === 'malformed-update')).toBe(false);
     // not in the store: a reader that opens the room from disk would not see it
-    const stored = server.store.load(roomId);
+    const stored = sqlite.load(roomId);
     const fromDisk = new Y.Doc();
     for (const u of stored.snapshot ? [stored.snapshot, ...stored.updates] : stored.updates) Y.applyUpdate(fromDisk, u);
     expect(fromDisk.getMap('tl_records').has('shape:unsaved')).toBe(false);
@@ -59,7 +61,7 @@ describe('a store that cannot write', () => {
     // the room reloads from disk, and the resync sends the change again
     await a.reconnect();
     await until(() => {
-      const s = server.store.load(roomId);
+      const s = sqlite.load(roomId);
       const d = new Y.Doc();
       for (const u of s.snapshot ? [s.snapshot, ...s.updates] : s.updates) Y.applyUpdate(d, u);
       return d.getMap('tl_records').has('shape:unsaved');

@@ -8,7 +8,7 @@ import { io } from 'socket.io-client';
 import * as syncProtocol from 'y-protocols/sync';
 import * as Y from 'yjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { RoomStore } from '../../server/store/RoomStore';
+import { SqliteRoomStore } from '../../server/store/SqliteRoomStore';
 import { startServer, type TestServer } from '../helpers/server';
 import { connectPeer, createRoom, drawShape, randomRoomId, recordsOf, roomToken, until, type AckResult, type Peer } from '../helpers/yclient';
 
@@ -123,7 +123,7 @@ describe('room sync', () => {
     const r2 = randomRoomId();
     const seed = new Y.Doc();
     seed.getMap('tl_records').set('shape:r2-seed', drawShape(3));
-    const store = new RoomStore(dataDir);
+    const store = new SqliteRoomStore(dataDir);
     store.appendUpdate(r2, Y.encodeStateAsUpdate(seed));
     store.close();
     const s = await startServer({ dataDir });

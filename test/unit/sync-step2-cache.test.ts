@@ -9,20 +9,20 @@ import * as Y from 'yjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../server/logger';
 import { Room } from '../../server/rooms/Room';
-import { RoomStore } from '../../server/store/RoomStore';
+import { SqliteRoomStore } from '../../server/store/SqliteRoomStore';
 import { drawShape } from '../helpers/yclient';
 
 const dirs: string[] = [];
-const stores: RoomStore[] = [];
+const stores: SqliteRoomStore[] = [];
 afterEach(() => {
   for (const s of stores.splice(0)) s.close();
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-function room(): Room {
+function room(): Promise<Room> {
   const dir = mkdtempSync(join(tmpdir(), 'lc-step2-'));
   dirs.push(dir);
-  const store = new RoomStore(dir);
+  const store = new SqliteRoomStore(dir);
   stores.push(store);
   return Room.load('step2cacheroom', {
     store,
@@ -42,8 +42,8 @@ const updateOf = (message: Uint8Array) => {
 };
 
 describe('Room.step2For', () => {
-  it('reuses one encoding of the whole document per version, for every state vector that knows nothing of it', () => {
-    const r = room();
+  it('reuses one encoding of the whole document per version, for every state vector that knows nothing of it', async () => {
+    const r = await room();
     r.doc.transact(() => {
       for (let i = 0; i < 20; i++) r.doc.getMap('tl_records').set(`shape:draw${i}`, drawShape(i));
     });
@@ -63,8 +63,8 @@ describe('Room.step2For', () => {
     expect(r.step2For(empty)).toBe(c);
   });
 
-  it('answers a state vector that knows part of the document with the diff only', () => {
-    const r = room();
+  it('answers a state vector that knows part of the document with the diff only', async () => {
+    const r = await room();
     r.doc.getMap('tl_records').set('shape:draw1', drawShape(1));
     const peer = new Y.Doc();
     Y.applyUpdate(peer, updateOf(r.step2For(Y.encodeStateVector(peer))));
