@@ -5,12 +5,15 @@
 // Debian packages: redis-server (/usr/bin/redis-server) and postgresql (/usr/lib/postgresql/<v>/bin,
 // not on PATH). PostgreSQL refuses to run as root, so as root initdb and postgres run as the
 // `postgres` user (spawned with its uid/gid) on a data dir chown'ed to it.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { accessSync, chownSync, constants, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { spawnSync, type ChildProcess } from 'node:child_process';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { delimiter, dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import pg from 'pg';
+import { alive, exited, freePort, onPath, signal, spawnService, STOP_TIMEOUT_MS, stopProc, track, waitReady } from './serviceProcess';
+
+export { freePort, stopAllServices } from './serviceProcess';
 
 export interface ServiceOptions {
   /** port to listen on (127.0.0.1); default: a free one */
@@ -45,75 +48,8 @@ export interface LocalPostgres extends LocalService {
 
 export const PG_USER = 'livecanvas';
 export const PG_DATABASE = 'livecanvas';
-const START_TIMEOUT_MS = 60_000;
-const STOP_TIMEOUT_MS = 30_000;
-const OUTPUT_LIMIT = 64 * 1024;
-
-/** Service processes started here and not yet exited: what stopAllServices() and the exit hook stop. */
-const running = new Map<ChildProcess, () => Promise<void>>();
-let exitHookInstalled = false;
-
-/** Last resort on any process.exit(): a synchronous SIGKILL to every service still running (each
- * runs in its own process group, so postgres' backends go too). */
-function installExitHook() {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const proc of running.keys()) killGroup(proc, 'SIGKILL');
-  });
-}
-
-/** Stops every Redis and PostgreSQL started here that is still running (their clean stop). */
-export async function stopAllServices(): Promise<void> {
-  await Promise.all([...running.values()].map((stop) => stop()));
-}
-
-function killGroup(proc: ChildProcess, signal: NodeJS.Signals) {
-  if (!alive(proc) || !proc.pid) return;
-  try {
-    process.kill(-proc.pid, signal);
-  } catch {
-    try {
-      proc.kill(signal);
-    } catch {
-      /* gone */
-    }
-  }
-}
-
-function alive(proc: ChildProcess) {
-  return proc.exitCode === null && proc.signalCode === null;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // ---- binaries ----------------------------------------------------------------------------------
-
-function onPath(name: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (!dir) continue;
-    const file = join(dir, name);
-    try {
-      accessSync(file, constants.X_OK);
-      return file;
-    } catch {
-      /* next */
-    }
-  }
-  return undefined;
-}
 
 export function redisServerBinary(): string {
   const found = onPath('redis-server') ?? (existsSync('/usr/bin/redis-server') ? '/usr/bin/redis-server' : undefined);
@@ -136,108 +72,6 @@ export function postgresBinDir(): string {
   throw new Error(
     'PostgreSQL binaries (postgres, initdb) not found in /usr/lib/postgresql/*/bin or on PATH: install the Debian package postgresql (apt-get install postgresql)',
   );
-}
-
-// ---- process plumbing ----------------------------------------------------------------------------
-
-interface Spawned {
-  proc: ChildProcess;
-  output: () => string;
-}
-
-function spawnService(cmd: string, args: string[], extra: { uid?: number; gid?: number; cwd?: string } = {}): Spawned {
-  let out = '';
-  const proc = spawn(cmd, args, {
-    ...extra,
-    // own process group: Ctrl-C in a terminal reaches only our script, which stops the services
-    // after the web nodes; the exit hook kills the whole group
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, LC_ALL: 'C' },
-  });
-  const keep = (d: Buffer) => {
-    out += d;
-    if (out.length > OUTPUT_LIMIT) out = out.slice(-OUTPUT_LIMIT);
-  };
-  // always drained: a full pipe would block the service
-  proc.stdout!.on('data', keep);
-  proc.stderr!.on('data', keep);
-  proc.on('error', (err) => keep(Buffer.from(`\n${err.message}\n`)));
-  return { proc, output: () => out };
-}
-
-function exited(proc: ChildProcess): Promise<void> {
-  if (!alive(proc)) return Promise.resolve();
-  return new Promise((r) => proc.once('exit', () => r()));
-}
-
-/** Sends `signal` to the process group, then SIGKILL after STOP_TIMEOUT_MS; resolves on exit. */
-async function stopProc(proc: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  if (!alive(proc)) return;
-  const done = exited(proc);
-  killGroup(proc, signal);
-  const t = setTimeout(() => killGroup(proc, 'SIGKILL'), STOP_TIMEOUT_MS);
-  await done;
-  clearTimeout(t);
-}
-
-/** Polls `ready` until it resolves true, then runs `then`; fails early if the process exits, and
- * on any failure leaves no process behind. */
-async function waitReady(name: string, s: Spawned, ready: () => Promise<boolean>, then?: () => Promise<void>): Promise<void> {
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  try {
-    for (;;) {
-      if (!alive(s.proc)) throw new Error(`${name} exited (${s.proc.exitCode ?? s.proc.signalCode}) while starting:\n${s.output()}`);
-      if (await ready().catch(() => false)) break;
-      if (Date.now() > deadline) throw new Error(`${name} did not answer within ${START_TIMEOUT_MS / 1000} s:\n${s.output()}`);
-      await sleep(100);
-    }
-    await then?.();
-  } catch (err) {
-    const done = exited(s.proc);
-    killGroup(s.proc, 'SIGKILL');
-    await done;
-    throw err;
-  }
-}
-
-/** Common start/stop/restart bookkeeping for one service. */
-function track(
-  start: () => Promise<Spawned>,
-  stopOne: (s: Spawned) => Promise<void>,
-  cleanup: () => void,
-) {
-  let current: Spawned;
-  let stopping: Promise<void> | undefined;
-  const stopCurrent = async () => {
-    await stopOne(current);
-    running.delete(current.proc);
-  };
-  const launch = async () => {
-    const s = await start();
-    current = s;
-    installExitHook();
-    running.set(s.proc, stop);
-    s.proc.once('exit', () => running.delete(s.proc));
-  };
-  async function stop() {
-    stopping ??= stopCurrent().finally(cleanup);
-    return stopping;
-  }
-  async function restart() {
-    if (stopping) throw new Error('restart() after stop()');
-    await stopCurrent();
-    await launch();
-  }
-  return {
-    launch,
-    stop,
-    restart,
-    get proc() {
-      return current.proc;
-    },
-    output: () => current.output(),
-  };
 }
 
 // ---- Redis -----------------------------------------------------------------------------------------
@@ -290,8 +124,8 @@ export async function startRedis(opts: ServiceOptions = {}): Promise<LocalRedis>
     async (s) => {
       if (!alive(s.proc)) return;
       const done = exited(s.proc);
-      await redisCommand(port, ['SHUTDOWN', 'NOSAVE']).catch(() => killGroup(s.proc, 'SIGTERM'));
-      const timer = setTimeout(() => killGroup(s.proc, 'SIGKILL'), STOP_TIMEOUT_MS);
+      await redisCommand(port, ['SHUTDOWN', 'NOSAVE']).catch(() => signal(s.proc, 'SIGTERM'));
+      const timer = setTimeout(() => signal(s.proc, 'SIGKILL'), STOP_TIMEOUT_MS);
       await done;
       clearTimeout(timer);
     },

@@ -1,12 +1,14 @@
 // scripts/localServices.ts: Redis and PostgreSQL started from the binaries on free ports answer,
 // restart on the same port (Redis without persistence, PostgreSQL keeping its rows), and stop
 // without leaving a process or a temp dir behind.
+import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
+import { ROOT } from '../helpers/server';
 import { startPostgres, startRedis, stopAllServices } from '../helpers/services';
 
 afterAll(() => stopAllServices());
@@ -20,16 +22,17 @@ function pidAlive(pid: number): boolean {
   }
 }
 
-/** Pids still in process group `pgid` (each service runs in its own group: postgres' backends too). */
-function groupMembers(pgid: number): number[] {
+/** Pids whose parent is `pid` (postgres' backends and background workers put themselves in
+ * their own sessions, so a process group says nothing about them). */
+function childrenOf(pid: number): number[] {
   const pids: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      // pid (comm) state ppid pgrp …; comm may contain spaces, so split after the last ')'
+      // pid (comm) state ppid …; comm may contain spaces, so split after the last ')'
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[2]) === pgid) pids.push(Number(entry));
+      if (Number(fields[1]) === pid) pids.push(Number(entry));
     } catch {
       /* exited meanwhile */
     }
@@ -74,7 +77,6 @@ describe('startRedis', () => {
     const pid = redis.proc.pid!;
     await redis.stop();
     expect(pidAlive(pid)).toBe(false);
-    expect(groupMembers(pid)).toEqual([]);
     await redis.stop(); // idempotent
   });
 
@@ -104,16 +106,20 @@ describe('startPostgres', () => {
     await query(db.url, 'INSERT INTO kept VALUES ($1, $2)', [1, 'before restart']);
 
     const firstPid = db.proc.pid!;
+    const firstChildren = childrenOf(firstPid);
+    expect(firstChildren.length).toBeGreaterThan(0); // checkpointer, walwriter, …
     await db.restart();
     expect(pidAlive(firstPid)).toBe(false);
-    expect(groupMembers(firstPid)).toEqual([]);
+    expect(firstChildren.filter(pidAlive)).toEqual([]);
     expect((await query(db.url, 'SELECT note FROM kept WHERE id = 1')).rows).toEqual([{ note: 'before restart' }]);
 
     const pid = db.proc.pid!;
+    const children = childrenOf(pid);
+    expect(children.length).toBeGreaterThan(0);
     await db.stop();
     expect(pidAlive(pid)).toBe(false);
     // postgres' backends and background workers are gone too, not only the postmaster
-    expect(groupMembers(pid)).toEqual([]);
+    expect(children.filter(pidAlive)).toEqual([]);
     expect(existsSync(db.dir)).toBe(false); // temp dir removed
   });
 
@@ -135,5 +141,24 @@ describe('startPostgres', () => {
     } finally {
       rmSync(join(dir, '..'), { recursive: true, force: true });
     }
+  });
+});
+
+describe('the exit hook', () => {
+  it('kills the services of a process that exits without stopping them', async () => {
+    const script = [
+      "import { startPostgres, startRedis } from './scripts/localServices.ts';",
+      'const r = await startRedis();',
+      'const p = await startPostgres({ fast: true });',
+      'console.log(JSON.stringify({ redis: r.proc.pid, postgres: p.proc.pid, dir: p.dir }));',
+      'process.exit(0);',
+    ].join('\n');
+    const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+    expect(run.status, run.stderr).toBe(0);
+    const { redis, postgres, dir } = JSON.parse(run.stdout.trim().split('\n').pop()!) as { redis: number; postgres: number; dir: string };
+    for (let i = 0; i < 50 && (pidAlive(redis) || pidAlive(postgres)); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(pidAlive(redis)).toBe(false);
+    expect(pidAlive(postgres)).toBe(false);
+    expect(existsSync(dir)).toBe(false);
   });
 });
