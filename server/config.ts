@@ -1,6 +1,6 @@
 // Server configuration from environment variables and command-line flags, validated once at
 // start so a typo fails with a message naming the variable instead of a crash later on.
-import { availableParallelism } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
@@ -152,6 +152,15 @@ const EnvSchema = z.object({
   OPEN_ROOMS: boolFlag.default(true),
   /** rooms one client address may create per hour */
   ROOMS_PER_HOUR: intFrom(1).default(20),
+  // ───── cluster mode (docs/deploy.md) ─────
+  /** postgres://…: PostgreSQL is the durable store instead of SQLite in DATA_DIR */
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, { message: 'must be a postgres:// URL' }).optional(),
+  /** redis://…: cluster mode — several web nodes serve the same rooms (needs DATABASE_URL) */
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, { message: 'must be a redis:// URL' }).optional(),
+  /** this node's name in logs, /healthz and the cluster (default: host name and process id) */
+  NODE_ID: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, { message: 'letters, digits, . _ - (at most 64)' }).optional(),
+  /** PostgreSQL connections kept by this process */
+  DATABASE_POOL_SIZE: intFrom(1, 200).default(10),
 });
 
 /** Settings of the live render loop and its engine workers. */
@@ -262,6 +271,19 @@ export interface ServerConfig {
   uploads: UploadConfig;
   http: HttpConfig;
   access: AccessConfig;
+  cluster: ClusterConfig;
+}
+
+/** Where durable data lives and which other nodes share it (docs/deploy.md). */
+export interface ClusterConfig {
+  /** DATABASE_URL: PostgreSQL instead of SQLite */
+  databaseUrl?: string;
+  /** DATABASE_POOL_SIZE */
+  databasePoolSize: number;
+  /** REDIS_URL: cluster mode */
+  redisUrl?: string;
+  /** NODE_ID, or host name and process id */
+  nodeId: string;
 }
 
 /** Access control: roles from signed room links (server/auth/). */
@@ -324,6 +346,12 @@ export function loadConfig(
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   }
   const e = parsed.data;
+  if (e.REDIS_URL && !e.DATABASE_URL) {
+    throw new ConfigError('REDIS_URL (cluster mode) needs DATABASE_URL: the nodes of a cluster share their rooms through PostgreSQL (docs/deploy.md)');
+  }
+  if (e.REDIS_URL && !e.AUTH_SECRET) {
+    throw new ConfigError('REDIS_URL (cluster mode) needs AUTH_SECRET, the same on every node (≥ 32 characters): a secret generated into each DATA_DIR would make one node refuse the links another made');
+  }
   return {
     port: e.PORT,
     host: e.HOST,
@@ -370,6 +398,12 @@ export function loadConfig(
       snapshotRate: { perSecond: e.SNAPSHOT_RATE_PER_SECOND, burst: e.SNAPSHOT_RATE_BURST },
       testDelayMs: e.ENGINE_TEST_DELAY_MS,
       testCrashPrompt: e.ENGINE_TEST_CRASH_PROMPT,
+    },
+    cluster: {
+      databaseUrl: e.DATABASE_URL,
+      databasePoolSize: e.DATABASE_POOL_SIZE,
+      redisUrl: e.REDIS_URL,
+      nodeId: e.NODE_ID ?? `${hostname()}-${process.pid}`,
     },
     access: {
       secret: e.AUTH_SECRET,

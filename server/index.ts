@@ -22,7 +22,9 @@ import { attachRender } from './render/attachRender';
 import { RoomManager } from './rooms/RoomManager';
 import { SocketGateway } from './socket/SocketGateway';
 import { attachStorage } from './store/attachStorage';
-import { SqliteRoomStore } from './store/SqliteRoomStore';
+import { openRoomStore } from './store/openRoomStore';
+import { ClusterLink } from './cluster/ClusterLink';
+import { attachClusterHealth } from './cluster/clusterHealth';
 import { attachUploads } from './uploads/attachUploads';
 
 /** Engine.io drops a connection whose single message exceeds this. It is twice the largest
@@ -56,8 +58,9 @@ export async function createLivecanvasServer(config: ServerConfig, logger = crea
     closeNext = () => app.close();
   }
 
-  // Refuses to open a lost database of a directory that held rooms; checks the file (storage).
-  const store = new SqliteRoomStore(config.dataDir, { synchronous: config.sqliteSync, ...config.storage, logger });
+  // SQLite: refuses to open a lost database of a directory that held rooms; checks the file.
+  // PostgreSQL (DATABASE_URL): connects and creates or migrates the schema.
+  const store = await openRoomStore(config, logger);
   // The request listener must exist before Socket.IO attaches: engine.io wraps the listeners
   // present at that moment so that /socket.io/ requests never reach them.
   let onRequest: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) => res.writeHead(503).end();
@@ -75,6 +78,15 @@ export async function createLivecanvasServer(config: ServerConfig, logger = crea
   });
   // nosniff, Referrer-Policy, HSTS and the page CSP (with its nonce) on every response, Socket.IO's too.
   httpServer.prependListener('request', securityHeaders({ dev: config.dev, hstsMaxAgeS: config.http.hstsMaxAgeS }));
+  // cluster mode: the Socket.IO Redis adapter, the document relay, heartbeats
+  const { redisUrl, nodeId } = config.cluster;
+  let link: ClusterLink | null = null;
+  try {
+    if (redisUrl) link = await ClusterLink.connect(redisUrl, nodeId, io, logger);
+  } catch (e) {
+    await store.close().catch(() => {});
+    throw e;
+  }
   const access = await createAccessControl(config, store);
   const rooms = new RoomManager({
     store,
@@ -83,7 +95,9 @@ export async function createLivecanvasServer(config: ServerConfig, logger = crea
     compactEvery: config.compactEvery,
     compactIntervalMs: config.compactIntervalMs,
     maxRoomBytes: config.maxRoomBytes,
+    replication: link?.relay,
   });
+  link?.attach(rooms);
   const sockets = new SocketGateway({
     io,
     rooms,
@@ -99,6 +113,7 @@ export async function createLivecanvasServer(config: ServerConfig, logger = crea
   routes.add(ROOMS_PATH, accessRoutes(access, { roomsPerHour: config.access.roomsPerHour }));
   const authorizeRead = readAuthorizer(access);
   attachStorage({ store, rooms, health });
+  const stopClusterHealth = attachClusterHealth(health, store, link, nodeId);
   onRequest = createRequestHandler(health, routes, nextHandler, logger);
 
   const closeHooks: Array<() => unknown> = [];
@@ -115,6 +130,8 @@ export async function createLivecanvasServer(config: ServerConfig, logger = crea
       // Disconnecting the sockets unloads (and compacts) their rooms; closeAll catches the rest.
       await new Promise<void>((resolve) => io.close(() => resolve()));
       await rooms.closeAll();
+      stopClusterHealth();
+      await link?.close();
       await store.close();
       if (closeNext) await closeNext().catch((err) => logger.warn({ err }, 'Next.js did not close cleanly'));
       if (httpServer.listening) await new Promise<void>((resolve) => httpServer.close(() => resolve()));

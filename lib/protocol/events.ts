@@ -211,7 +211,17 @@ export const EV = {
   frameStatus: 'frame:status',
   engineStatus: 'engine:status',
   error: 'lc:error',
+  serverStatus: 'server:status',
 } as const;
+
+/** `server:status` (server → client): whether changes made here reach people connected through
+ * the cluster's other nodes right now. Sent to every client of a node when its link to the others
+ * (Redis) fails and again when it is back; edits are saved either way. */
+export const ServerStatus = z.object({
+  sync: z.enum(['ok', 'degraded']),
+  message: z.string().max(500),
+});
+export type ServerStatus = z.infer<typeof ServerStatus>;
 
 export type RoomJoin = z.infer<typeof RoomJoin>;
 export type YSync = z.infer<typeof YSync>;

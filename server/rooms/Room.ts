@@ -294,6 +294,45 @@ export class Room {
     return refused;
   }
 
+  /** An update another node committed (cluster mode): applied and sent to this node's clients. */
+  applyRemoteUpdate(update: Uint8Array, nodeId: string): void {
+    Y.applyUpdate(this.doc, update, new RemoteOrigin(nodeId));
+  }
+
+  /** Presence relayed by another node: its entries belong to that node until it removes them
+   * (or is gone: dropNode), so no client here can move or remove those cursors. */
+  applyRemoteAwareness(data: Uint8Array, nodeId: string): void {
+    const entries = parseAwarenessUpdate(data);
+    applyAwarenessUpdate(this.awareness, data, new RemoteOrigin(nodeId));
+    this.forgetClocks(this.awarenessOwners.applied(entries, remoteOwner(nodeId)));
+  }
+
+  /** Remove the presence of every client of a node that is gone (or unheard from). */
+  dropNode(nodeId: string): void {
+    const owned = this.awarenessOwners.release(remoteOwner(nodeId));
+    if (owned.length === 0) return;
+    removeAwarenessStates(this.awareness, owned, new RemoteOrigin(nodeId));
+    this.forgetClocks(owned);
+  }
+
+  /** The presence of this node's own clients, for the other nodes (after a relay outage). */
+  localAwarenessMessage(): Uint8Array | null {
+    const ids = [...this.sockets.keys()].flatMap((socketId) => this.awarenessOwners.idsOf(socketId));
+    const present = ids.filter((id) => this.awareness.getStates().has(id));
+    return present.length > 0 ? encodeAwarenessUpdate(this.awareness, present) : null;
+  }
+
+  /** Apply whatever the store holds that this document lacks (after a relay outage, other nodes'
+   * commits may not have reached it); sent to this node's clients like any remote change. */
+  async catchUp(): Promise<void> {
+    const stored = new Y.Doc();
+    await this.opts.store.replay(this.id, stored);
+    if (this.destroyed) return;
+    const missing = Y.encodeStateAsUpdate(stored, Y.encodeStateVector(this.doc));
+    stored.destroy();
+    Y.applyUpdate(this.doc, missing, new RemoteOrigin('store'));
+  }
+
   /** Drop the clocks y-protocols keeps of removed awareness ids (after their removal went out):
    * else ids announced and removed in turn would pile up for as long as the room is loaded. */
   private forgetClocks(ids: number[]): void {
@@ -439,5 +478,7 @@ export class Room {
     if (!(origin instanceof RemoteOrigin)) this.opts.peers?.publishAwareness(this.id, data);
   };
 }
+
+const remoteOwner = (nodeId: string) => `node:${nodeId}`;
 
 const size = (n: number) => (n >= 1048576 ? `${(n / 1048576).toFixed(1)} MB` : `${(n / 1024).toFixed(1)} KB`);

@@ -112,6 +112,11 @@ export class AwarenessOwners {
     return freed;
   }
 
+  /** The ids `owner` speaks for. */
+  idsOf(owner: string): number[] {
+    return [...(this.bySocket.get(owner) ?? [])];
+  }
+
   /** Forget every id `socketId` owns; returns them. */
   release(socketId: string): number[] {
     const owned = [...(this.bySocket.get(socketId) ?? [])];
