@@ -31,6 +31,8 @@ export class ClusterLink {
   private readonly clients: Redis[];
   private readonly pub: Redis;
   private readonly sub: Redis;
+  private readonly adapterPub: Redis;
+  private readonly adapterSub: Redis;
   private readonly peers = new Map<string, number>();
   private readonly timers: NodeJS.Timeout[] = [];
   private up = false;
@@ -49,12 +51,11 @@ export class ClusterLink {
     // Publishes are never queued while Redis is away: the catch-up after it returns covers them.
     this.pub = new Redis(url, { ...options, enableOfflineQueue: false, connectionName: `livecanvas:${nodeId}:pub` });
     this.sub = new Redis(url, { ...options, connectionName: `livecanvas:${nodeId}:sub` });
-    const adapterPub = new Redis(url, { ...options, connectionName: `livecanvas:${nodeId}:io-pub` });
-    const adapterSub = new Redis(url, { ...options, connectionName: `livecanvas:${nodeId}:io-sub` });
-    this.clients = [this.pub, this.sub, adapterPub, adapterSub];
+    this.adapterPub = new Redis(url, { ...options, connectionName: `livecanvas:${nodeId}:io-pub` });
+    this.adapterSub = new Redis(url, { ...options, connectionName: `livecanvas:${nodeId}:io-sub` });
+    this.clients = [this.pub, this.sub, this.adapterPub, this.adapterSub];
     for (const c of this.clients) c.on('error', () => {}); // reported through 'close' / 'ready' below
     this.relay = new RoomRelay(this.pub, this.sub, nodeId, logger);
-    io.adapter(createAdapter(adapterPub, adapterSub, { key: 'lc:io', requestsTimeout: 3_000 }));
     this.sub.on('ready', () => this.onReady());
     this.sub.on('close', () => this.onDown());
     this.sub.on('messageBuffer', (channel: Buffer, message: Buffer) => {
@@ -68,6 +69,7 @@ export class ClusterLink {
     try {
       await Promise.all(link.clients.map((c) => c.connect()));
       await link.sub.subscribe(NODES_CHANNEL);
+      io.adapter(createAdapter(link.adapterPub, link.adapterSub, { key: 'lc:io', requestsTimeout: 3_000 }));
     } catch (e) {
       await link.close();
       throw new Error(`cannot reach Redis at ${redactUrl(url)} (REDIS_URL): ${(e as Error).message}`, { cause: e });
