@@ -25,7 +25,7 @@ export interface AccessControlOptions {
    * true); false refuses every unclaimed room */
   openRooms: boolean;
   /** does the room have a stored document? (a room from before access control) */
-  hasDocument: (roomId: string) => boolean;
+  hasDocument: (roomId: string) => boolean | Promise<boolean>;
 }
 
 type RevokedListener = (roomId: string, role: SharedRole, version: number) => void;
@@ -44,27 +44,27 @@ export class AccessControl {
     let roomId: string;
     // never take over an open room (or a shared one) whose id happens to come up
     do roomId = newRoomId();
-    while (this.opts.hasDocument(roomId) || !this.access.create(roomId));
+    while ((await this.opts.hasDocument(roomId)) || !(await this.access.create(roomId)));
     return { roomId, links: await this.links(roomId) };
   }
 
   /** Registers an existing open room as shared (operator CLI); false when it is shared already. */
-  claim(roomId: string): boolean {
+  claim(roomId: string): Promise<boolean> {
     return this.access.create(roomId);
   }
 
   /** The three links of a shared room at their current versions. */
   async links(roomId: string): Promise<CreatedRoom['links']> {
-    const row = this.access.get(roomId);
+    const row = await this.access.get(roomId);
     if (!row) throw new Error(`room ${roomId} is not a shared room`);
     const link = async (role: Role) => roomLink(roomId, await this.tokens.sign({ room: roomId, role, v: row.versions[role] }));
     return { owner: await link('owner'), editor: await link('editor'), viewer: await link('viewer') };
   }
 
   async roleFor(roomId: string, token: string | undefined): Promise<RoleDecision> {
-    const row = this.access.get(roomId);
+    const row = await this.access.get(roomId);
     if (!row) {
-      if (!this.opts.hasDocument(roomId)) return { ok: false, code: 'no-such-room', message: `room ${roomId} does not exist; create a room to get its links` };
+      if (!(await this.opts.hasDocument(roomId))) return { ok: false, code: 'no-such-room', message: `room ${roomId} does not exist; create a room to get its links` };
       if (!this.opts.openRooms) return { ok: false, code: 'forbidden', message: `room ${roomId} has no owner yet and this server admits only shared rooms (OPEN_ROOMS=0)` };
       return { ok: true, role: 'editor', open: true };
     }
@@ -80,7 +80,7 @@ export class AccessControl {
 
   /** A new link for a role; the old one stops working and its sockets are told to go. */
   async rotate(roomId: string, role: SharedRole): Promise<string> {
-    const version = this.access.rotate(roomId, role);
+    const version = await this.access.rotate(roomId, role);
     for (const l of this.revokedListeners) l(roomId, role, version);
     return (await this.links(roomId))[role];
   }

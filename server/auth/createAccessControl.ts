@@ -7,5 +7,5 @@ import { RoomTokens } from './RoomTokens';
 
 export async function createAccessControl(config: ServerConfig, store: RoomStore): Promise<AccessControl> {
   const tokens = await RoomTokens.create({ dataDir: config.dataDir, secret: config.access.secret, publicKeyPem: config.access.publicKeyPem });
-  return new AccessControl(tokens, new RoomAccess(store.db), { openRooms: config.access.openRooms, hasDocument: (id) => store.hasRoom(id) });
+  return new AccessControl(tokens, await RoomAccess.open(store.sql), { openRooms: config.access.openRooms, hasDocument: (id) => store.hasRoom(id) });
 }

@@ -1,8 +1,8 @@
-// Pinned renders: a render's JPEG copied out of the in-memory history into SQLite, so the image
+// Pinned renders: a render's JPEG copied out of the in-memory history into the database, so the image
 // shape placed on the canvas keeps working after the history has moved on or the server restarted.
-// Lives in the room database file (RoomStore.db) in its own `render_assets` table.
-import type Database from 'better-sqlite3';
+// Lives in the room database (RoomStore.sql) in its own `render_assets` table.
 import { randomBytes } from 'node:crypto';
+import type { SqlDatabase } from '../store/sql/SqlDatabase';
 
 export interface PinnedAsset {
   assetId: string;
@@ -17,57 +17,58 @@ export interface PinnedAsset {
 }
 
 export class PinnedRenders {
-  private readonly stmts;
+  private constructor(private readonly db: SqlDatabase) {}
 
-  constructor(private readonly db: Database.Database) {
-    db.exec(`
+  /** The table, created if it is not there yet. Seeds go up to 2^32 - 1: 64-bit on PostgreSQL. */
+  static async open(db: SqlDatabase): Promise<PinnedRenders> {
+    const { bigint, blob } = db.types;
+    await db.exec(`
       CREATE TABLE IF NOT EXISTS render_assets (
         room_id TEXT NOT NULL,
         asset_id TEXT NOT NULL,
         frame_id TEXT NOT NULL,
-        seq INTEGER NOT NULL,
+        seq ${bigint} NOT NULL,
         width INTEGER NOT NULL,
         height INTEGER NOT NULL,
-        seed INTEGER NOT NULL,
+        seed ${bigint} NOT NULL,
         model TEXT NOT NULL,
-        created_at INTEGER NOT NULL,
-        data BLOB NOT NULL,
+        created_at ${bigint} NOT NULL,
+        data ${blob} NOT NULL,
         PRIMARY KEY (room_id, asset_id),
         UNIQUE (room_id, frame_id, seq)
       );
     `);
-    this.stmts = {
-      insert: db.prepare(
-        `INSERT INTO render_assets (room_id, asset_id, frame_id, seq, width, height, seed, model, created_at, data)
-         VALUES (@roomId, @assetId, @frameId, @seq, @width, @height, @seed, @model, @createdAt, @data)
-         ON CONFLICT (room_id, frame_id, seq) DO NOTHING`,
-      ),
-      byRender: db.prepare<[string, string, number], { asset_id: string }>(
-        'SELECT asset_id FROM render_assets WHERE room_id = ? AND frame_id = ? AND seq = ?',
-      ),
-      meta: db.prepare<[string, string], Record<string, unknown>>(
-        `SELECT asset_id AS assetId, room_id AS roomId, frame_id AS frameId, seq, width, height, seed, model,
-                created_at AS createdAt FROM render_assets WHERE room_id = ? AND asset_id = ?`,
-      ),
-      data: db.prepare<[string, string], { data: Buffer }>(
-        'SELECT data FROM render_assets WHERE room_id = ? AND asset_id = ?',
-      ),
-    };
+    return new PinnedRenders(db);
   }
 
   /** Stores a render once; pinning the same render again returns the same asset id. */
-  put(a: Omit<PinnedAsset, 'assetId' | 'createdAt'> & { jpeg: Uint8Array }): string {
+  async put(a: Omit<PinnedAsset, 'assetId' | 'createdAt'> & { jpeg: Uint8Array }): Promise<string> {
     const assetId = randomBytes(12).toString('base64url');
-    const { jpeg, ...meta } = a;
-    this.stmts.insert.run({ ...meta, assetId, createdAt: Date.now(), data: Buffer.from(jpeg.buffer, jpeg.byteOffset, jpeg.byteLength) });
-    return this.stmts.byRender.get(a.roomId, a.frameId, a.seq)!.asset_id;
+    await this.db.run(
+      `INSERT INTO render_assets (room_id, asset_id, frame_id, seq, width, height, seed, model, created_at, data)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+       ON CONFLICT (room_id, frame_id, seq) DO NOTHING`,
+      [a.roomId, assetId, a.frameId, a.seq, a.width, a.height, a.seed, a.model, Date.now(), a.jpeg],
+    );
+    const [stored] = await this.db.query<{ asset_id: string }>('SELECT asset_id FROM render_assets WHERE room_id = $1 AND frame_id = $2 AND seq = $3', [
+      a.roomId,
+      a.frameId,
+      a.seq,
+    ]);
+    return stored!.asset_id;
   }
 
-  meta(roomId: string, assetId: string): PinnedAsset | undefined {
-    return this.stmts.meta.get(roomId, assetId) as PinnedAsset | undefined;
+  async meta(roomId: string, assetId: string): Promise<PinnedAsset | undefined> {
+    const [row] = await this.db.query<PinnedAsset>(
+      `SELECT asset_id AS "assetId", room_id AS "roomId", frame_id AS "frameId", seq, width, height, seed, model,
+              created_at AS "createdAt" FROM render_assets WHERE room_id = $1 AND asset_id = $2`,
+      [roomId, assetId],
+    );
+    return row;
   }
 
-  jpeg(roomId: string, assetId: string): Buffer | undefined {
-    return this.stmts.data.get(roomId, assetId)?.data;
+  async jpeg(roomId: string, assetId: string): Promise<Buffer | undefined> {
+    const [row] = await this.db.query<{ data: Buffer }>('SELECT data FROM render_assets WHERE room_id = $1 AND asset_id = $2', [roomId, assetId]);
+    return row?.data;
   }
 }

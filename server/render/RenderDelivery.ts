@@ -96,7 +96,7 @@ export class RenderDelivery {
 
   /** Stores a render as an asset. The client then places an image shape with the returned URL and,
    * in the same document change, gives the frame a new seed (see docs/protocol.md "Pinning"). */
-  pin(msg: FramePin): AckFields<PinAck> {
+  async pin(msg: FramePin): Promise<AckFields<PinAck>> {
     const renders = this.queue.peek(msg.roomId, msg.frameId)?.data.renders ?? [];
     const kept = renders.find((k) => k.result.seq === msg.seq);
     const r = kept?.result;
@@ -110,7 +110,7 @@ export class RenderDelivery {
     }
     this.history.touch(kept);
     const { roomId, frameId, seq, width, height, seed, model } = r;
-    const assetId = this.pins.put({ roomId, frameId, seq, width, height, seed, model, jpeg: r.image });
+    const assetId = await this.pins.put({ roomId, frameId, seq, width, height, seed, model, jpeg: r.image });
     return { assetId, url: `/api/assets/${roomId}/${assetId}.jpg`, width, height, mime: 'image/jpeg', seed };
   }
 

@@ -28,7 +28,7 @@ export async function attachRender(server: LivecanvasServer): Promise<RenderLoop
     ...(rc.testCrashPrompt && { testCrashPrompt: rc.testCrashPrompt }),
   });
   if (rc.testDelayMs > 0) log.warn({ testDelayMs: rc.testDelayMs }, 'ENGINE_TEST_DELAY_MS is set: every render blocks its engine worker (tests only)');
-  const pins = new PinnedRenders(store.db);
+  const pins = await PinnedRenders.open(store.sql);
   const loop = new RenderLoop(engine, pins, log, {
     concurrency: rc.concurrency,
     snapshotRate: rc.snapshotRate,

@@ -34,7 +34,7 @@ export function renderRoutes(queue: RenderQueue, pins: PinnedRenders, stats: (ro
       return true;
     }
     if (kind === 'assets' && parts.length === 4 && frameId.endsWith('.jpg')) {
-      const jpeg = pins.jpeg(roomId, frameId.slice(0, -4));
+      const jpeg = await pins.jpeg(roomId, frameId.slice(0, -4));
       if (!jpeg) sendJson(res, 404, { error: 'no such asset' });
       else sendJpeg(res, jpeg, 'public, max-age=31536000, immutable');
     } else if (kind === 'renders' && parts.length === 3) {

@@ -13,33 +13,34 @@ import type { RoomStore } from './RoomStore';
 export const RETENTION_INTERVAL_MS = 86_400_000;
 
 /** Ids of stored rooms whose last activity is before `cutoff` (ms since the epoch). */
-export function expiredRooms(store: RoomStore, cutoff: number): string[] {
-  const hasAccess = store.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'room_access'").get() !== undefined;
+export async function expiredRooms(store: RoomStore, cutoff: number): Promise<string[]> {
+  // room_access exists once access control has started on this database
+  const hasAccess = (await store.sql.tablesWithRoomId()).includes('room_access');
   const sql = `
     SELECT s.room_id AS id FROM snapshots s
-     WHERE s.updated_at < @cutoff AND NOT EXISTS (SELECT 1 FROM updates u WHERE u.room_id = s.room_id)
+     WHERE s.updated_at < $1 AND NOT EXISTS (SELECT 1 FROM updates u WHERE u.room_id = s.room_id)
     ${hasAccess ? `UNION
     SELECT a.room_id FROM room_access a
-     WHERE a.created_at < @cutoff
+     WHERE a.created_at < $1
        AND NOT EXISTS (SELECT 1 FROM snapshots s WHERE s.room_id = a.room_id)
        AND NOT EXISTS (SELECT 1 FROM updates u WHERE u.room_id = a.room_id)` : ''}`;
-  return store.db.prepare<{ cutoff: number }, { id: string }>(sql).all({ cutoff }).map((r) => r.id);
+  return (await store.sql.query<{ id: string }>(sql, [cutoff])).map((r) => r.id);
 }
 
 /** Delete the expired rooms that `isLoaded` says nobody is in; returns their ids. */
-export function deleteExpiredRooms(store: RoomStore, isLoaded: (roomId: string) => boolean, log: Logger | undefined, now = Date.now()): string[] {
+export async function deleteExpiredRooms(store: RoomStore, isLoaded: (roomId: string) => boolean, log: Logger | undefined, now = Date.now()): Promise<string[]> {
   const ttlMs = store.roomTtlMs;
-  if (ttlMs <= 0 || !store.db.open) return [];
+  if (ttlMs <= 0) return [];
   if (!store.writable) {
     log?.warn('retention skipped: the database is damaged and read-only');
     return [];
   }
   const days = +(ttlMs / 86_400_000).toFixed(3);
   const deleted: string[] = [];
-  for (const roomId of expiredRooms(store, now - ttlMs)) {
+  for (const roomId of await expiredRooms(store, now - ttlMs)) {
     if (isLoaded(roomId)) continue;
     try {
-      const rows = store.deleteRoom(roomId);
+      const rows = await store.deleteRoom(roomId);
       deleted.push(roomId);
       log?.info({ room: roomId, rows }, `room ${roomId} deleted: unused for more than ${days} days (ROOM_TTL_DAYS)`);
     } catch (err) {
@@ -51,19 +52,29 @@ export function deleteExpiredRooms(store: RoomStore, isLoaded: (roomId: string) 
   return deleted;
 }
 
-/** Run deleteExpiredRooms now and every RETENTION_INTERVAL_MS; returns the stop function. */
+/** Run deleteExpiredRooms now and every RETENTION_INTERVAL_MS (a run still going when the next is
+ * due is not doubled); returns the stop function. */
 export function startRetention(store: RoomStore, isLoaded: (roomId: string) => boolean, logger: Logger | undefined): () => void {
   if (store.roomTtlMs <= 0) return () => {};
   const log = logger?.child({ module: 'retention' });
-  const run = () => {
+  let running = false;
+  let stopped = false;
+  const run = async () => {
+    if (running || stopped) return;
+    running = true;
     try {
-      deleteExpiredRooms(store, isLoaded, log);
+      await deleteExpiredRooms(store, isLoaded, log);
     } catch (err) {
       log?.error({ err }, 'retention run failed');
+    } finally {
+      running = false;
     }
   };
-  run();
-  const timer = setInterval(run, RETENTION_INTERVAL_MS);
+  void run();
+  const timer = setInterval(() => void run(), RETENTION_INTERVAL_MS);
   timer.unref();
-  return () => clearInterval(timer);
+  return () => {
+    stopped = true;
+    clearInterval(timer);
+  };
 }

@@ -1,8 +1,8 @@
-// Files people put on the canvas (images), kept in the room database file (RoomStore.db) in the
+// Files people put on the canvas (images), kept in the room database (RoomStore.sql) in the
 // `upload_files` table. Content-addressed per room: the same file uploaded twice is stored once,
 // and its URL never changes meaning, so it can be cached forever.
-import type Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
+import type { SqlDatabase } from '../store/sql/SqlDatabase';
 
 export interface StoredUpload {
   roomId: string;
@@ -20,63 +20,56 @@ export const uploadIdFromSha256 = (digest: Buffer) => digest.subarray(0, 18).toS
 export const uploadIdOf = (data: Uint8Array) => uploadIdFromSha256(createHash('sha256').update(data).digest());
 
 export class UploadStore {
-  private readonly stmts;
+  private constructor(private readonly db: SqlDatabase) {}
 
-  constructor(db: Database.Database) {
-    db.exec(`
+  /** The table, created if it is not there yet. */
+  static async open(db: SqlDatabase): Promise<UploadStore> {
+    const { bigint, blob } = db.types;
+    await db.exec(`
       CREATE TABLE IF NOT EXISTS upload_files (
         room_id TEXT NOT NULL,
         id TEXT NOT NULL,
         mime TEXT NOT NULL,
-        bytes INTEGER NOT NULL,
+        bytes ${bigint} NOT NULL,
         width INTEGER NOT NULL,
         height INTEGER NOT NULL,
-        created_at INTEGER NOT NULL,
-        data BLOB NOT NULL,
+        created_at ${bigint} NOT NULL,
+        data ${blob} NOT NULL,
         PRIMARY KEY (room_id, id)
       );
     `);
-    this.stmts = {
-      insert: db.prepare(
-        `INSERT INTO upload_files (room_id, id, mime, bytes, width, height, created_at, data)
-         VALUES (@roomId, @id, @mime, @bytes, @width, @height, @createdAt, @data)
-         ON CONFLICT (room_id, id) DO NOTHING`,
-      ),
-      meta: db.prepare<[string, string], StoredUpload>(
-        `SELECT room_id AS roomId, id, mime, bytes, width, height, created_at AS createdAt
-         FROM upload_files WHERE room_id = ? AND id = ?`,
-      ),
-      data: db.prepare<[string, string], { data: Buffer }>('SELECT data FROM upload_files WHERE room_id = ? AND id = ?'),
-      roomBytes: db.prepare<[string], { total: number | null }>('SELECT SUM(bytes) AS total FROM upload_files WHERE room_id = ?'),
-    };
+    return new UploadStore(db);
   }
 
   /** Store a file (once); returns its record. `id` must be uploadIdOf(data) (given when it was
    * computed while the file arrived). */
-  put(roomId: string, mime: string, data: Uint8Array, size: { width: number; height: number }, id = uploadIdOf(data)): StoredUpload {
-    this.stmts.insert.run({
-      roomId,
-      id,
-      mime,
-      bytes: data.byteLength,
-      width: size.width,
-      height: size.height,
-      createdAt: Date.now(),
-      data: Buffer.from(data.buffer, data.byteOffset, data.byteLength),
-    });
-    return this.meta(roomId, id)!;
+  async put(roomId: string, mime: string, data: Uint8Array, size: { width: number; height: number }, id = uploadIdOf(data)): Promise<StoredUpload> {
+    await this.db.run(
+      `INSERT INTO upload_files (room_id, id, mime, bytes, width, height, created_at, data)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+       ON CONFLICT (room_id, id) DO NOTHING`,
+      [roomId, id, mime, data.byteLength, size.width, size.height, Date.now(), data],
+    );
+    return (await this.meta(roomId, id))!;
   }
 
-  meta(roomId: string, id: string): StoredUpload | undefined {
-    return this.stmts.meta.get(roomId, id);
+  async meta(roomId: string, id: string): Promise<StoredUpload | undefined> {
+    const [row] = await this.db.query<StoredUpload>(
+      `SELECT room_id AS "roomId", id, mime, bytes, width, height, created_at AS "createdAt"
+         FROM upload_files WHERE room_id = $1 AND id = $2`,
+      [roomId, id],
+    );
+    return row;
   }
 
-  data(roomId: string, id: string): Buffer | undefined {
-    return this.stmts.data.get(roomId, id)?.data;
+  async data(roomId: string, id: string): Promise<Buffer | undefined> {
+    const [row] = await this.db.query<{ data: Buffer }>('SELECT data FROM upload_files WHERE room_id = $1 AND id = $2', [roomId, id]);
+    return row?.data;
   }
 
   /** Bytes stored for a room so far. */
-  roomBytes(roomId: string): number {
-    return this.stmts.roomBytes.get(roomId)?.total ?? 0;
+  async roomBytes(roomId: string): Promise<number> {
+    const [row] = await this.db.query<{ total: number | null }>('SELECT SUM(bytes) AS total FROM upload_files WHERE room_id = $1', [roomId]);
+    return row?.total ?? 0;
   }
 }

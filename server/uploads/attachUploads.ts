@@ -70,10 +70,10 @@ export interface UploadsOptions {
   serveBytes?: number;
 }
 
-export function attachUploads(server: LivecanvasServer, opts: UploadsOptions = {}): UploadStore {
+export async function attachUploads(server: LivecanvasServer, opts: UploadsOptions = {}): Promise<UploadStore> {
   const { rooms, routes, logger, store, config } = server;
   const log = logger.child({ module: 'uploads' });
-  const uploads = new UploadStore(store.db);
+  const uploads = await UploadStore.open(store.sql);
   const cfg = config.uploads;
   const maxFile = opts.maxFileBytes ?? MAX_UPLOAD_BYTES;
   const maxRoom = opts.maxRoomBytes ?? cfg?.maxRoomBytes ?? MAX_ROOM_UPLOAD_BYTES;
@@ -94,8 +94,8 @@ export function attachUploads(server: LivecanvasServer, opts: UploadsOptions = {
   mkdirSync(tmpDir, { recursive: true, mode: 0o700 });
   let tmpCounter = 0;
 
-  /** Every check that needs no body; returns the size to reserve. */
-  const admit = (req: IncomingMessage, roomId: string): { mime: UploadImageType; reserve: number } => {
+  /** Every check that needs neither the body nor the database; returns the size to reserve. */
+  const admit = (req: IncomingMessage, roomId: string): { mime: UploadImageType; reserve: number; declared: number | null } => {
     const room = rooms.get(roomId);
     // Uploads go to a room someone is in (the page uploads while it is joined)…
     if (!room) throw new HttpError(404, `room ${roomId} is not open; join it before uploading`);
@@ -117,16 +117,29 @@ export function attachUploads(server: LivecanvasServer, opts: UploadsOptions = {
     if (!store.writable) throw new HttpError(503, `uploads are refused: ${store.health.readOnlyReason()}`);
     const reserve = declared !== null && Number.isSafeInteger(declared) && declared >= 0 ? declared : maxFile;
     refuseIfStoreFull(reserve);
-    const used = uploads.roomBytes(roomId);
-    const pending = reservations.of(roomId);
-    if (used + pending + reserve > maxRoom) {
-      const inFlight = pending > 0 ? ` and ${mb(pending)} are arriving` : '';
-      throw new HttpError(
-        413,
-        `this room already holds ${mb(used)} of uploads${inFlight} (limit ${mb(maxRoom)} per room); this file${declared === null ? ' (no declared size, so counted as ' + mb(maxFile) + ')' : ''} does not fit: delete images elsewhere or start a new room`,
-      );
+    return { mime, reserve, declared };
+  };
+
+  /** Reserve `reserve` bytes of the room's quota, or refuse (413) when the room's stored uploads
+   * and those still arriving leave no room for them. Reserved before the stored bytes are read, so
+   * two uploads checked at once both count the other. */
+  const reserveInRoom = async (roomId: string, reserve: number, declared: number | null) => {
+    const reservation = reservations.reserve(roomId, reserve);
+    try {
+      const used = await uploads.roomBytes(roomId);
+      const pending = reservations.of(roomId) - reserve;
+      if (used + pending + reserve > maxRoom) {
+        const inFlight = pending > 0 ? ` and ${mb(pending)} are arriving` : '';
+        throw new HttpError(
+          413,
+          `this room already holds ${mb(used)} of uploads${inFlight} (limit ${mb(maxRoom)} per room); this file${declared === null ? ' (no declared size, so counted as ' + mb(maxFile) + ')' : ''} does not fit: delete images elsewhere or start a new room`,
+        );
+      }
+    } catch (e) {
+      reservation.release();
+      throw e;
     }
-    return { mime, reserve };
+    return reservation;
   };
 
   /** Read the body into a temporary file, check it is the image it says, store it. */
@@ -141,7 +154,7 @@ export function attachUploads(server: LivecanvasServer, opts: UploadsOptions = {
       });
       reservation.resize(body.bytes);
       const id = uploadIdFromSha256(body.sha256);
-      const existing = uploads.meta(roomId, id);
+      const existing = await uploads.meta(roomId, id);
       if (existing) return resultOf(existing);
       let meta: Metadata;
       try {
@@ -154,10 +167,11 @@ export function attachUploads(server: LivecanvasServer, opts: UploadsOptions = {
       }
       if (!store.writable) throw new HttpError(503, `uploads are refused: ${store.health.readOnlyReason()}`);
       refuseIfStoreFull(body.bytes);
-      // Read and stored in one synchronous step: one file's bytes in memory at a time.
+      // Read only now, and dropped once stored: a file's bytes are in memory only while it is
+      // written (SQLite: in one synchronous step unless a transaction holds the database).
       let stored;
       try {
-        stored = uploads.put(roomId, mime, readFileSync(tmp), { width: meta.width ?? 0, height: meta.height ?? 0 }, id);
+        stored = await uploads.put(roomId, mime, readFileSync(tmp), { width: meta.width ?? 0, height: meta.height ?? 0 }, id);
       } catch (e) {
         store.noteCorruption(e, roomId);
         log.error({ err: e, room: roomId, db: store.path }, 'could not store an upload');
@@ -189,8 +203,8 @@ export function attachUploads(server: LivecanvasServer, opts: UploadsOptions = {
     // One slot from the first byte to the answer (released however the request ends).
     const release = slots.acquire(clientAddress(req, config.http?.trustProxy ?? false));
     res.once('close', release);
-    const { mime, reserve } = admit(req, roomId);
-    const reservation = reservations.reserve(roomId, reserve);
+    const { mime, reserve, declared } = admit(req, roomId);
+    const reservation = await reserveInRoom(roomId, reserve, declared);
     try {
       sendJson(res, 201, await receive(req, roomId, mime, reservation));
     } finally {
@@ -198,8 +212,8 @@ export function attachUploads(server: LivecanvasServer, opts: UploadsOptions = {
     }
   };
 
-  const serve = (req: IncomingMessage, res: ServerResponse, roomId: string, id: string) => {
-    const meta = UPLOAD_ID_PATTERN.test(id) ? uploads.meta(roomId, id) : undefined;
+  const serve = async (req: IncomingMessage, res: ServerResponse, roomId: string, id: string) => {
+    const meta = UPLOAD_ID_PATTERN.test(id) ? await uploads.meta(roomId, id) : undefined;
     if (!meta) throw new HttpError(404, 'no such upload');
     const etag = `"${id}"`;
     if (req.headers['if-none-match'] === etag) {
@@ -210,7 +224,7 @@ export function attachUploads(server: LivecanvasServer, opts: UploadsOptions = {
       res.writeHead(200, { 'content-type': meta.mime, 'content-length': meta.bytes, etag, ...SERVE_HEADERS }).end();
       return;
     }
-    const file = serving.open(`${roomId}/${id}`, meta.bytes, () => uploads.data(roomId, id));
+    const file = await serving.open(`${roomId}/${id}`, meta.bytes, () => uploads.data(roomId, id));
     if (!file) throw new HttpError(404, 'no such upload');
     res.once('close', file.release);
     res.writeHead(200, { 'content-type': meta.mime, 'content-length': file.data.byteLength, etag, ...SERVE_HEADERS });
@@ -228,7 +242,7 @@ export function attachUploads(server: LivecanvasServer, opts: UploadsOptions = {
       } else {
         if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, `${req.method} ${UPLOADS_PATH}/<roomId>/<id>: only GET`, { allow: 'GET, HEAD' });
         // any role in that very room may read its files (the room's cookie, or an open room)
-        if (await server.authorizeRead(req, res, roomId)) serve(req, res, roomId, id);
+        if (await server.authorizeRead(req, res, roomId)) await serve(req, res, roomId, id);
       }
     } catch (e) {
       if (!(e instanceof HttpError)) {

@@ -87,7 +87,7 @@ export class QuotaReservations {
  * out: a file requested by many (slow) readers at once is held once; past `max` bytes of distinct
  * files in flight, further downloads are refused (503) until some finish. */
 export class ServeBudget {
-  private readonly inFlight = new Map<string, { data: Buffer; readers: number }>();
+  private readonly inFlight = new Map<string, { data: Promise<Buffer | undefined>; bytes: number; readers: number }>();
   private bytes = 0;
 
   constructor(private readonly max: number) {}
@@ -97,31 +97,37 @@ export class ServeBudget {
   }
 
   /** The file's bytes (read with `load` unless someone is downloading it already) and a release
-   * to call when the response is done; throws a 503 HttpError past the budget. */
-  open(key: string, size: number, load: () => Buffer | undefined): { data: Buffer; release(): void } | null {
+   * to call when the response is done; null when `load` finds nothing; throws a 503 HttpError past
+   * the budget. A file counts with its stored `size` from the start of its load, so readers
+   * arriving while it loads share that load. */
+  async open(key: string, size: number, load: () => Promise<Buffer | undefined>): Promise<{ data: Buffer; release(): void } | null> {
     let entry = this.inFlight.get(key);
     if (!entry) {
       if (this.bytes + size > this.max && this.bytes > 0) {
         throw new HttpError(503, `the server is sending ${Math.round(this.bytes / 1048576)} MB of uploads already (UPLOAD_SERVE_MB); try again in a few seconds`, { 'retry-after': '5' });
       }
-      const data = load();
-      if (!data) return null;
-      entry = { data, readers: 0 };
+      entry = { data: load(), bytes: size, readers: 0 };
       this.inFlight.set(key, entry);
-      this.bytes += data.byteLength;
+      this.bytes += size;
     }
     entry.readers++;
     const held = entry;
     let released = false;
-    return {
-      data: held.data,
-      release: () => {
-        if (released) return;
-        released = true;
-        if (--held.readers > 0) return;
-        this.inFlight.delete(key);
-        this.bytes -= held.data.byteLength;
-      },
+    const release = () => {
+      if (released) return;
+      released = true;
+      if (--held.readers > 0) return;
+      this.inFlight.delete(key);
+      this.bytes -= held.bytes;
     };
+    let data: Buffer | undefined;
+    try {
+      data = await held.data;
+    } catch (e) {
+      release();
+      throw e;
+    }
+    if (!data) release();
+    return data ? { data, release } : null;
   }
 }
