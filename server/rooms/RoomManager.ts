@@ -5,6 +5,7 @@ import { EventEmitter } from 'node:events';
 import type { Server, Socket } from 'socket.io';
 import type { Logger } from '../logger';
 import type { RoomStore } from '../store/RoomStore';
+import { ClientError } from '../socket/ClientError';
 import { Room, type RoomPeers } from './Room';
 
 export interface RoomManagerEvents {
@@ -113,7 +114,10 @@ export class RoomManager extends EventEmitter<RoomManagerEvents> {
         });
       } catch (e) {
         replication?.close(roomId);
-        throw e;
+        if (e instanceof ClientError) throw e;
+        this.log.error({ err: e, room: roomId }, 'could not load the room');
+        // e.g. PostgreSQL unreachable: the client's provider retries the join by itself
+        throw new ClientError('server-error', `room ${roomId} cannot be opened right now: the server could not read it from its store; nothing was changed — retrying`, { violation: false });
       }
       replication?.attach(room);
       this.loaded.set(roomId, room);
