@@ -13,6 +13,11 @@ import type { RoomManager } from './rooms/RoomManager';
 import type { SocketGateway } from './socket/SocketGateway';
 import type { RoomStore } from './store/RoomStore';
 
+export interface OtherNodes {
+  tell(event: string, payload: unknown): void;
+  on(event: string, fn: (payload: unknown) => void): void;
+}
+
 export interface LivecanvasServer {
   config: ServerConfig;
   logger: Logger;
@@ -30,6 +35,9 @@ export interface LivecanvasServer {
   access: AccessControl;
   /** what every HTTP read of a room's data calls first (renders, uploads, pinned assets) */
   authorizeRead: ReadAuthorizer;
+  /** the cluster's other nodes (cluster mode; in single-machine mode `tell` does nothing): a
+   * feature tells them what happened here with `tell(event, payload)` and hears them with `on` */
+  otherNodes: OtherNodes;
   /** run `fn` during close(), before rooms are flushed and the database is closed */
   onClose(fn: () => unknown): void;
   listen(): Promise<AddressInfo>;

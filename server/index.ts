@@ -112,7 +112,7 @@ export async function createLivecanvasServer(config: ServerConfig, logger = crea
   const routes = new HttpRoutes();
   routes.add(ROOMS_PATH, accessRoutes(access, { roomsPerHour: config.access.roomsPerHour }));
   const authorizeRead = readAuthorizer(access);
-  attachStorage({ store, rooms, health });
+  const stopStorage = attachStorage({ store, rooms, health });
   const stopClusterHealth = attachClusterHealth(health, store, link, nodeId);
   onRequest = createRequestHandler(health, routes, nextHandler, logger);
 
@@ -131,6 +131,7 @@ export async function createLivecanvasServer(config: ServerConfig, logger = crea
       await new Promise<void>((resolve) => io.close(() => resolve()));
       await rooms.closeAll();
       stopClusterHealth();
+      stopStorage();
       await link?.close();
       await store.close();
       if (closeNext) await closeNext().catch((err) => logger.warn({ err }, 'Next.js did not close cleanly'));
@@ -146,7 +147,17 @@ export async function createLivecanvasServer(config: ServerConfig, logger = crea
       });
     });
 
-  return { config, logger, httpServer, io, store, rooms, sockets, health, routes, access, authorizeRead, onClose: (fn) => closeHooks.push(fn), listen, close };
+  // Socket.IO's server-side events cross nodes through the Redis adapter (its in-memory adapter
+  // has no other nodes and only warns).
+  const otherNodes: LivecanvasServer['otherNodes'] = {
+    tell: (event, payload) => {
+      if (link) io.serverSideEmit(event, payload);
+    },
+    on: (event, fn) => {
+      io.on(event as 'connection', fn as never);
+    },
+  };
+  return { config, logger, httpServer, io, store, rooms, sockets, health, routes, access, authorizeRead, otherNodes, onClose: (fn) => closeHooks.push(fn), listen, close };
 }
 
 async function main(): Promise<void> {
@@ -172,7 +183,7 @@ async function main(): Promise<void> {
   // Features, one line each:
   attachAccess(server);
   await attachRender(server);
-  attachUploads(server);
+  await attachUploads(server);
 
   // One Ctrl-C often arrives more than once (the terminal signals the whole process group, and
   // `npm start` or a process manager may pass it on too), so repeats must not interrupt the

@@ -399,6 +399,12 @@ export class Room {
     });
   }
 
+  /** The room is being deleted: no compaction from now on. */
+  discardCompaction(): void {
+    this.compactionDisabled = 'the room is being deleted';
+    this.uncompacted = 0;
+  }
+
   /** Resolves when every change applied so far is committed (or failed). */
   flushed(): Promise<void> {
     return this.writes.settled().catch(() => {});

@@ -147,6 +147,22 @@ export class RoomManager extends EventEmitter<RoomManagerEvents> {
     return [...this.loaded.values()].filter((r) => r.hasClient(socketId));
   }
 
+  /** Disconnect nobody, but drop the room at once without compacting it (it is being deleted:
+   * a snapshot written back now would bring it back); resolves when its last commits are done. */
+  async discard(roomId: string): Promise<void> {
+    const room = this.loaded.get(roomId) ?? (await this.loading.get(roomId)?.catch(() => undefined));
+    if (room && this.loaded.get(roomId) === room) {
+      for (const socket of [...room.clients.values()]) {
+        room.removeClient(socket.id);
+        socket.leave(roomChannel(roomId));
+        this.safeEmit('client-left', room, socket);
+      }
+      room.discardCompaction();
+      this.unload(room);
+    }
+    await this.unloading.get(roomId);
+  }
+
   /** Compact and unload every room (shutdown); resolves when their compactions are done. */
   async closeAll(): Promise<void> {
     clearInterval(this.timer);

@@ -10,7 +10,8 @@ import type { RoomManager } from '../rooms/RoomManager';
 import { startRetention } from './retention';
 import type { RoomStore } from './RoomStore';
 
-export function attachStorage({ store, rooms, health }: { store: RoomStore; rooms: RoomManager; health: HealthRegistry }): void {
+/** Attaches the storage reports and retention; returns the function that stops retention. */
+export function attachStorage({ store, rooms, health }: { store: RoomStore; rooms: RoomManager; health: HealthRegistry }): () => void {
   health.register('storage', () => store.status());
   health.addProblems(() => {
     const { problems, path } = store.health.status();
@@ -26,10 +27,19 @@ export function attachStorage({ store, rooms, health }: { store: RoomStore; room
     for (const message of noticesFor(store, room.id)) notify(socket, room.id, message);
   });
   // ROOM_TTL_DAYS: abandoned rooms go, at start and daily; a visit counts as activity
-  if (store.roomTtlMs > 0) {
-    rooms.on('room-unloaded', (room) => store.touch(room.id));
-    startRetention(store, (roomId) => rooms.get(roomId) !== undefined, store.log);
-  }
+  if (store.roomTtlMs <= 0) return () => {};
+  rooms.on('room-unloaded', (room) => void store.touch(room.id));
+  // In cluster mode another node's retention cannot see which rooms this node has open: rooms in
+  // use are marked as used while they are, well within the TTL.
+  const touching = setInterval(() => {
+    for (const room of rooms.all()) void store.touch(room.id);
+  }, Math.min(store.roomTtlMs / 4, 3_600_000));
+  touching.unref();
+  const stopRetention = startRetention(store, (roomId) => rooms.get(roomId) !== undefined, store.log);
+  return () => {
+    clearInterval(touching);
+    stopRetention();
+  };
 }
 
 /** What a client joining `roomId` must know about the stored data. */

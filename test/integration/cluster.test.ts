@@ -3,6 +3,7 @@
 // processes, socket clients speaking the browser's protocol.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type TestCluster } from '../helpers/cluster';
+import { ACCESS_EV, type RoomRevoked } from '../../lib/protocol/access';
 import { connectPeer, createRoom, drawShape, until, type Peer } from '../helpers/yclient';
 
 let cluster: TestCluster;
@@ -62,6 +63,38 @@ describe('two web nodes, one room', () => {
     expect(Date.now() - left).toBeLessThan(5_000);
     onA.close();
     await until(() => !names(watcherA).includes('Ann'), 5_000, 'Ann gone for the watcher on A');
+  }, 60_000);
+
+  it('roles hold across nodes: replacing a link on node A cuts its holders off on node B; deleting the room empties it everywhere', async () => {
+    const [A, B] = cluster.nodes;
+    const roomId = await createRoom(A.url);
+    const owner = await connectPeer(A.url, roomId, { role: 'owner' });
+    peers.push(owner);
+    const viewerOnB = await connectPeer(B.url, roomId, { role: 'viewer' });
+    peers.push(viewerOnB);
+    const editorOnB = await peer(B.url, roomId);
+    // a viewer on B writes nothing, whatever it sends
+    viewerOnB.records.set('shape:by-viewer', drawShape(1));
+    await viewerOnB.acked();
+    expect(viewerOnB.nacks.some((n) => n.error?.code === 'forbidden')).toBe(true);
+    const revoked: RoomRevoked[] = [];
+    viewerOnB.socket.on(ACCESS_EV.revoked, (m: RoomRevoked) => revoked.push(m));
+    expect(await owner.socket.emitWithAck(ACCESS_EV.rotateLink, { roomId, role: 'viewer' })).toMatchObject({ ok: true });
+    await until(() => revoked.length === 1 && !viewerOnB.socket.connected, 5_000, 'the viewer on B cut off');
+    expect(editorOnB.socket.connected).toBe(true);
+
+    editorOnB.records.set('shape:kept-until-deleted', drawShape(2));
+    await editorOnB.acked();
+    expect(await owner.socket.emitWithAck(ACCESS_EV.deleteRoom, { roomId })).toMatchObject({ ok: true });
+    await until(() => !editorOnB.socket.connected, 5_000, 'the editor on B cut off by the deletion');
+    // gone for good: the old links are refused on both nodes, nothing was written back
+    await new Promise((r) => setTimeout(r, 2_000));
+    for (const node of [A, B]) {
+      const again = await connectPeer(node.url, roomId, { waitSync: false });
+      peers.push(again);
+      await until(() => again.nacks.length > 0, 5_000, 'join refused');
+      expect(again.nacks[0]?.error?.code).toBe('no-such-room');
+    }
   }, 60_000);
 
   it('/healthz reports the mode, the node id, Redis and PostgreSQL with their latency', async () => {
