@@ -163,9 +163,15 @@ function shutdown(code: number): Promise<never> {
   return shuttingDown;
 }
 
+// One Ctrl-C may arrive twice (the terminal signals the whole process group, and npm or tsx may
+// pass it on as well): repeats within a second count as the same one.
 let signals = 0;
+let lastSignalAt = 0;
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.on(sig, () => {
+    const now = Date.now();
+    if (now - lastSignalAt < 1000) return;
+    lastSignalAt = now;
     signals++;
     if (signals === 1) void shutdown(0);
     else if (signals === 2) say('already stopping; send the signal once more to kill everything now');
