@@ -19,6 +19,9 @@ import { HSTS_MAX_AGE_S, UPLOAD_LIMITS } from '../lib/protocol/limits';
 import { MAX_SOCKET_BUFFER_BYTES, OUTGOING_BYTE_RATE_LIMIT } from '../lib/protocol/limits';
 import { MAX_ROOM_UPLOAD_BYTES } from '../lib/protocol/uploads';
 import { normalizeOrigin } from './http/origins';
+import { CLUSTER_ENV, type ClusterConfig } from './cluster/clusterConfig';
+
+export type { ClusterConfig };
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -152,15 +155,7 @@ const EnvSchema = z.object({
   OPEN_ROOMS: boolFlag.default(true),
   /** rooms one client address may create per hour */
   ROOMS_PER_HOUR: intFrom(1).default(20),
-  // ───── cluster mode (docs/deploy.md) ─────
-  /** postgres://…: PostgreSQL is the durable store instead of SQLite in DATA_DIR */
-  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, { message: 'must be a postgres:// URL' }).optional(),
-  /** redis://…: cluster mode — several web nodes serve the same rooms (needs DATABASE_URL) */
-  REDIS_URL: z.string().regex(/^rediss?:\/\//, { message: 'must be a redis:// URL' }).optional(),
-  /** this node's name in logs, /healthz and the cluster (default: host name and process id) */
-  NODE_ID: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, { message: 'letters, digits, . _ - (at most 64)' }).optional(),
-  /** PostgreSQL connections kept by this process */
-  DATABASE_POOL_SIZE: intFrom(1, 200).default(10),
+  ...CLUSTER_ENV,
 });
 
 /** Settings of the live render loop and its engine workers. */
@@ -272,18 +267,6 @@ export interface ServerConfig {
   http: HttpConfig;
   access: AccessConfig;
   cluster: ClusterConfig;
-}
-
-/** Where durable data lives and which other nodes share it (docs/deploy.md). */
-export interface ClusterConfig {
-  /** DATABASE_URL: PostgreSQL instead of SQLite */
-  databaseUrl?: string;
-  /** DATABASE_POOL_SIZE */
-  databasePoolSize: number;
-  /** REDIS_URL: cluster mode */
-  redisUrl?: string;
-  /** NODE_ID, or host name and process id */
-  nodeId: string;
 }
 
 /** Access control: roles from signed room links (server/auth/). */

@@ -120,7 +120,7 @@ export class ClusterLink {
     // A node that (re)appears has none of this node's presence: announce it.
     this.log.info({ node }, 'node joined the cluster');
     for (const room of this.relay.rooms()) {
-      const mine = room.localAwarenessMessage();
+      const mine = room.presence.messageOf(room.clients.keys());
       if (mine) this.relay.publishAwareness(room.id, mine);
     }
   }
@@ -132,7 +132,7 @@ export class ClusterLink {
       if (now - seen < NODE_TIMEOUT_MS) continue;
       this.peers.delete(node);
       this.log.warn({ node, silentMs: now - seen }, 'node left the cluster (no heartbeat): removing its clients’ presence');
-      for (const room of this.relay.rooms()) room.dropNode(node);
+      for (const room of this.relay.rooms()) room.presence.dropNode(node);
     }
   }
 

@@ -97,7 +97,7 @@ export class RoomRelay implements RoomReplication {
     const rooms = this.rooms();
     for (const room of rooms) {
       await this.catchUp(room);
-      const mine = room.localAwarenessMessage();
+      const mine = room.presence.messageOf(room.clients.keys());
       if (mine) this.publishAwareness(room.id, mine);
     }
     if (rooms.length) this.log.info({ rooms: rooms.length }, 'rooms caught up from the store after the Redis outage');
@@ -152,7 +152,7 @@ export class RoomRelay implements RoomReplication {
   private deliver(room: Room, kind: number, node: string, payload: Uint8Array): void {
     try {
       if (kind === KIND_UPDATE) room.applyRemoteUpdate(payload, node);
-      else if (kind === KIND_AWARENESS) room.applyRemoteAwareness(payload, node);
+      else if (kind === KIND_AWARENESS) room.presence.applyRemote(payload, node);
     } catch (err) {
       this.log.error({ err, room: room.id, node, kind }, 'could not apply a relayed change');
     }

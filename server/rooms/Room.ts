@@ -1,5 +1,5 @@
-// One shared canvas: a Y.Doc and the y-protocols Awareness (cursors, selections, names) of the
-// people in it, synced over Socket.IO and persisted through RoomStore.
+// One shared canvas: a Y.Doc and the presence of the people in it (RoomPresence), synced over
+// Socket.IO and persisted through RoomStore.
 //
 // Order of effects for an incoming update: validate (yjsMessages.checkUpdate; documentRules:
 // valid tldraw records, the server's schema) → apply → append to the store (queued in the doc's
@@ -12,12 +12,6 @@
 // this node's clients, never stored again.
 import * as encoding from 'lib0/encoding';
 import type { Socket } from 'socket.io';
-import {
-  Awareness,
-  applyAwarenessUpdate,
-  encodeAwarenessUpdate,
-  removeAwarenessStates,
-} from 'y-protocols/awareness';
 import * as syncProtocol from 'y-protocols/sync';
 import * as Y from 'yjs';
 import { EV } from '../../lib/protocol/events';
@@ -25,7 +19,9 @@ import { MAX_YJS_CLIENT_IDS_PER_SOCKET } from '../../lib/protocol/limits';
 import type { Logger } from '../logger';
 import type { RoomStore } from '../store/RoomStore';
 import { RoomWrites, StoreWriteError } from './RoomWrites';
-import { AwarenessOwners, type AwarenessRefusal } from './awarenessOwners';
+import type { AwarenessRefusal } from './awarenessOwners';
+import { ClientOrigin, RemoteOrigin, type RoomBroadcast, type RoomPeers } from './origins';
+import { RoomPresence } from './RoomPresence';
 import { checkDocumentChanges } from './documentRules';
 import { ownSchema } from './schemaOwner';
 import { YjsWriters } from './yjsWriters';
@@ -33,34 +29,12 @@ import {
   MalformedMessageError,
   MissingChangesError,
   checkUpdate,
-  encodeAwarenessEntries,
-  parseAwarenessUpdate,
   parseSyncMessage,
 } from './yjsMessages';
 
 export type { AwarenessRefusal };
 
-/** Transaction origin of changes that came from a client socket: those are broadcast to
- * everyone but that socket. Any other origin (a server feature editing the doc) goes to all. */
-export class ClientOrigin {
-  constructor(readonly socketId: string) {}
-}
-
-/** Transaction origin of changes another node of the cluster committed (or of awareness it
- * relayed): applied and sent to this node's clients, neither stored nor published again. */
-export class RemoteOrigin {
-  constructor(readonly nodeId: string) {}
-}
-
-/** Send `payload` as `event` to every socket of this node in the room, except one. */
-export type RoomBroadcast = (event: string, payload: unknown, exceptSocketId?: string) => void;
-
-/** The other nodes holding the room (cluster mode): what this node committed or heard from its
- * clients goes to them. */
-export interface RoomPeers {
-  publishUpdate(roomId: string, update: Uint8Array): void;
-  publishAwareness(roomId: string, update: Uint8Array): void;
-}
+export { ClientOrigin, RemoteOrigin, type RoomBroadcast, type RoomPeers };
 
 export interface RoomOptions {
   store: RoomStore;
@@ -83,11 +57,10 @@ export { StoreWriteError };
 
 export class Room {
   readonly doc = new Y.Doc();
-  readonly awareness: Awareness;
+  /** cursors, selections, names */
+  readonly presence: RoomPresence;
   readonly loadedAt = Date.now();
   private readonly sockets = new Map<string, Socket>();
-  /** who speaks for each awareness client id */
-  private readonly awarenessOwners = new AwarenessOwners(() => this.awareness.clientID);
   /** who may write with each Yjs client id (ForeignClientError) */
   private readonly writers = new YjsWriters(MAX_YJS_CLIENT_IDS_PER_SOCKET, () => this.doc.clientID);
   /** the store's commits of this room, in order */
@@ -116,9 +89,7 @@ export class Room {
     private readonly opts: RoomOptions,
   ) {
     this.writes = new RoomWrites(opts.store, id);
-    this.awareness = new Awareness(this.doc);
-    // The server is not a participant: no cursor of its own.
-    this.awareness.setLocalState(null);
+    this.presence = new RoomPresence(this.doc, id, opts.broadcast, opts.peers);
   }
 
   /** Build the room's document from the store: snapshot plus the updates logged after it. */
@@ -138,7 +109,7 @@ export class Room {
     }
     const skipped = replay.skipped.map((s) => (s.id === 'snapshot' ? 'the snapshot' : typeof s.id === 'number' ? `update ${s.id}` : s.id));
     room.doc.on('update', room.onDocUpdate);
-    room.awareness.on('update', room.onAwarenessUpdate);
+    room.presence.start();
     // After the handlers: a repair or migration is stored like any change.
     try {
       ownSchema(room.doc, id, log);
@@ -188,9 +159,7 @@ export class Room {
   removeClient(socketId: string): boolean {
     if (!this.sockets.delete(socketId)) return false;
     this.writers.release(socketId);
-    const owned = this.awarenessOwners.release(socketId);
-    if (owned.length > 0) removeAwarenessStates(this.awareness, owned, 'client-left');
-    this.forgetClocks(owned);
+    this.presence.release(socketId);
     return true;
   }
 
@@ -199,12 +168,6 @@ export class Room {
     const encoder = encoding.createEncoder();
     syncProtocol.writeSyncStep1(encoder, this.doc);
     return encoding.toUint8Array(encoder);
-  }
-
-  /** Every known awareness state, for a client that just joined; null when nobody is there. */
-  awarenessMessage(): Uint8Array | null {
-    const clients = [...this.awareness.getStates().keys()];
-    return clients.length > 0 ? encodeAwarenessUpdate(this.awareness, clients) : null;
   }
 
   /**
@@ -279,47 +242,9 @@ export class Room {
     return null;
   }
 
-  /**
-   * Apply a client's awareness update, entry by entry: the first socket to announce an awareness
-   * client id speaks for it until it leaves, so nobody can move or remove someone else's cursor;
-   * states must be objects of at most MAX_AWARENESS_STATE_BYTES whose `user` is a valid UserInfo.
-   * Returns the entries that were dropped (the others are applied and broadcast).
-   */
-  handleAwarenessMessage(data: Uint8Array, socketId: string): AwarenessRefusal[] {
-    // at most MAX_AWARENESS_IDS_PER_SOCKET ids per socket (awarenessOwners.judge)
-    const { accepted, refused } = this.awarenessOwners.judge(parseAwarenessUpdate(data), socketId);
-    if (accepted.length === 0) return refused;
-    applyAwarenessUpdate(this.awareness, encodeAwarenessEntries(accepted), new ClientOrigin(socketId));
-    this.forgetClocks(this.awarenessOwners.applied(accepted, socketId));
-    return refused;
-  }
-
   /** An update another node committed (cluster mode): applied and sent to this node's clients. */
   applyRemoteUpdate(update: Uint8Array, nodeId: string): void {
     Y.applyUpdate(this.doc, update, new RemoteOrigin(nodeId));
-  }
-
-  /** Presence relayed by another node: its entries belong to that node until it removes them
-   * (or is gone: dropNode), so no client here can move or remove those cursors. */
-  applyRemoteAwareness(data: Uint8Array, nodeId: string): void {
-    const entries = parseAwarenessUpdate(data);
-    applyAwarenessUpdate(this.awareness, data, new RemoteOrigin(nodeId));
-    this.forgetClocks(this.awarenessOwners.applied(entries, remoteOwner(nodeId)));
-  }
-
-  /** Remove the presence of every client of a node that is gone (or unheard from). */
-  dropNode(nodeId: string): void {
-    const owned = this.awarenessOwners.release(remoteOwner(nodeId));
-    if (owned.length === 0) return;
-    removeAwarenessStates(this.awareness, owned, new RemoteOrigin(nodeId));
-    this.forgetClocks(owned);
-  }
-
-  /** The presence of this node's own clients, for the other nodes (after a relay outage). */
-  localAwarenessMessage(): Uint8Array | null {
-    const ids = [...this.sockets.keys()].flatMap((socketId) => this.awarenessOwners.idsOf(socketId));
-    const present = ids.filter((id) => this.awareness.getStates().has(id));
-    return present.length > 0 ? encodeAwarenessUpdate(this.awareness, present) : null;
   }
 
   /** Apply whatever the store holds that this document lacks (after a relay outage, other nodes'
@@ -331,12 +256,6 @@ export class Room {
     const missing = Y.encodeStateAsUpdate(stored, Y.encodeStateVector(this.doc));
     stored.destroy();
     Y.applyUpdate(this.doc, missing, new RemoteOrigin('store'));
-  }
-
-  /** Drop the clocks y-protocols keeps of removed awareness ids (after their removal went out):
-   * else ids announced and removed in turn would pile up for as long as the room is loaded. */
-  private forgetClocks(ids: number[]): void {
-    for (const id of ids) if (!this.awareness.states.has(id)) this.awareness.meta.delete(id);
   }
 
   /**
@@ -414,8 +333,7 @@ export class Room {
     if (this.destroyed) return;
     this.destroyed = true;
     this.doc.off('update', this.onDocUpdate);
-    this.awareness.off('update', this.onAwarenessUpdate);
-    this.awareness.destroy();
+    this.presence.destroy();
     this.doc.destroy();
     this.sockets.clear();
   }
@@ -473,18 +391,6 @@ export class Room {
     });
   }
 
-  private readonly onAwarenessUpdate = (
-    { added, updated, removed }: { added: number[]; updated: number[]; removed: number[] },
-    origin: unknown,
-  ) => {
-    const changed = [...added, ...updated, ...removed];
-    const except = origin instanceof ClientOrigin ? origin.socketId : undefined;
-    const data = encodeAwarenessUpdate(this.awareness, changed);
-    this.opts.broadcast(EV.yAwareness, { roomId: this.id, data }, except);
-    if (!(origin instanceof RemoteOrigin)) this.opts.peers?.publishAwareness(this.id, data);
-  };
 }
-
-const remoteOwner = (nodeId: string) => `node:${nodeId}`;
 
 const size = (n: number) => (n >= 1048576 ? `${(n / 1048576).toFixed(1)} MB` : `${(n / 1024).toFixed(1)} KB`);

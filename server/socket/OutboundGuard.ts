@@ -135,7 +135,7 @@ export class OutboundGuard {
       const empty = out.budget.waitMs(1);
       if (empty > 0) return this.later(socket, out, empty);
       const step2 = p.stateVector ? room.step2For(p.stateVector) : null;
-      const awareness = p.awareness ? room.awarenessMessage() : null;
+      const awareness = p.awareness ? room.presence.message() : null;
       const bytes = (step2?.byteLength ?? 0) + (awareness?.byteLength ?? 0);
       if (!out.budget.take(bytes)) return this.later(socket, out, out.budget.waitMs(bytes));
       out.pending.delete(roomId);

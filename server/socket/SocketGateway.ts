@@ -94,16 +94,16 @@ export class SocketGateway {
       const room = this.joinedRoom(socket, roomId);
       // a viewer syncs (step 1, and empty answers) but writes nothing: never stored nor broadcast
       if (this.grants.get(socket)?.get(roomId)?.role === 'viewer') refuseViewerWrites(data);
-      const step1 = await malformedAsClientErrorAsync(() => room.handleSyncMessage(data, socket.id));
+      const step1 = await malformedAsClientError(() => room.handleSyncMessage(data, socket.id));
       // answered when its outgoing budget allows; a later step 1 replaces a waiting one
       if (step1) this.outbound.requestStep2(socket, roomId, step1.step1);
     });
-    this.handlers.set(EV.yAwareness, (socket, raw) => {
+    this.handlers.set(EV.yAwareness, async (socket, raw) => {
       const { roomId, data } = parse(YAwareness, raw, EV.yAwareness);
       const room = this.joinedRoom(socket, roomId);
       const fixedName = this.grants.get(socket)?.get(roomId)?.fixedName;
       if (fixedName !== undefined) refuseOtherNames(data, fixedName);
-      const refused = malformedAsClientError(() => room.handleAwarenessMessage(data, socket.id));
+      const refused = await malformedAsClientError(() => room.presence.handle(data, socket.id));
       if (refused.length === 0) return undefined;
       this.reportAwarenessRefusals(socket, roomId, refused);
       return { dropped: refused.map((r) => r.clientID) };
@@ -362,17 +362,9 @@ function parseYSync(raw: unknown) {
   }
 }
 
-async function malformedAsClientErrorAsync<T>(fn: () => Promise<T>): Promise<T> {
+async function malformedAsClientError<T>(fn: () => T | Promise<T>): Promise<T> {
   try {
     return await fn();
-  } catch (e) {
-    return clientErrorOf(e);
-  }
-}
-
-function malformedAsClientError<T>(fn: () => T): T {
-  try {
-    return fn();
   } catch (e) {
     return clientErrorOf(e);
   }
