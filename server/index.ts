@@ -110,7 +110,11 @@ export async function createLivecanvasServer(config: ServerConfig, logger = crea
   });
   const health = new HealthRegistry(config.root, () => ({ rooms: rooms.size, clients: io.of('/').sockets.size }));
   const routes = new HttpRoutes();
-  routes.add(ROOMS_PATH, accessRoutes(access, { roomsPerHour: config.access.roomsPerHour }));
+  const { roomsPerHour } = config.access;
+  routes.add(
+    ROOMS_PATH,
+    accessRoutes(access, { roomsPerHour, trustProxy: config.http.trustProxy, creations: link?.sharedLimit('rooms-created', roomsPerHour / 3600, roomsPerHour) }),
+  );
   const authorizeRead = readAuthorizer(access);
   const stopStorage = attachStorage({ store, rooms, health });
   const stopClusterHealth = attachClusterHealth(health, store, link, nodeId);

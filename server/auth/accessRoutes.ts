@@ -7,28 +7,22 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { roomCookieName, ROOMS_PATH, type CreatedRoom } from '../../lib/protocol/access';
 import { ROOM_ID_PATTERN } from '../../lib/protocol/limits';
 import { sendJson } from '../http/sendJson';
-import { TokenBucket } from '../socket/SocketGuard';
+import { clientAddress } from '../http/clientAddress';
+import { LocalBuckets, type KeyedLimit } from '../cluster/SharedBuckets';
 import type { AccessControl, RoleDecision } from './AccessControl';
 
 export interface AccessRoutesOptions {
   /** rooms one client address may create: a token bucket (ROOMS_PER_HOUR) */
   roomsPerHour: number;
-}
-
-/** Per-address buckets, dropped once full again so the map stays bounded by active addresses. */
-class AddressBuckets {
-  private readonly buckets = new Map<string, TokenBucket>();
-  constructor(private readonly perHour: number) {}
-  take(address: string): boolean {
-    if (this.buckets.size > 10_000) this.buckets.clear(); // an address flood must not grow the map
-    let b = this.buckets.get(address);
-    if (!b) this.buckets.set(address, (b = new TokenBucket(this.perHour / 3600, this.perHour)));
-    return b.take();
-  }
+  /** the buckets of that limit, by client address; default: this process's own (cluster mode
+   * shares them through Redis: SharedBuckets) */
+  creations?: KeyedLimit;
+  /** TRUST_PROXY: the client address comes from X-Forwarded-For */
+  trustProxy?: boolean;
 }
 
 export function accessRoutes(access: AccessControl, opts: AccessRoutesOptions) {
-  const creations = new AddressBuckets(opts.roomsPerHour);
+  const creations = opts.creations ?? new LocalBuckets(opts.roomsPerHour / 3600, opts.roomsPerHour);
   return async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
     const answer = (status: number, body: unknown, headers?: Record<string, string>) => {
       sendJson(res, status, body, headers);
@@ -37,7 +31,7 @@ export function accessRoutes(access: AccessControl, opts: AccessRoutesOptions) {
     const path = (req.url ?? '/').split('?')[0]!;
     if (path === ROOMS_PATH) {
       if (req.method !== 'POST') return answer(405, { error: 'POST creates a room' }, { allow: 'POST' });
-      if (!creations.take(req.socket.remoteAddress ?? '')) {
+      if (!(await creations.take(clientAddress(req, opts.trustProxy ?? false)))) {
         return answer(429, { error: `this address created ${opts.roomsPerHour} rooms in the last hour (ROOMS_PER_HOUR); try again later` });
       }
       return answer(201, (await access.createRoom()) satisfies CreatedRoom);

@@ -10,6 +10,7 @@ import { EV, type ServerStatus } from '../../lib/protocol/events';
 import type { Logger } from '../logger';
 import type { RoomManager } from '../rooms/RoomManager';
 import { RoomRelay } from './RoomRelay';
+import { SharedBuckets } from './SharedBuckets';
 
 /** Each node announces itself this often… */
 const HEARTBEAT_MS = 1_000;
@@ -79,6 +80,11 @@ export class ClusterLink {
     for (const t of link.timers) t.unref();
     link.log.info({ node: nodeId, redis: redactUrl(url) }, 'cluster mode: linked to the other nodes through Redis');
     return link;
+  }
+
+  /** A per-key limit shared by every node (e.g. ROOMS_PER_HOUR by client address). */
+  sharedLimit(name: string, perSecond: number, burst: number): SharedBuckets {
+    return new SharedBuckets(this.pub, name, perSecond, burst);
   }
 
   /** Tell clients joining while the link is down that changes do not reach other nodes yet. */

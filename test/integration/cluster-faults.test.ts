@@ -25,8 +25,8 @@ async function services(opts: { pgDir?: string } = {}) {
   return { redis, postgres };
 }
 
-async function node(id: string, redis: LocalRedis, postgres: LocalPostgres, secret: string): Promise<TestServer> {
-  const s = await startServer({ env: { NODE_ID: id, REDIS_URL: redis.url, DATABASE_URL: postgres.url, AUTH_SECRET: secret } });
+async function node(id: string, redis: LocalRedis, postgres: LocalPostgres, secret: string, env: Record<string, string> = {}): Promise<TestServer> {
+  const s = await startServer({ env: { NODE_ID: id, REDIS_URL: redis.url, DATABASE_URL: postgres.url, AUTH_SECRET: secret, ...env } });
   cleanups.push(() => s.stop('SIGKILL'));
   return s;
 }
@@ -155,4 +155,16 @@ describe('cluster faults', () => {
     expect(reader.records.has('shape:before')).toBe(true);
     expect(reader.records.has('shape:while-down')).toBe(true);
   }, 90_000);
+
+  it('a per-address limit holds across nodes: ROOMS_PER_HOUR counts the rooms made through every node', async () => {
+    const { redis, postgres } = await services();
+    const secret = randomBytes(32).toString('base64url');
+    const env = { ROOMS_PER_HOUR: '3' };
+    const A = await node('web-1', redis, postgres, secret, env);
+    const B = await node('web-2', redis, postgres, secret, env);
+    const post = (url: string) => fetch(`${url}/api/rooms`, { method: 'POST' }).then((r) => r.status);
+    expect([await post(A.url), await post(B.url), await post(A.url)]).toEqual([201, 201, 201]);
+    expect(await post(B.url)).toBe(429);
+    expect(await post(A.url)).toBe(429);
+  }, 60_000);
 });
