@@ -20,6 +20,8 @@ export interface RoomContextValue {
   /** what the server granted this page: owner, editor or viewer; an open room (everyone edits) */
   access: AccessGrant;
   status: ConnectionStatus;
+  /** cluster mode: why changes may reach people on other servers late (see RoomConnection.syncDegraded) */
+  syncDegraded: string | null;
   /** the problem the room panel shows (see RoomConnection.error) */
   error: string | null;
   /** show a problem in the room panel */

@@ -64,6 +64,12 @@ export function RoomPanel() {
         </span>
       )}
       <ConnectionBadge status={room.status} />
+      {room.syncDegraded && room.status === 'connected' && (
+        <span className="lc-badge lc-badge-degraded" data-testid="sync-degraded" role="status" title={room.syncDegraded}>
+          <span className="lc-badge-dot" aria-hidden />
+          Others may lag: saved
+        </span>
+      )}
       <button
         type="button"
         className="lc-people-button"

@@ -8,7 +8,7 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import { io, type Socket } from 'socket.io-client';
 import * as Y from 'yjs';
 import { tokenFromHash } from '../../lib/protocol/access';
-import { EV, type ErrorEvent, type UserInfo } from '../../lib/protocol/events';
+import { EV, ServerStatus, type ErrorEvent, type UserInfo } from '../../lib/protocol/events';
 import type { AwarenessUser } from '../../lib/canvas/presence';
 import {
   deleteRoom as requestDeleteRoom,
@@ -36,6 +36,9 @@ export interface RoomConnection {
   access: AccessGrant | null;
   /** set once the server refused or revoked this page's access: nothing more is tried */
   denial: RoomDenial | null;
+  /** cluster mode: set while the server says changes do not reach people on its other nodes yet
+   * (its link to them is down; edits are still saved) */
+  syncDegraded: string | null;
   /** the last problem worth showing (failed join, a refused change, a failed upload); cleared
    * once connected again or dismissed */
   error: string | null;
@@ -64,6 +67,7 @@ export function useRoomConnection(roomId: string, user: UserInfo | null): RoomCo
   const [sessionReady, setSessionReady] = useState(false);
   const [access, setAccess] = useState<AccessGrant | null>(null);
   const [denial, setDenial] = useState<RoomDenial | null>(null);
+  const [syncDegraded, setSyncDegraded] = useState<string | null>(null);
   // Connection problems go away by themselves once connected; others stay until dismissed.
   const [problem, setProblem] = useState<{ message: string; connection: boolean } | null>(null);
   const ready = user !== null;
@@ -125,6 +129,13 @@ export function useRoomConnection(roomId: string, user: UserInfo | null): RoomCo
       setProblem({ message: `Cannot reach the server (${e.message}); retrying…`, connection: true });
     };
     socket.on('connect_error', onConnectError);
+    const onServerStatus = (raw: unknown) => {
+      const s = ServerStatus.safeParse(raw);
+      if (s.success) setSyncDegraded(s.data.sync === 'degraded' ? s.data.message : null);
+    };
+    socket.on(EV.serverStatus, onServerStatus);
+    // a new connection may reach another node, whose link is fine: it says so when it is not
+    socket.on('connect', () => setSyncDegraded(null));
     // Edits the server has not confirmed (offline, or too large to share) would be lost.
     const onBeforeUnload = (e: BeforeUnloadEvent) => {
       if (!provider.hasUnsentChanges()) return;
@@ -139,6 +150,7 @@ export function useRoomConnection(roomId: string, user: UserInfo | null): RoomCo
       cancelled = true;
       for (const u of unsubs) u();
       socket.off('connect_error', onConnectError);
+      socket.off(EV.serverStatus, onServerStatus);
       window.removeEventListener('beforeunload', onBeforeUnload);
       provider.destroy();
       socket.disconnect();
@@ -186,6 +198,6 @@ export function useRoomConnection(roomId: string, user: UserInfo | null): RoomCo
   }, [conn, roomId]);
   const error = problem?.message ?? null;
   return conn
-    ? { ...conn, status, synced: synced && sessionReady, access, denial, error, reportError, dismissError, deleteRoom }
+    ? { ...conn, status, synced: synced && sessionReady, access, denial, syncDegraded, error, reportError, dismissError, deleteRoom }
     : null;
 }

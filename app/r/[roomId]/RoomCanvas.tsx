@@ -165,13 +165,14 @@ function RoomEditor({
       user: me,
       access,
       status: conn.status,
+      syncDegraded: conn.syncDegraded,
       error: conn.error,
       reportError: conn.reportError,
       dismissError: conn.dismissError,
       deleteRoom: conn.deleteRoom,
     }),
     // eslint-disable-next-line react-hooks/exhaustive-deps
-    [roomId, conn.socket, conn.provider, conn.doc, me, access.role, access.open, access.name, conn.status, conn.error, conn.reportError, conn.dismissError, conn.deleteRoom],
+    [roomId, conn.socket, conn.provider, conn.doc, me, access.role, access.open, access.name, conn.status, conn.syncDegraded, conn.error, conn.reportError, conn.dismissError, conn.deleteRoom],
   );
   const roomRef = useRef(room);
   roomRef.current = room;
