@@ -2,6 +2,7 @@
 // from server/index.ts so features import this type, not the module that imports them.
 import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type Redis from 'ioredis';
 import type { Server as SocketServer } from 'socket.io';
 import type { AccessControl } from './auth/AccessControl';
 import type { ReadAuthorizer } from './auth/accessRoutes';
@@ -38,6 +39,9 @@ export interface LivecanvasServer {
   /** the cluster's other nodes (cluster mode; in single-machine mode `tell` does nothing): a
    * feature tells them what happened here with `tell(event, payload)` and hears them with `on` */
   otherNodes: OtherNodes;
+  /** cluster mode: a new connection to the cluster's Redis for a feature (closed on close());
+   * null on a single machine */
+  redisConnection: ((purpose: string) => Redis) | null;
   /** run `fn` during close(), before rooms are flushed and the database is closed */
   onClose(fn: () => unknown): void;
   listen(): Promise<AddressInfo>;

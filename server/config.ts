@@ -138,6 +138,7 @@ const EnvSchema = z.object({
   ENGINE_THREADS: intFrom(0, 256).optional(),
   ENGINE_VAE: z.string().default(''),
   ENGINE_WARMUP_SIZES: renderSides.default([256]),
+  ENGINE_GRAPH_CACHE: boolFlag.default(true), // 0 = no optimised-graph cache; read in the engine worker (lib/diffusion/optimizedGraphCache.ts)
   RENDER_JPEG_QUALITY: intFrom(30, 100).default(85),
   RENDER_KEEP_CLOSED_ROOM_S: intFrom(0).default(600),
   RENDER_PENDING_MB: z.coerce.number().positive().default(48),
@@ -291,6 +292,8 @@ const ROOT = resolve(import.meta.dirname, '..');
 export function loadConfig(
   env: NodeJS.ProcessEnv = process.env,
   argv: string[] = process.argv.slice(2),
+  /** a render worker (npm run worker) needs Redis but no database or link secret */
+  role: 'web' | 'worker' = 'web',
 ): ServerConfig {
   let flags;
   try {
@@ -329,10 +332,10 @@ export function loadConfig(
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   }
   const e = parsed.data;
-  if (e.REDIS_URL && !e.DATABASE_URL) {
+  if (role === 'web' && e.REDIS_URL && !e.DATABASE_URL) {
     throw new ConfigError('REDIS_URL (cluster mode) needs DATABASE_URL: the nodes of a cluster share their rooms through PostgreSQL (docs/deploy.md)');
   }
-  if (e.REDIS_URL && !e.AUTH_SECRET) {
+  if (role === 'web' && e.REDIS_URL && !e.AUTH_SECRET) {
     throw new ConfigError('REDIS_URL (cluster mode) needs AUTH_SECRET, the same on every node (≥ 32 characters): a secret generated into each DATA_DIR would make one node refuse the links another made');
   }
   return {
@@ -387,6 +390,7 @@ export function loadConfig(
       databasePoolSize: e.DATABASE_POOL_SIZE,
       redisUrl: e.REDIS_URL,
       nodeId: e.NODE_ID ?? `${hostname()}-${process.pid}`,
+      renderWorkers: Boolean(e.REDIS_URL) && e.RENDER_WORKERS !== 'local',
     },
     access: {
       secret: e.AUTH_SECRET,

@@ -161,7 +161,7 @@ export async function createLivecanvasServer(config: ServerConfig, logger = crea
       io.on(event as 'connection', fn as never);
     },
   };
-  return { config, logger, httpServer, io, store, rooms, sockets, health, routes, access, authorizeRead, otherNodes, onClose: (fn) => closeHooks.push(fn), listen, close };
+  return { config, logger, httpServer, io, store, rooms, sockets, health, routes, access, authorizeRead, otherNodes, redisConnection: link ? (purpose) => link.connection(purpose) : null, onClose: (fn) => closeHooks.push(fn), listen, close };
 }
 
 async function main(): Promise<void> {

@@ -92,6 +92,8 @@ export const RenderResult = z.object({
   height: z.number().int(),
   seed: z.number().int(),
   model: z.string(),
+  /** cluster mode: the render worker that made it */
+  worker: z.string().max(64).optional(),
   timings: RenderTimings,
   renderedAt: z.number(),
 });
@@ -112,6 +114,9 @@ export const EngineStatus = z.object({
   loadMs: z.number().optional(),
   /** part of loadMs spent warming up `sizes` */
   warmupMs: z.number().optional(),
+  /** optimised graphs from the cache next to the model ('hit'), written to it ('miss'), or no
+   * cache (ENGINE_GRAPH_CACHE=0 or a provider it does not apply to) */
+  graphCache: z.enum(['hit', 'miss', 'off']).optional(),
   message: z.string().optional(),
   sizes: z.array(z.number().int().min(MIN_RENDER_SIDE).max(MAX_RENDER_SIDE)).optional(),
 });

@@ -82,6 +82,14 @@ export class ClusterLink {
     return link;
   }
 
+  /** A new connection to the cluster's Redis for a feature (closed with the link). */
+  connection(purpose: string): Redis {
+    const c = new Redis(this.url, { maxRetriesPerRequest: 2, connectionName: `livecanvas:${this.nodeId}:${purpose}` });
+    c.on('error', () => {});
+    this.clients.push(c);
+    return c;
+  }
+
   /** A per-key limit shared by every node (e.g. ROOMS_PER_HOUR by client address). */
   sharedLimit(name: string, perSecond: number, burst: number): SharedBuckets {
     return new SharedBuckets(this.pub, name, perSecond, burst);

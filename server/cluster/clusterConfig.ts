@@ -3,6 +3,9 @@
 import { z } from 'zod';
 
 export const CLUSTER_ENV = {
+  /** cluster mode: 'remote' (default) renders in `npm run worker` processes fed through Redis;
+   * 'local' keeps an engine in each web node */
+  RENDER_WORKERS: z.enum(['local', 'remote']).optional(),
   /** postgres://…: PostgreSQL is the durable store instead of SQLite in DATA_DIR */
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, { message: 'must be a postgres:// URL' }).optional(),
   /** redis://…: cluster mode — several web nodes serve the same rooms (needs DATABASE_URL) */
@@ -23,4 +26,6 @@ export interface ClusterConfig {
   redisUrl?: string;
   /** NODE_ID, or host name and process id */
   nodeId: string;
+  /** renders are made by render worker processes (REDIS_URL and RENDER_WORKERS≠local) */
+  renderWorkers: boolean;
 }

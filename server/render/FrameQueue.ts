@@ -80,6 +80,10 @@ export interface JobTiming {
 
 export interface FrameQueueOptions<TJob extends RenderJob<unknown, unknown>, TResult, TData> {
   runJob: (job: TJob) => Promise<TResult>;
+  /** Cluster mode with render workers: accepted snapshots are handed to the cluster-wide queue
+   * (server/workers/WorkQueue.ts) at once instead of waiting and running here; this queue then
+   * keeps the frames' slots, data and counters only. */
+  dispatch?: (job: TJob) => void;
   /** renders in flight at once over all rooms (RENDER_CONCURRENCY); default 1 */
   concurrency?: number;
   /** the caller's own state of a new frame (kept renders, notes…), dropped with the frame */
@@ -150,6 +154,10 @@ export class FrameQueue<TJob extends RenderJob<unknown, unknown>, TResult = unkn
     }
     frame.counters.accepted++;
     frame.counters.lastAcceptedSeq = job.seq;
+    if (this.opts.dispatch) {
+      this.opts.dispatch(job);
+      return 'accepted';
+    }
     let outcome: SubmitOutcome = 'accepted';
     if (frame.pending) {
       frame.counters.dropped++;

@@ -3,20 +3,26 @@
 import { EV, RENDER_HISTORY_LENGTH, REPLAY_MAX_BYTES, type AckFields, type ErrorEvent, type FramePin, type FrameReplay, type FrameStatus, type PinAck, type ReplayedRender, type RenderResult, type RendersReplayAck } from '../../lib/protocol';
 import type { Logger } from '../logger';
 import { ClientError } from '../socket/ClientError';
-import { EngineRenderError, inferenceMs, type EngineHost, type EngineRenderOutput } from '../engine/EngineHost';
+import { EngineRenderError, inferenceMs, type EngineRenderOutput } from '../engine/EngineHost';
 import type { CrashQuarantine } from './CrashQuarantine';
 import type { HistoryBudget } from './HistoryBudget';
 import type { PinnedRenders } from './PinnedRenders';
 import { errorMessage, type JobTiming } from './FrameQueue';
 import { clientSafeMessage } from '../http/clientSafeMessage';
-import { publicEngineStatus, type Broadcaster, type KeptRender, type RenderQueue, type RenderSlot, type SnapshotJob } from './renderState';
+import { publicEngineStatus, type Broadcaster, type KeptRender, type RenderEngine, type RenderQueue, type RenderSlot, type SnapshotJob } from './renderState';
+
+/** A render made by a render worker (cluster mode): every node delivers it to its own sockets. */
+export interface WorkerRender {
+  worker: string;
+  model: string;
+}
 
 const round1 = (ms: number) => Math.round(ms * 10) / 10;
 
 export class RenderDelivery {
   constructor(
     private readonly queue: RenderQueue,
-    private readonly engine: EngineHost,
+    private readonly engine: RenderEngine,
     private readonly pins: PinnedRenders,
     private readonly send: Broadcaster,
     private readonly history: HistoryBudget,
@@ -25,7 +31,7 @@ export class RenderDelivery {
   ) {}
 
   /** A render finished: keep it and send it to everyone in the room, encoded once. */
-  delivered(job: SnapshotJob, out: EngineRenderOutput, timing: JobTiming): void {
+  delivered(job: SnapshotJob, out: EngineRenderOutput, timing: JobTiming, by?: WorkerRender): void {
     // the frame was deleted (or its room forgotten) while this render ran: nobody wants it
     const slot = this.queue.peek(job.roomId, job.frameId);
     if (!slot) return;
@@ -41,12 +47,14 @@ export class RenderDelivery {
       width: out.width,
       height: out.height,
       seed: out.params.seed,
-      model: this.engine.status.model ?? '',
+      model: by?.model ?? this.engine.status.model ?? '',
+      ...(by && { worker: by.worker }),
       timings: { queueMs: Math.round(timing.queueMs), inferenceMs: Math.round(inferenceMs(out.timings)), totalMs: renderedAt - job.receivedAt },
       renderedAt,
     };
     this.history.keep(slot, { result, stages: { decodeMs: round1(job.image.decodeMs + out.timings.decodeMs), encodeMs: round1(out.timings.encodeMs) } });
-    this.send.room(job.roomId, EV.render, result);
+    if (by) this.send.localRoom(job.roomId, EV.render, result);
+    else this.send.room(job.roomId, EV.render, result);
   }
 
   failed(job: SnapshotJob, err: unknown): void {
@@ -74,9 +82,11 @@ export class RenderDelivery {
 
   /** A frame's state for the whole room; while the frame names a model other than the loaded one,
    * every status says so (unless it carries a message of its own, e.g. a render error). */
-  status(roomId: string, frameId: string, state: FrameStatus['state'], message?: string): void {
+  status(roomId: string, frameId: string, state: FrameStatus['state'], message?: string, local = false): void {
     const text = (message && clientSafeMessage(message)) ?? this.queue.peek(roomId, frameId)?.data.modelNote;
-    this.send.room(roomId, EV.frameStatus, { roomId, frameId, state, ...(text && { message: text }) } satisfies FrameStatus);
+    const status = { roomId, frameId, state, ...(text && { message: text }) } satisfies FrameStatus;
+    if (local) this.send.localRoom(roomId, EV.frameStatus, status);
+    else this.send.room(roomId, EV.frameStatus, status);
   }
 
   /** A frame that names another model than the loaded one still renders, with the loaded model —

@@ -7,6 +7,7 @@ import { EV, type RoomRenderStats } from '../../lib/protocol';
 import { getRecordsMap } from '../../lib/canvas/docLayout';
 import type { Logger } from '../logger';
 import type { EngineHost } from '../engine/EngineHost';
+import type { RenderEngine, SnapshotJob } from './renderState';
 import type { PinnedRenders } from './PinnedRenders';
 import { CrashQuarantine } from './CrashQuarantine';
 import { FrameQueue } from './FrameQueue';
@@ -27,6 +28,9 @@ export interface RenderLoopOptions {
   /** renders of an unloaded room are kept this long, for someone who reloads (RENDER_KEEP_CLOSED_ROOM_S) */
   keepClosedRoomMs: number;
   send: Broadcaster;
+  /** cluster mode with render workers: accepted snapshots go there (RemoteRenders.dispatch), and
+   * `engine` is the workers' status (WorkerPool) */
+  dispatch?: (job: SnapshotJob) => void;
 }
 
 export class RenderLoop {
@@ -41,7 +45,7 @@ export class RenderLoop {
   private readonly closedRooms = new Map<string, NodeJS.Timeout>();
 
   constructor(
-    readonly engine: EngineHost,
+    readonly engine: RenderEngine & { render?: EngineHost['render'] },
     pins: PinnedRenders,
     log: Logger,
     private readonly opts: RenderLoopOptions,
@@ -52,7 +56,8 @@ export class RenderLoop {
       frameData: newFrameData,
       onFrameRemoved: (slot) => this.history.forget(slot),
       // the room is the culprit the engine counts a crash against (EngineHost's restart budget)
-      runJob: (job) => engine.render(job.image.rgb, job.settings, job.roomId),
+      runJob: (job) => engine.render!(job.image.rgb, job.settings, job.roomId),
+      ...(opts.dispatch && { dispatch: opts.dispatch }),
       onState: (roomId, frameId, state, message) => this.delivery.status(roomId, frameId, state, message),
       onResult: (job, out, timing) => this.delivery.delivered(job, out, timing),
       onError: (job, err) => this.delivery.failed(job, err),
@@ -64,7 +69,11 @@ export class RenderLoop {
       pendingBytes: opts.pendingBytes,
       isOpen: (roomId, doc) => this.openDocs.get(roomId) === doc,
       quarantined: (roomId, slot) => this.quarantine.refusal(roomId, slot),
-      noteModel: (roomId, slot, wanted) => this.delivery.noteModel(roomId, slot, wanted),
+      noteModel: (roomId, slot, wanted) => {
+        slot.data.wantedModel = wanted.trim();
+        // with render workers the frame goes to a worker serving its model (or says none does)
+        if (!opts.dispatch) this.delivery.noteModel(roomId, slot, wanted);
+      },
     });
     // while the engine loads, snapshots wait in the paused queue, latest wins
     this.queue.setPaused(engine.status.state !== 'ready');
@@ -102,6 +111,17 @@ export class RenderLoop {
     }, this.opts.keepClosedRoomMs);
     t.unref();
     this.closedRooms.set(roomId, t);
+  }
+
+  /** Whether the room is loaded on this node. */
+  isOpen(roomId: string): boolean {
+    return this.openDocs.has(roomId);
+  }
+
+  /** Whether the room is loaded here and its document has the frame (not deleted). */
+  hasFrame(roomId: string, frameId: string): boolean {
+    const doc = this.openDocs.get(roomId);
+    return doc !== undefined && getRecordsMap(doc).has(frameId);
   }
 
   /** Per-frame queue counters of a room (GET /api/renders/:roomId). */

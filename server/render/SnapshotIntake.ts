@@ -6,10 +6,9 @@ import type * as Y from 'yjs';
 import { EV, MAX_RENDER_FRAMES_PER_ROOM, SEQ_CLOCK_ALLOWANCE_MS, SNAPSHOT_MIN_INTERVAL_MS, type AckFields, type FrameSnapshot, type FrameStatus, type SnapshotAck } from '../../lib/protocol';
 import { ClientError } from '../socket/ClientError';
 import { TokenBucket } from '../socket/SocketGuard';
-import type { EngineHost } from '../engine/EngineHost';
 import { decodeSnapshot } from './decodeSnapshot';
 import { readFrame, renderParamsFor } from './frameSettings';
-import { publicEngineStatus, type RenderQueue, type RenderSlot } from './renderState';
+import { publicEngineStatus, type RenderQueue, type RenderSlot, type RenderEngine } from './renderState';
 
 export interface SnapshotIntakeOptions {
   /** per-socket token bucket over frame:snapshot */
@@ -36,7 +35,7 @@ export class SnapshotIntake {
 
   constructor(
     private readonly queue: RenderQueue,
-    private readonly engine: EngineHost,
+    private readonly engine: RenderEngine,
     private readonly opts: SnapshotIntakeOptions,
   ) {
     this.now = opts.now ?? Date.now;

@@ -3,6 +3,11 @@
 // room load/unload, and the HTTP routes /api/assets/… and /api/renders/….
 import { EV, FramePin, FrameSnapshot, RendersReplay } from '../../lib/protocol';
 import { EngineHost } from '../engine/EngineHost';
+import type { Logger } from '../logger';
+import { RemoteRenders } from '../workers/RemoteRenders';
+import { WorkerPool } from '../workers/WorkerPool';
+import { WorkQueue } from '../workers/WorkQueue';
+import type { SnapshotJob } from './renderState';
 import type { LivecanvasServer } from '../LivecanvasServer';
 import { roomChannel } from '../rooms/RoomManager';
 import { ClientError } from '../socket/ClientError';
@@ -15,21 +20,11 @@ export async function attachRender(server: LivecanvasServer): Promise<RenderLoop
   const { config, io, rooms, sockets, health, store } = server;
   const rc = config.render;
   const log = server.logger.child({ module: 'render' });
-  const engine = new EngineHost({
-    model: config.model,
-    modelsDir: config.modelsDir,
-    executionProvider: rc.executionProvider,
-    threads: rc.threads,
-    vae: rc.vae,
-    warmupSizes: rc.warmupSizes,
-    workers: rc.concurrency,
-    jpegQuality: rc.jpegQuality,
-    ...(rc.testDelayMs > 0 && { testDelayMs: rc.testDelayMs }),
-    ...(rc.testCrashPrompt && { testCrashPrompt: rc.testCrashPrompt }),
-  });
-  if (rc.testDelayMs > 0) log.warn({ testDelayMs: rc.testDelayMs }, 'ENGINE_TEST_DELAY_MS is set: every render blocks its engine worker (tests only)');
+  // cluster mode: render worker processes (npm run worker) fed through Redis; else an engine here
+  const remote = config.cluster.renderWorkers && server.redisConnection ? remoteRenders(server, log) : null;
+  const engine = remote ? null : localEngine(server, log);
   const pins = await PinnedRenders.open(store.sql);
-  const loop = new RenderLoop(engine, pins, log, {
+  const loop = new RenderLoop(remote?.pool ?? engine!, pins, log, {
     concurrency: rc.concurrency,
     snapshotRate: rc.snapshotRate,
     pendingBytes: rc.pendingBytes,
@@ -37,10 +32,17 @@ export async function attachRender(server: LivecanvasServer): Promise<RenderLoop
     keepClosedRoomMs: rc.keepClosedRoomMs,
     send: {
       room: (roomId, event, payload) => io.to(roomChannel(roomId)).emit(event, payload),
+      localRoom: (roomId, event, payload) => io.local.to(roomChannel(roomId)).emit(event, payload),
       socket: (socketId, event, payload) => io.to(socketId).emit(event, payload),
-      all: (event, payload) => io.emit(event, payload),
+      all: (event, payload) => io.local.emit(event, payload),
     },
+    ...(remote && { dispatch: (job: SnapshotJob) => remote.dispatch(job) }),
   });
+  if (remote) {
+    await remote.start(loop);
+    health.register('workers', () => ({ live: remote.pool.workers(), queueDepth: remote.pool.depth() }));
+    server.onClose(() => remote.pool.stop());
+  }
 
   // a stream of latest values that clients resend when refused: over the byte budget, refused
   // without counting towards a disconnect (the intake's snapshot rate still does)
@@ -67,20 +69,44 @@ export async function attachRender(server: LivecanvasServer): Promise<RenderLoop
   }, { role: 'viewer' });
   rooms.on('room-loaded', (room) => loop.roomOpened(room.id, room.doc));
   rooms.on('room-unloaded', (room) => loop.roomClosed(room.id));
-  health.register('engine', () => publicEngineStatus(engine.status));
+  health.register('engine', () => publicEngineStatus(loop.engine.status));
   health.register('render', () => ({ historyBytes: loop.history.usedBytes, historyLimitBytes: loop.history.limitBytes }));
   health.register('cpu', () => {
     const u = process.cpuUsage();
     return { userMs: Math.round(u.user / 1000), systemMs: Math.round(u.system / 1000) };
   });
-  server.onClose(() => engine.stop());
+  if (engine) server.onClose(() => engine.stop());
   const routes = renderRoutes(loop.queue, pins, (roomId) => loop.stats(roomId), server.authorizeRead);
   for (const prefix of RENDER_ROUTE_PREFIXES) server.routes.add(prefix, routes);
 
   // Loading takes seconds to minutes; the server serves rooms meanwhile (engine state 'loading').
-  void engine.start().then((s) => {
-    if (s.state === 'ready') log.info({ model: s.model, loadMs: s.loadMs, sizes: s.sizes }, 'engine ready');
+  void engine?.start().then((s) => {
+    if (s.state === 'ready') log.info({ model: s.model, loadMs: s.loadMs, warmupMs: s.warmupMs, graphCache: s.graphCache, sizes: s.sizes }, 'engine ready');
     else log.warn({ state: s.state, message: s.message }, 'engine not available');
   });
   return loop;
+}
+
+function localEngine(server: LivecanvasServer, log: Logger): EngineHost {
+  const rc = server.config.render;
+  if (rc.testDelayMs > 0) log.warn({ testDelayMs: rc.testDelayMs }, 'ENGINE_TEST_DELAY_MS is set: every render blocks its engine worker (tests only)');
+  return new EngineHost({
+    model: server.config.model,
+    modelsDir: server.config.modelsDir,
+    executionProvider: rc.executionProvider,
+    threads: rc.threads,
+    vae: rc.vae,
+    warmupSizes: rc.warmupSizes,
+    workers: rc.concurrency,
+    jpegQuality: rc.jpegQuality,
+    ...(rc.testDelayMs > 0 && { testDelayMs: rc.testDelayMs }),
+    ...(rc.testCrashPrompt && { testCrashPrompt: rc.testCrashPrompt }),
+  });
+}
+
+function remoteRenders(server: LivecanvasServer, log: Logger): RemoteRenders {
+  const connect = server.redisConnection!;
+  const queue = new WorkQueue(connect('render-queue'), { maxPendingBytes: server.config.render.pendingBytes, jobTtlMs: 60_000, leaseMs: 2_000 });
+  log.info('renders are made by render workers (npm run worker) through the queue in Redis');
+  return new RemoteRenders(queue, new WorkerPool(queue), connect('render-results'), server.config.cluster.nodeId, log);
 }

@@ -23,6 +23,8 @@ export interface FrameData {
   gate: DecodeGate;
   /** why the frame does not render with the model it names, while that holds */
   modelNote?: string;
+  /** the model the frame names (its `model` prop, '' = the default) as of its last snapshot */
+  wantedModel?: string;
   /** when its renders crashed the engine (CrashQuarantine) */
   crashes?: number[];
 }
@@ -40,6 +42,13 @@ export type SnapshotJob = RenderJob<SnapshotPixels, RenderParams>;
 export type RenderQueue = FrameQueue<SnapshotJob, EngineRenderOutput, FrameData>;
 export type RenderSlot = FrameSlot<SnapshotJob, FrameData>;
 
+/** What the render loop needs of an engine: its status. The in-process EngineHost renders too;
+ * in cluster mode with render workers the status is the workers' (server/workers/WorkerPool.ts). */
+export interface RenderEngine {
+  readonly status: EngineStatus;
+  onStatus(fn: (s: EngineStatus) => void): () => void;
+}
+
 /** The engine status as clients (and /healthz) see it: its message without server paths, which
  * stay in the log. */
 export function publicEngineStatus(s: EngineStatus): EngineStatus {
@@ -50,6 +59,8 @@ export function publicEngineStatus(s: EngineStatus): EngineStatus {
  * Socket.IO adapter), one socket, or every connected socket. */
 export interface Broadcaster {
   room(roomId: string, event: string, payload: unknown): void;
+  /** this node's sockets in the room only (what every node hears from the render workers) */
+  localRoom(roomId: string, event: string, payload: unknown): void;
   socket(socketId: string, event: string, payload: unknown): void;
   all(event: string, payload: unknown): void;
 }

@@ -1,7 +1,8 @@
 // A cluster on one machine for tests and benchmarks: Redis and PostgreSQL from the installed
 // binaries (scripts/localServices.ts) and web nodes (the real server process) sharing them.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { startServer, type StartOptions, type TestServer } from './server';
+import { ROOT, TINY_MODELS_DIR, startServer, type StartOptions, type TestServer } from './server';
 import { startPostgres, startRedis, type LocalPostgres, type LocalRedis } from './services';
 
 export interface TestCluster {
@@ -48,4 +49,48 @@ export async function startCluster(nodes = 2, opts: StartOptions & { redis?: boo
       await Promise.allSettled([redis.stop(), postgres.stop()]);
     },
   };
+}
+
+export interface TestWorker {
+  id: string;
+  proc: ChildProcess;
+  output: () => string;
+  stop: (signal?: NodeJS.Signals) => Promise<void>;
+}
+
+const workers = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const w of workers) w.kill('SIGKILL');
+});
+
+/** A render worker (npm run worker) on `redisUrl` with a tiny model; resolves once it is ready. */
+export async function startWorker(redisUrl: string, id: string, env: Record<string, string> = {}): Promise<TestWorker> {
+  let out = '';
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'server/workers/renderWorker.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, NODE_ENV: 'production', REDIS_URL: redisUrl, WORKER_ID: id, MODELS_DIR: TINY_MODELS_DIR, MODEL: 'tiny-lcm', LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  workers.add(proc);
+  proc.once('exit', () => workers.delete(proc));
+  proc.stdout!.on('data', (d) => (out += d));
+  proc.stderr!.on('data', (d) => (out += d));
+  const deadline = Date.now() + 60_000;
+  while (!out.includes(`Render worker ${id} ready`)) {
+    if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`worker ${id} exited (${proc.exitCode ?? proc.signalCode}):\n${out}`);
+    if (Date.now() > deadline) {
+      proc.kill('SIGKILL');
+      throw new Error(`worker ${id} not ready within 60 s:\n${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return;
+    const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+    proc.kill(signal);
+    const t = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(t);
+  };
+  return { id, proc, output: () => out, stop };
 }
