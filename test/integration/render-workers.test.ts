@@ -103,6 +103,99 @@ describe('render workers', () => {
   }, 90_000);
 });
 
+
+describe('render workers: faults, models, fairness', () => {
+  it('kill -9 of a worker mid-render: the frame renders on the other worker within 5 s, and once', async () => {
+    await Promise.all(workers.splice(0).map((w) => w.stop()));
+    const [A, B] = cluster.nodes;
+    const [w3, w4] = await Promise.all([worker('w3', { ENGINE_TEST_DELAY_MS: '1500' }), worker('w4', { ENGINE_TEST_DELAY_MS: '1500' })]);
+    const roomId = await createRoom(A.url);
+    const a = await participant(A.url, roomId);
+    const b = await participant(B.url, roomId);
+    const frameId = await liveFrame(a.peer);
+    const seq = Date.now();
+    snapshot(a.peer, frameId, seq, await sketchJpeg(128, 1));
+    await until(() => a.states.some((st) => st.state === 'rendering'), 5_000, 'a worker took the job');
+    const taker = a.states.find((st) => st.state === 'rendering')!.message!.replace('rendering on ', '');
+    const victim = [w3, w4].find((w) => w.id === taker)!;
+    const survivor = [w3, w4].find((w) => w.id !== taker)!;
+    victim.proc.kill('SIGKILL');
+    const killedAt = Date.now();
+    for (const who of [a, b]) await until(() => who.renders.some((r) => r.seq === seq), 8_000, 'the render from the other worker');
+    const after = Date.now() - killedAt;
+    expect(after).toBeLessThan(5_000 + 1_500); // requeued within 5 s, then one 1.5 s render
+    for (const who of [a, b]) {
+      expect(who.renders.filter((r) => r.seq === seq)).toHaveLength(1);
+      expect(who.renders[0]!.worker).toBe(survivor.id);
+    }
+    console.log(`[render-workers] worker ${victim.id} killed mid-render; rendered by ${survivor.id} ${after} ms later (render itself 1.5 s)`);
+  }, 90_000);
+
+  it('frames naming a model render on a worker serving it; a model no worker serves gets a clear status', async () => {
+    await Promise.all(workers.splice(0).map((w) => w.stop()));
+    const [A, B] = cluster.nodes;
+    await Promise.all([worker('lcm', { MODEL: 'tiny-lcm' }), worker('turbo', { MODEL: 'tiny-turbo' })]);
+    const roomId = await createRoom(A.url);
+    const a = await participant(A.url, roomId);
+    const b = await participant(B.url, roomId);
+    const lcm = await liveFrame(a.peer, { model: 'tiny-lcm' });
+    const turbo = await liveFrame(a.peer, { model: 'tiny-turbo', steps: 1 });
+    const missing = await liveFrame(a.peer, { model: 'sdxs-512' });
+    const img = await sketchJpeg(128, 2);
+    const seq = Date.now();
+    for (const f of [lcm, turbo, missing]) snapshot(a.peer, f, seq, img);
+    for (const who of [a, b]) {
+      await until(() => who.renders.some((r) => r.frameId === lcm) && who.renders.some((r) => r.frameId === turbo), 10_000, 'both models rendered');
+      expect(who.renders.find((r) => r.frameId === lcm)).toMatchObject({ worker: 'lcm', model: 'tiny-lcm' });
+      expect(who.renders.find((r) => r.frameId === turbo)).toMatchObject({ worker: 'turbo', model: 'tiny-turbo' });
+    }
+    await until(() => a.states.some((st) => st.frameId === missing && st.state === 'no-model'), 5_000, 'a status for the model nobody serves');
+    expect(a.states.find((st) => st.frameId === missing && st.state === 'no-model')!.message).toMatch(/no render worker serves model 'sdxs-512'/);
+    expect(a.renders.some((r) => r.frameId === missing)).toBe(false);
+  }, 90_000);
+
+  it('fairness with one worker: a room streaming into 4 frames never makes another room wait behind more than one of its renders', async () => {
+    await Promise.all(workers.splice(0).map((w) => w.stop()));
+    const [A, B] = cluster.nodes;
+    await worker('solo', { ENGINE_TEST_DELAY_MS: '80' });
+    const busy = await participant(A.url, await createRoom(A.url));
+    const calm = await participant(B.url, await createRoom(B.url));
+    const busyFrames = await Promise.all([1, 2, 3, 4].map(() => liveFrame(busy.peer)));
+    const calmFrame = await liveFrame(calm.peer);
+    const records = await workerRecords();
+    const img = await Promise.all([0, 1, 2, 3].map((i) => sketchJpeg(128, i)));
+    const sentAt = new Map<number, number>();
+    const stop = Date.now() + 4_000;
+    let n = 0;
+    // room 1: 20 snapshots/s over its 4 frames; room 2: one snapshot every 300 ms
+    const streaming = (async () => {
+      while (Date.now() < stop) {
+        snapshot(busy.peer, busyFrames[n % 4]!, Date.now() * 10 + (n % 10), img[n % 4]!);
+        n++;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+    const drawing = (async () => {
+      while (Date.now() < stop) {
+        const seq = Date.now();
+        sentAt.set(seq, seq);
+        snapshot(calm.peer, calmFrame, seq, img[0]!);
+        await new Promise((r) => setTimeout(r, 300));
+      }
+    })();
+    await Promise.all([streaming, drawing]);
+    await new Promise((r) => setTimeout(r, 1_000));
+    const calmRenders = records.filter((r) => r.fk.endsWith(calmFrame)).sort((x, y) => x.startedAt - y.startedAt);
+    expect(calmRenders.length).toBeGreaterThan(5);
+    // between a calm snapshot's arrival and its render's start, at most one busy render started
+    for (const r of calmRenders) {
+      const queuedAt = sentAt.get(r.seq)!;
+      const busyStartsBetween = records.filter((x) => !x.fk.endsWith(calmFrame) && x.startedAt > queuedAt + 5 && x.startedAt < r.startedAt).length;
+      expect(busyStartsBetween, `busy renders started while calm seq ${r.seq} waited`).toBeLessThanOrEqual(1);
+    }
+  }, 90_000);
+});
+
 /** Every result the workers publish (their own records: who rendered which seq, from when to when). */
 async function workerRecords() {
   const sub = new Redis(cluster.redis.url);
