@@ -1,6 +1,7 @@
 // `npm run cluster:local`: cluster mode on one machine. Starts Redis and PostgreSQL from the
 // installed binaries (scripts/localServices.ts), builds the web app if needed (as `npm start`
-// does), then N web nodes (the same server/index.ts process) sharing them, each on its own port.
+// does), then N web nodes (the same server/index.ts process) sharing them, each on its own port,
+// and M render workers (npm run worker; by default the tiny model, generated when missing).
 // Data lives under <data-dir>/cluster/ (redis, postgres, web-<i>, auth-secret), so a second run
 // keeps the rooms. Ctrl-C stops the nodes, then Redis and PostgreSQL. See docs/deploy.md.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -12,6 +13,7 @@ import { createInterface } from 'node:readline';
 import { Command, InvalidArgumentError } from 'commander';
 // @ts-expect-error plain .mjs helper shared with npm start and the tests
 import { ensureBuild } from './ensure-build.mjs';
+import { ensureTinyModels, isTinyModel } from '../models/tiny/ensure';
 import { freePort, startPostgres, startRedis, type LocalPostgres, type LocalRedis } from './localServices';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -27,9 +29,15 @@ const program = new Command('cluster:local')
     if (!Number.isInteger(n) || n < 1 || n > 16) throw new InvalidArgumentError('must be a whole number from 1 to 16');
     return n;
   }, 2)
+  .option('--workers <n>', 'render workers to start (0: the web nodes render themselves)', (v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0 || n > 16) throw new InvalidArgumentError('must be a whole number from 0 to 16');
+    return n;
+  }, 2)
+  .option('--model <name>', 'model of the render workers (a preset installed in models/local, or a tiny test model)', process.env.MODEL || 'tiny-lcm')
   .option('--data-dir <dir>', 'data folder (cluster data goes in <dir>/cluster)', process.env.DATA_DIR || './data')
   .parse();
-const opts = program.opts<{ nodes: number; dataDir: string }>();
+const opts = program.opts<{ nodes: number; workers: number; model: string; dataDir: string }>();
 const clusterDir = resolve(ROOT, opts.dataDir, 'cluster');
 
 const say = (msg: string) => console.log(`[cluster] ${msg}`);
@@ -62,6 +70,7 @@ interface WebNode {
 }
 
 const nodes: WebNode[] = [];
+const workers: WebNode[] = [];
 let redis: LocalRedis | undefined;
 let postgres: LocalPostgres | undefined;
 let servicesStarting: Promise<unknown> | undefined;
@@ -72,7 +81,7 @@ const alive = (p: ChildProcess) => p.exitCode === null && p.signalCode === null;
 // (so Ctrl-C reaches only this script, which stops them in order). localServices.ts has the
 // same hook for Redis and PostgreSQL.
 process.on('exit', () => {
-  for (const n of nodes) if (alive(n.proc)) n.proc.kill('SIGKILL');
+  for (const n of [...nodes, ...workers]) if (alive(n.proc)) n.proc.kill('SIGKILL');
 });
 
 function prefixLines(stream: NodeJS.ReadableStream, prefix: string, out: NodeJS.WriteStream) {
@@ -80,10 +89,19 @@ function prefixLines(stream: NodeJS.ReadableStream, prefix: string, out: NodeJS.
 }
 
 function startNode(i: number, port: number, env: Record<string, string>): WebNode {
-  const id = `web-${i}`;
+  return startProcess(`web-${i}`, 'server/index.ts', { ...env, PORT: String(port) }, port);
+}
+
+/** A render worker (npm run worker) on the cluster's Redis. */
+function startWorker(i: number, env: Record<string, string>): WebNode {
+  const id = `worker-${i}`;
+  return startProcess(id, 'server/workers/renderWorker.ts', { REDIS_URL: env.REDIS_URL!, WORKER_ID: id, MODEL: opts.model, ENGINE_THREADS: '1' }, 0);
+}
+
+function startProcess(id: string, script: string, env: Record<string, string>, port: number): WebNode {
   const dataDir = join(clusterDir, id);
   mkdirSync(dataDir, { recursive: true });
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'server/index.ts'], {
+  const proc = spawn(process.execPath, ['--import', 'tsx', script], {
     cwd: ROOT,
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -92,7 +110,6 @@ function startNode(i: number, port: number, env: Record<string, string>): WebNod
       NODE_ENV: process.env.NODE_ENV || 'production',
       NEXT_TELEMETRY_DISABLED: process.env.NEXT_TELEMETRY_DISABLED || '1',
       ...env,
-      PORT: String(port),
       NODE_ID: id,
       DATA_DIR: dataDir,
     },
@@ -152,7 +169,8 @@ function shutdown(code: number): Promise<never> {
   shuttingDown ??= (async () => {
     if (nodes.some((n) => alive(n.proc))) say('stopping the web nodes…');
     await Promise.all(nodes.map(stopNode));
-    // (part 2: stop the render workers here, after the web nodes and before Redis)
+    if (workers.length) say('stopping the render workers…');
+    await Promise.all(workers.map(stopNode));
     await servicesStarting; // a Ctrl-C during their start stops them once they are up
     if (redis || postgres) say('stopping Redis and PostgreSQL…');
     const results = await Promise.allSettled([redis?.stop(), postgres?.stop()]);
@@ -203,8 +221,9 @@ async function main() {
   say(`Redis      ${redis.url}`);
   say(`PostgreSQL ${postgres.url}`);
 
-  // (part 2: start the render workers here — same REDIS_URL/DATABASE_URL, their own NODE_ID)
-  const env = { REDIS_URL: redis.url, DATABASE_URL: postgres.url, AUTH_SECRET: secret };
+  const env = { REDIS_URL: redis.url, DATABASE_URL: postgres.url, AUTH_SECRET: secret, ...(opts.workers === 0 && { RENDER_WORKERS: 'local' }) };
+  if (opts.workers > 0 && isTinyModel(opts.model)) await ensureTinyModels(join(ROOT, 'models', 'local'), [opts.model]);
+  for (let i = 1; i <= opts.workers; i++) workers.push(startWorker(i, env));
   for (let i = 1; i <= opts.nodes; i++) {
     const port = await portNear(FIRST_PORT + i - 1);
     if (stopping) return;
@@ -215,6 +234,7 @@ async function main() {
   console.log('');
   console.log(`Livecanvas cluster: ${nodes.length} web node${nodes.length > 1 ? 's' : ''} sharing Redis and PostgreSQL`);
   for (const n of nodes) console.log(`  ${n.id}  http://localhost:${n.port}`);
+  if (workers.length) console.log(`  ${workers.length} render worker${workers.length > 1 ? 's' : ''} (${opts.model}); /healthz lists them once loaded`);
   console.log('Ctrl-C stops everything.');
   console.log('');
 }
