@@ -1,6 +1,6 @@
 // Server configuration from environment variables and command-line flags, validated once at
 // start so a typo fails with a message naming the variable instead of a crash later on.
-import { availableParallelism, hostname } from 'node:os';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
@@ -19,7 +19,7 @@ import { HSTS_MAX_AGE_S, UPLOAD_LIMITS } from '../lib/protocol/limits';
 import { MAX_SOCKET_BUFFER_BYTES, OUTGOING_BYTE_RATE_LIMIT } from '../lib/protocol/limits';
 import { MAX_ROOM_UPLOAD_BYTES } from '../lib/protocol/uploads';
 import { normalizeOrigin } from './http/origins';
-import { CLUSTER_ENV, type ClusterConfig } from './cluster/clusterConfig';
+import { CLUSTER_ENV, clusterConfig, clusterProblem, type ClusterConfig } from './cluster/clusterConfig';
 
 export type { ClusterConfig };
 
@@ -72,6 +72,8 @@ const EnvSchema = z.object({
   MODELS_DIR: z.string().min(1).default('./models/local'),
   /** preset name or model folder; '' = the render module picks its default / none */
   MODEL: z.string().default(''),
+  /** several models on this machine, comma-separated (RENDER_CONCURRENCY workers each); replaces MODEL */
+  MODELS: z.string().optional(),
   LOG_LEVEL: z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
   /** serve the Next.js app; 0 = only /healthz and sockets (integration tests, headless use) */
   LC_WEB: boolFlag.default(true),
@@ -244,6 +246,8 @@ export interface ServerConfig {
   dataDir: string;
   modelsDir: string;
   model: string;
+  /** MODELS, else [MODEL] */
+  models: string[];
   logLevel: (typeof LOG_LEVELS)[number];
   /** serve the Next.js app from this process */
   web: boolean;
@@ -292,8 +296,7 @@ const ROOT = resolve(import.meta.dirname, '..');
 export function loadConfig(
   env: NodeJS.ProcessEnv = process.env,
   argv: string[] = process.argv.slice(2),
-  /** a render worker (npm run worker) needs Redis but no database or link secret */
-  role: 'web' | 'worker' = 'web',
+  role: 'web' | 'worker' = 'web', // a render worker needs Redis but no database or link secret
 ): ServerConfig {
   let flags;
   try {
@@ -332,18 +335,15 @@ export function loadConfig(
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   }
   const e = parsed.data;
-  if (role === 'web' && e.REDIS_URL && !e.DATABASE_URL) {
-    throw new ConfigError('REDIS_URL (cluster mode) needs DATABASE_URL: the nodes of a cluster share their rooms through PostgreSQL (docs/deploy.md)');
-  }
-  if (role === 'web' && e.REDIS_URL && !e.AUTH_SECRET) {
-    throw new ConfigError('REDIS_URL (cluster mode) needs AUTH_SECRET, the same on every node (≥ 32 characters): a secret generated into each DATA_DIR would make one node refuse the links another made');
-  }
+  const problem = clusterProblem(e, role);
+  if (problem) throw new ConfigError(problem);
   return {
     port: e.PORT,
     host: e.HOST,
     dataDir: resolve(ROOT, e.DATA_DIR),
     modelsDir: resolve(ROOT, e.MODELS_DIR),
-    model: e.MODEL,
+    model: e.MODELS ? e.MODELS.split(',')[0]!.trim() : e.MODEL,
+    models: e.MODELS ? [...new Set(e.MODELS.split(',').map((m) => m.trim()).filter(Boolean))] : [e.MODEL],
     logLevel: e.LOG_LEVEL,
     web: e.LC_WEB,
     dev: flags.dev === true || e.NODE_ENV !== 'production',
@@ -385,13 +385,7 @@ export function loadConfig(
       testDelayMs: e.ENGINE_TEST_DELAY_MS,
       testCrashPrompt: e.ENGINE_TEST_CRASH_PROMPT,
     },
-    cluster: {
-      databaseUrl: e.DATABASE_URL,
-      databasePoolSize: e.DATABASE_POOL_SIZE,
-      redisUrl: e.REDIS_URL,
-      nodeId: e.NODE_ID ?? `${hostname()}-${process.pid}`,
-      renderWorkers: Boolean(e.REDIS_URL) && e.RENDER_WORKERS !== 'local',
-    },
+    cluster: clusterConfig(e),
     access: {
       secret: e.AUTH_SECRET,
       publicKeyPem: e.AUTH_JWT_PUBLIC_KEY,

@@ -1,5 +1,6 @@
 // The environment of cluster mode (docs/deploy.md), part of the server's one env schema
 // (server/config.ts).
+import { hostname } from 'node:os';
 import { z } from 'zod';
 
 export const CLUSTER_ENV = {
@@ -28,4 +29,27 @@ export interface ClusterConfig {
   nodeId: string;
   /** renders are made by render worker processes (REDIS_URL and RENDER_WORKERS≠local) */
   renderWorkers: boolean;
+}
+
+const ClusterEnvSchema = z.object(CLUSTER_ENV);
+type ClusterEnv = z.output<typeof ClusterEnvSchema> & { AUTH_SECRET?: string };
+
+/** What is missing for cluster mode, or null. A render worker needs Redis only. */
+export function clusterProblem(e: ClusterEnv, role: 'web' | 'worker'): string | null {
+  if (role !== 'web' || !e.REDIS_URL) return null;
+  if (!e.DATABASE_URL) return 'REDIS_URL (cluster mode) needs DATABASE_URL: the nodes of a cluster share their rooms through PostgreSQL (docs/deploy.md)';
+  if (!e.AUTH_SECRET) {
+    return 'REDIS_URL (cluster mode) needs AUTH_SECRET, the same on every node (≥ 32 characters): a secret generated into each DATA_DIR would make one node refuse the links another made';
+  }
+  return null;
+}
+
+export function clusterConfig(e: ClusterEnv): ClusterConfig {
+  return {
+    databaseUrl: e.DATABASE_URL,
+    databasePoolSize: e.DATABASE_POOL_SIZE,
+    redisUrl: e.REDIS_URL,
+    nodeId: e.NODE_ID ?? `${hostname()}-${process.pid}`,
+    renderWorkers: Boolean(e.REDIS_URL) && e.RENDER_WORKERS !== 'local',
+  };
 }

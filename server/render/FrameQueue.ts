@@ -80,9 +80,7 @@ export interface JobTiming {
 
 export interface FrameQueueOptions<TJob extends RenderJob<unknown, unknown>, TResult, TData> {
   runJob: (job: TJob) => Promise<TResult>;
-  /** Cluster mode with render workers: accepted snapshots are handed to the cluster-wide queue
-   * (server/workers/WorkQueue.ts) at once instead of waiting and running here; this queue then
-   * keeps the frames' slots, data and counters only. */
+  /** render workers: accepted snapshots go to the cluster queue at once (server/workers/WorkQueue.ts) */
   dispatch?: (job: TJob) => void;
   /** renders in flight at once over all rooms (RENDER_CONCURRENCY); default 1 */
   concurrency?: number;

@@ -47,7 +47,8 @@ export class RenderDelivery {
       width: out.width,
       height: out.height,
       seed: out.params.seed,
-      model: by?.model ?? this.engine.status.model ?? '',
+      // several models here (ModelEngines): the output names the one that rendered
+      model: by?.model ?? ('model' in out && typeof out.model === 'string' ? out.model : undefined) ?? this.engine.status.model ?? '',
       ...(by && { worker: by.worker }),
       timings: { queueMs: Math.round(timing.queueMs), inferenceMs: Math.round(inferenceMs(out.timings)), totalMs: renderedAt - job.receivedAt },
       renderedAt,
@@ -95,8 +96,9 @@ export class RenderDelivery {
   noteModel(roomId: string, slot: RenderSlot, wanted: string): void {
     const w = wanted.trim();
     const loaded = this.engine.status.model;
-    const note =
-      w && loaded && w !== loaded
+    const note = this.engine.refusal
+      ? (this.engine.refusal(w) ?? undefined)
+      : w && loaded && w !== loaded
         ? `this frame asks for model '${w}' but this server runs '${loaded}', so it renders with '${loaded}'; start the server with MODEL=${w} to use '${w}'`
         : undefined;
     if (slot.data.modelNote === note) return;

@@ -6,7 +6,9 @@ import type * as Y from 'yjs';
 import { EV, type RoomRenderStats } from '../../lib/protocol';
 import { getRecordsMap } from '../../lib/canvas/docLayout';
 import type { Logger } from '../logger';
-import type { EngineHost } from '../engine/EngineHost';
+import type { EngineRenderOutput } from '../engine/EngineHost';
+import type { RenderParams } from '../engine/messages';
+import type { RgbImage } from '../../lib/image/rgb';
 import type { RenderEngine, SnapshotJob } from './renderState';
 import type { PinnedRenders } from './PinnedRenders';
 import { CrashQuarantine } from './CrashQuarantine';
@@ -45,7 +47,7 @@ export class RenderLoop {
   private readonly closedRooms = new Map<string, NodeJS.Timeout>();
 
   constructor(
-    readonly engine: RenderEngine & { render?: EngineHost['render'] },
+    readonly engine: RenderEngine & { render?: (image: RgbImage, params: RenderParams, culprit: string, wanted?: string) => Promise<EngineRenderOutput> },
     pins: PinnedRenders,
     log: Logger,
     private readonly opts: RenderLoopOptions,
@@ -56,7 +58,7 @@ export class RenderLoop {
       frameData: newFrameData,
       onFrameRemoved: (slot) => this.history.forget(slot),
       // the room is the culprit the engine counts a crash against (EngineHost's restart budget)
-      runJob: (job) => engine.render!(job.image.rgb, job.settings, job.roomId),
+      runJob: (job) => engine.render!(job.image.rgb, job.settings, job.roomId, this.queue.peek(job.roomId, job.frameId)?.data.wantedModel),
       ...(opts.dispatch && { dispatch: opts.dispatch }),
       onState: (roomId, frameId, state, message) => this.delivery.status(roomId, frameId, state, message),
       onResult: (job, out, timing) => this.delivery.delivered(job, out, timing),

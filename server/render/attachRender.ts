@@ -3,6 +3,7 @@
 // room load/unload, and the HTTP routes /api/assets/… and /api/renders/….
 import { EV, FramePin, FrameSnapshot, RendersReplay } from '../../lib/protocol';
 import { EngineHost } from '../engine/EngineHost';
+import { ModelEngines } from '../engine/ModelEngines';
 import type { Logger } from '../logger';
 import { RemoteRenders } from '../workers/RemoteRenders';
 import { WorkerPool } from '../workers/WorkerPool';
@@ -87,11 +88,10 @@ export async function attachRender(server: LivecanvasServer): Promise<RenderLoop
   return loop;
 }
 
-function localEngine(server: LivecanvasServer, log: Logger): EngineHost {
+function localEngine(server: LivecanvasServer, log: Logger): EngineHost | ModelEngines {
   const rc = server.config.render;
   if (rc.testDelayMs > 0) log.warn({ testDelayMs: rc.testDelayMs }, 'ENGINE_TEST_DELAY_MS is set: every render blocks its engine worker (tests only)');
-  return new EngineHost({
-    model: server.config.model,
+  const base = {
     modelsDir: server.config.modelsDir,
     executionProvider: rc.executionProvider,
     threads: rc.threads,
@@ -101,7 +101,10 @@ function localEngine(server: LivecanvasServer, log: Logger): EngineHost {
     jpegQuality: rc.jpegQuality,
     ...(rc.testDelayMs > 0 && { testDelayMs: rc.testDelayMs }),
     ...(rc.testCrashPrompt && { testCrashPrompt: rc.testCrashPrompt }),
-  });
+  };
+  // MODELS=a,b: one engine per model, frames pick theirs
+  const models = server.config.models;
+  return models.length > 1 ? new ModelEngines(models, base) : new EngineHost({ ...base, model: server.config.model });
 }
 
 function remoteRenders(server: LivecanvasServer, log: Logger): RemoteRenders {

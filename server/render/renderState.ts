@@ -47,6 +47,8 @@ export type RenderSlot = FrameSlot<SnapshotJob, FrameData>;
 export interface RenderEngine {
   readonly status: EngineStatus;
   onStatus(fn: (s: EngineStatus) => void): () => void;
+  /** several models here (ModelEngines): why a frame naming `wanted` does not render, or null */
+  refusal?(wanted: string): string | null;
 }
 
 /** The engine status as clients (and /healthz) see it: its message without server paths, which
