@@ -8,6 +8,11 @@ export const LIVE_FRAME_TYPE = 'live-frame';
 export const LIVE_FRAME_VIEWS = ['frame', 'lens', 'side'] as const;
 export type LiveFrameView = (typeof LIVE_FRAME_VIEWS)[number];
 
+/** Structural control (ControlNet): none = plain img2img; scribble keeps the strokes; canny keeps
+ * the edges of whatever is in the frame. */
+export const LIVE_FRAME_CONTROLS = ['none', 'scribble', 'canny'] as const;
+export type LiveFrameControl = (typeof LIVE_FRAME_CONTROLS)[number];
+
 export interface LiveFrameProps {
   /** size on the canvas, in page units */
   w: number;
@@ -26,6 +31,13 @@ export interface LiveFrameProps {
   /** long side of the render in pixels, multiple of 64 */
   outputSize: number;
   view: LiveFrameView;
+  /** ControlNet kind ('none' = plain img2img) */
+  control: LiveFrameControl;
+  /** how strongly the control image holds the shape, 0..2 */
+  controlScale: number;
+  /** the part of the schedule (fractions, start < end) in which the control applies */
+  controlStart: number;
+  controlEnd: number;
 }
 
 export const LIVE_FRAME_LIMITS = {
@@ -37,6 +49,8 @@ export const LIVE_FRAME_LIMITS = {
   guidance: { min: 0, max: 20 },
   outputSize: { min: MIN_RENDER_SIDE, max: MAX_RENDER_SIDE, step: RENDER_SIDE_MULTIPLE },
   model: { maxLength: 200 },
+  controlScale: { min: 0, max: 2 },
+  controlRange: { min: 0, max: 1 },
 } as const;
 
 /** One step is the CPU default: on 2 cores a 256² LCM step costs well under a second, four do
@@ -63,6 +77,10 @@ export function defaultLiveFrameProps(random: () => number = Math.random): LiveF
     model: '',
     outputSize: DEFAULT_OUTPUT_SIZE,
     view: 'frame',
+    control: 'none',
+    controlScale: 1,
+    controlStart: 0,
+    controlEnd: 1,
   };
 }
 
@@ -112,6 +130,19 @@ export function parseLiveFrameProps(raw: unknown): LiveFrameProps {
     model: typeof r.model === 'string' && r.model.length <= L.model.maxLength ? r.model : d.model,
     outputSize: normalizeOutputSize(finiteOr(r.outputSize, d.outputSize)),
     view: (LIVE_FRAME_VIEWS as readonly unknown[]).includes(r.view) ? (r.view as LiveFrameView) : d.view,
+    ...parseControl(r, d),
+  };
+}
+
+/** The control props; an end not after the start falls back to the whole schedule. */
+function parseControl(r: Record<string, unknown>, d: LiveFrameProps): Pick<LiveFrameProps, 'control' | 'controlScale' | 'controlStart' | 'controlEnd'> {
+  const { controlScale: S, controlRange: R } = LIVE_FRAME_LIMITS;
+  const start = clamp(finiteOr(r.controlStart, d.controlStart), R.min, R.max);
+  const end = clamp(finiteOr(r.controlEnd, d.controlEnd), R.min, R.max);
+  return {
+    control: (LIVE_FRAME_CONTROLS as readonly unknown[]).includes(r.control) ? (r.control as LiveFrameControl) : d.control,
+    controlScale: clamp(finiteOr(r.controlScale, d.controlScale), S.min, S.max),
+    ...(end > start ? { controlStart: start, controlEnd: end } : { controlStart: d.controlStart, controlEnd: d.controlEnd }),
   };
 }
 

@@ -7,7 +7,7 @@ import {
   type RecordProps,
   type TLShape,
 } from 'tldraw';
-import { LIVE_FRAME_LIMITS, LIVE_FRAME_TYPE, LIVE_FRAME_VIEWS, parseLiveFrameProps, type LiveFrameProps } from './liveFrame';
+import { LIVE_FRAME_CONTROLS, LIVE_FRAME_LIMITS, LIVE_FRAME_TYPE, LIVE_FRAME_VIEWS, parseLiveFrameProps, type LiveFrameProps } from './liveFrame';
 
 declare module 'tldraw' {
   interface TLGlobalShapePropsMap {
@@ -43,6 +43,10 @@ export const liveFrameShapeProps: RecordProps<LiveFrameShape> = {
     if (v % L.outputSize.step !== 0) throw new Error(`outputSize must be a multiple of ${L.outputSize.step}, got ${v}`);
   }),
   view: T.literalEnum(...LIVE_FRAME_VIEWS),
+  control: T.literalEnum(...LIVE_FRAME_CONTROLS),
+  controlScale: T.number.check(within('controlScale', L.controlScale.min, L.controlScale.max)),
+  controlStart: T.number.check(within('controlStart', L.controlRange.min, L.controlRange.max)),
+  controlEnd: T.number.check(within('controlEnd', L.controlRange.min, L.controlRange.max)),
 };
 
 /** Version ids of the live frame's props. Add an entry (and a migration below) whenever a prop
@@ -50,6 +54,7 @@ export const liveFrameShapeProps: RecordProps<LiveFrameShape> = {
 export const liveFrameVersions = createShapePropsMigrationIds(LIVE_FRAME_TYPE, {
   Initial: 1,
   ClampToLimits: 2,
+  AddControl: 3,
 });
 
 /** The props whose range version 2 started to validate. */
@@ -73,6 +78,22 @@ export const liveFrameShapeMigrations = createShapePropsMigrationSequence({
       },
       // clamped values are valid under version 1 too
       down: () => {},
+    },
+    {
+      // ControlNet: frames from before it render as they did (no control)
+      id: liveFrameVersions.AddControl,
+      up: (props: Record<string, unknown>) => {
+        props.control = 'none';
+        props.controlScale = 1;
+        props.controlStart = 0;
+        props.controlEnd = 1;
+      },
+      down: (props: Record<string, unknown>) => {
+        delete props.control;
+        delete props.controlScale;
+        delete props.controlStart;
+        delete props.controlEnd;
+      },
     },
   ],
 });

@@ -30,6 +30,25 @@ describe('live frame defaults', () => {
       model: '',
       outputSize: 256,
       view: 'frame',
+      control: 'none',
+      controlScale: 1,
+      controlStart: 0,
+      controlEnd: 1,
+    });
+  });
+
+  it('read control settings leniently: unknown kinds, out-of-range scales and an empty range fall back', () => {
+    expect(parseLiveFrameProps({ control: 'scribble', controlScale: 1.5, controlStart: 0.2, controlEnd: 0.8 })).toMatchObject({
+      control: 'scribble',
+      controlScale: 1.5,
+      controlStart: 0.2,
+      controlEnd: 0.8,
+    });
+    expect(parseLiveFrameProps({ control: 'depth', controlScale: 9, controlStart: 0.9, controlEnd: 0.1 })).toMatchObject({
+      control: 'none',
+      controlScale: 2,
+      controlStart: 0,
+      controlEnd: 1,
     });
   });
 
