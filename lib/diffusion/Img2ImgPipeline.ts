@@ -103,9 +103,10 @@ export class Img2ImgPipeline {
     const tokenizer = ClipTokenizer.fromFolder(folder.dir);
     const { name: samplerName, sampler } = modelSampler(folder, opts.sampler);
     const deterministic = makeEncoderDeterministic(folder, opts.logger);
-    const { sessions, executionProvider } = await createSessions(folder, { executionProvider: requested, threads, logger: opts.logger, noCpuFallback });
+    const loaded = await createSessions(folder, { executionProvider: requested, threads, logger: opts.logger, noCpuFallback, graphCache: opts.graphCache });
+    const { sessions, executionProvider, graphCache } = loaded;
     const contract = await readContractOrRelease(folder, sessions);
-    const info = describePipeline({ folder, contract, samplerName, executionProvider, requested, threads, deterministic });
+    const info = describePipeline({ folder, contract, samplerName, executionProvider, requested, threads, deterministic, graphCache });
     opts.logger?.info?.(`loaded ${folder.name} (${folder.kind}, ${samplerName}, ${folder.vaeKind} VAE${opts.vae ? ` from ${folder.vae.name}` : ''}, ${info.contract}) on ${executionProvider}`);
     return new Img2ImgPipeline(folder, sessions, contract, tokenizer, sampler, info, opts.promptCacheSize ?? 16);
   }

@@ -8,6 +8,7 @@ import type { ModelFolder, ModelKind, ModelPart, VaeKind } from './ModelFolder';
 import { samplerFromConfig, type SamplerName } from './schedulers/samplerChoice';
 import type { Sampler } from './schedulers/Sampler';
 import { EXECUTION_PROVIDERS, type ExecutionProvider } from './executionProviders';
+import type { GraphCacheOptions, GraphCacheState } from './optimizedGraphCache';
 import { defaultThreads, type EngineLogger } from './sessions';
 import type { VaeFactsSource } from './VaeFolder';
 
@@ -30,6 +31,9 @@ export interface PipelineLoadOptions {
   vae?: string;
   /** where preset names (of `vae`) live; default $MODELS_DIR or ./models/local */
   modelsDir?: string;
+  /** the optimised-graph cache next to the model (optimizedGraphCache.ts): on unless
+   * `enabled: false` or ENGINE_GRAPH_CACHE=0 */
+  graphCache?: GraphCacheOptions;
 }
 
 export interface PipelineInfo {
@@ -49,6 +53,8 @@ export interface PipelineInfo {
   executionProvider: ExecutionProvider;
   requestedExecutionProvider: ExecutionProvider;
   threads: number;
+  /** whether the optimised graphs came from the cache ('hit'), were written to it ('miss') or not */
+  graphCache: GraphCacheState;
   /** sides the exported UNet is fixed to, when it is */
   fixedSize?: { width: number; height: number };
   /** how image ⇄ tensor conversion runs */
@@ -127,6 +133,7 @@ export interface LoadFacts {
   requested: ExecutionProvider;
   threads: number;
   deterministic: boolean;
+  graphCache: GraphCacheState;
 }
 
 /** What a loaded pipeline reports about itself (all but pixelKernels, which the pipeline knows). */
@@ -153,6 +160,7 @@ export function describePipeline(f: LoadFacts): Omit<PipelineInfo, 'pixelKernels
     executionProvider: f.executionProvider,
     requestedExecutionProvider: f.requested,
     threads: f.threads,
+    graphCache: f.graphCache,
     deterministic: f.deterministic,
     ...(fixed && { fixedSize: { width: fixed.width * 8, height: fixed.height * 8 } }),
   };

@@ -6,6 +6,7 @@ import { EngineError } from './errors';
 import type { ExecutionProvider } from './executionProviders';
 import type { ModelFolder, ModelPart } from './ModelFolder';
 import { repairHint } from './modelPaths';
+import { createCachedSession, type GraphCacheOptions, type GraphCacheState } from './optimizedGraphCache';
 import { readPresetStamp } from './presetStamp';
 
 export interface EngineLogger {
@@ -21,6 +22,8 @@ export interface SessionConfig {
   logger?: EngineLogger;
   /** set when the model must not fall back to cpu: the refusal shown instead of falling back */
   noCpuFallback?: string;
+  /** the optimised-graph cache (optimizedGraphCache.ts); default on unless ENGINE_GRAPH_CACHE=0 */
+  graphCache?: GraphCacheOptions;
 }
 
 export function defaultThreads(): number {
@@ -67,22 +70,31 @@ export interface LoadedSessions {
   sessions: Record<ModelPart, ort.InferenceSession>;
   /** the provider actually in use (cpu after a fallback) */
   executionProvider: ExecutionProvider;
+  /** 'hit' when every part came from the optimised-graph cache, 'off' when none could use it */
+  graphCache: GraphCacheState;
 }
 
 /**
  * Creates the four sessions by file path (so `model.onnx_data` next to a model is found).
  * A non-CPU provider that cannot start falls back to CPU with one warning: onnxruntime-node throws
  * for ['cuda','cpu'] instead of falling back itself, so the first part is tried with the requested
- * provider and retried on CPU.
+ * provider and retried on CPU. Each part's optimised graph comes from the cache next to the model
+ * when it is there and current, and is written there when not (optimizedGraphCache.ts).
  */
 export async function createSessions(folder: ModelFolder, cfg: SessionConfig): Promise<LoadedSessions> {
   quietGlobalOrtLogger();
   let ep = cfg.executionProvider;
   const sessions: Partial<Record<ModelPart, ort.InferenceSession>> = {};
+  const cache: Partial<Record<ModelPart, GraphCacheState>> = {};
+  const open = async (part: ModelPart, on: ExecutionProvider) => {
+    const opened = await createCachedSession(folder.partPath(part), sessionOptions(on, cfg.threads), part, { ...cfg.graphCache, logger: cfg.logger });
+    cache[part] = opened.cache;
+    return opened.session;
+  };
   try {
     for (const part of ['text_encoder', 'vae_encoder', 'vae_decoder', 'unet'] as const) {
       try {
-        sessions[part] = await ort.InferenceSession.create(folder.partPath(part), sessionOptions(ep, cfg.threads));
+        sessions[part] = await open(part, ep);
       } catch (err) {
         if (ep === 'cpu') throw loadError(folder, part, err, ep);
         const why = firstLine(err);
@@ -91,7 +103,7 @@ export async function createSessions(folder: ModelFolder, cfg: SessionConfig): P
         }
         // was it the provider or the file? the CPU answers that
         try {
-          sessions[part] = await ort.InferenceSession.create(folder.partPath(part), sessionOptions('cpu', cfg.threads));
+          sessions[part] = await open(part, 'cpu');
         } catch (cpuErr) {
           throw loadError(folder, part, cpuErr, 'cpu');
         }
@@ -103,7 +115,7 @@ export async function createSessions(folder: ModelFolder, cfg: SessionConfig): P
         for (const done of Object.keys(sessions) as ModelPart[]) {
           if (done === part) continue;
           await sessions[done]!.release();
-          sessions[done] = await ort.InferenceSession.create(folder.partPath(done), sessionOptions('cpu', cfg.threads));
+          sessions[done] = await open(done, 'cpu');
         }
         ep = 'cpu';
       }
@@ -112,7 +124,16 @@ export async function createSessions(folder: ModelFolder, cfg: SessionConfig): P
     await Promise.all(Object.values(sessions).map((s) => s.release().catch(() => undefined)));
     throw err;
   }
-  return { sessions: sessions as Record<ModelPart, ort.InferenceSession>, executionProvider: ep };
+  const graphCache = cacheSummary(Object.values(cache));
+  cfg.logger?.info?.(`optimised graphs: ${graphCache} (${Object.entries(cache).map(([p, c]) => `${p} ${c}`).join(', ')})`);
+  return { sessions: sessions as Record<ModelPart, ort.InferenceSession>, executionProvider: ep, graphCache };
+}
+
+/** 'hit' when every part that used the cache found its graph there, 'off' when none used it. */
+export function cacheSummary(states: GraphCacheState[]): GraphCacheState {
+  const used = states.filter((s) => s !== 'off');
+  if (used.length === 0) return 'off';
+  return used.every((s) => s === 'hit') ? 'hit' : 'miss';
 }
 
 function loadError(folder: ModelFolder, part: ModelPart, err: unknown, ep: ExecutionProvider): EngineError {

@@ -4,7 +4,7 @@
 import { Worker } from 'node:worker_threads';
 import type { EngineStatus } from '../../lib/protocol';
 import type { RgbImage } from '../../lib/image/rgb';
-import type { EngineInfo, EngineInput, EngineReply, EngineRequest, EngineTimings, RenderParams } from './messages';
+import { engineGraphCache, type EngineInfo, type EngineInput, type EngineReply, type EngineRequest, type EngineTimings, type RenderParams } from './messages';
 import { resolveModel } from './resolveModel';
 
 export { inferenceMs, type EngineTimings, type RenderParams } from './messages';
@@ -132,6 +132,7 @@ export class EngineHost {
         loadMs: Math.round(performance.now() - t0),
         // the workers warm up in parallel; the slowest one decides when the engine is ready
         warmupMs: Math.max(...loaded.map((l) => l.warmupMs)),
+        graphCache: engineGraphCache(loaded.map((l) => l.info.graphCache)),
         sizes: warmedSides(loaded[0].warmedSizes),
       });
     } catch (err) {

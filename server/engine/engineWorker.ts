@@ -47,6 +47,7 @@ async function load(req: EngineLoadRequest) {
       vaeKind: i.vaeKind,
       threads: i.threads,
       contract: i.contract,
+      graphCache: i.graphCache,
       ...(i.fixedSize && { fixedSize: i.fixedSize }),
     };
     reply({ type: 'loaded', info, loadMs: Math.round(loadMs), warmupMs: Math.round(warm.ms), warmedSizes: warm.sizes });

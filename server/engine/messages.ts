@@ -43,9 +43,16 @@ export interface EngineRenderRequest {
 export type EngineRequest = EngineLoadRequest | EngineRenderRequest;
 
 /** What the loaded model is, as the pipeline reports it; `model` is the name users know it by. */
-export type EngineInfo = Pick<PipelineInfo, 'executionProvider' | 'scheduler' | 'kind' | 'vaeKind' | 'threads' | 'contract' | 'fixedSize'> & {
+export type EngineInfo = Pick<PipelineInfo, 'executionProvider' | 'scheduler' | 'kind' | 'vaeKind' | 'threads' | 'contract' | 'fixedSize' | 'graphCache'> & {
   model: string;
 };
+
+/** The engine's optimised-graph cache state over its workers: 'hit' only when every worker's was. */
+export function engineGraphCache(states: PipelineInfo['graphCache'][]): PipelineInfo['graphCache'] {
+  const used = states.filter((s) => s !== 'off');
+  if (used.length === 0) return 'off';
+  return used.every((s) => s === 'hit') ? 'hit' : 'miss';
+}
 
 /** The timings of one render: the pipeline's (PipelineTimings, with the JPEG encode in encodeMs
  * and codecMs), plus the time the worker's thread was blocked on purpose by ENGINE_TEST_DELAY_MS
