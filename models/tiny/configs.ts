@@ -125,7 +125,9 @@ export function textEncoderConfig(vocabSize: number, hiddenSize: number, eosId: 
   };
 }
 
-export function unetConfig(crossAttentionDim: number, timeCondProjDim: number | null, sampleSize: number) {
+/** `layersPerBlock` 2 for the ControlNet variants: with it, the 12 down-block residuals follow
+ * from the config as in SD 1.x (1 + 4·2 + 3 downsamplers). */
+export function unetConfig(crossAttentionDim: number, timeCondProjDim: number | null, sampleSize: number, layersPerBlock = 1) {
   return {
     _class_name: 'UNet2DConditionModel',
     _diffusers_version: DIFFUSERS_VERSION,
@@ -139,12 +141,30 @@ export function unetConfig(crossAttentionDim: number, timeCondProjDim: number | 
     flip_sin_to_cos: true,
     freq_shift: 0,
     in_channels: 4,
-    layers_per_block: 1,
+    layers_per_block: layersPerBlock,
     norm_num_groups: 32,
     out_channels: 4,
     sample_size: sampleSize,
     time_cond_proj_dim: timeCondProjDim,
     up_block_types: ['UpBlock2D', 'CrossAttnUpBlock2D', 'CrossAttnUpBlock2D', 'CrossAttnUpBlock2D'],
+  };
+}
+
+/** controlnet/<kind>/config.json, the keys diffusers' ControlNetModel writes. */
+export function controlNetConfig(crossAttentionDim: number, sampleSize: number) {
+  return {
+    _class_name: 'ControlNetModel',
+    _diffusers_version: DIFFUSERS_VERSION,
+    _livecanvas_tiny: TINY_NOTE,
+    block_out_channels: [32, 64, 64, 64],
+    conditioning_channels: 3,
+    conditioning_embedding_out_channels: [16, 32, 96, 256],
+    controlnet_conditioning_channel_order: 'rgb',
+    cross_attention_dim: crossAttentionDim,
+    down_block_types: ['CrossAttnDownBlock2D', 'CrossAttnDownBlock2D', 'CrossAttnDownBlock2D', 'DownBlock2D'],
+    in_channels: 4,
+    layers_per_block: 2,
+    sample_size: sampleSize,
   };
 }
 

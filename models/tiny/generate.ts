@@ -3,7 +3,8 @@
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { buildBpeVocab } from './bpe-vocab';
-import { modelIndex, schedulerConfig, textEncoderConfig, tokenizerFiles, unetConfig, vaeConfig } from './configs';
+import { controlNetConfig, modelIndex, schedulerConfig, textEncoderConfig, tokenizerFiles, unetConfig, vaeConfig } from './configs';
+import { buildControlNet, CONTROL_LAYERS_PER_BLOCK, FUSED_KINDS, TINY_CONTROL_KINDS } from './controlnet';
 import type { GraphBuilder } from './onnx-graph';
 import { SeededRandom, seedFor } from './rng';
 import { buildTextEncoder, MAX_POSITIONS, meanHiddenState, textEncoderWeights, type TextEncoderWeights } from './text-encoder';
@@ -66,10 +67,13 @@ export async function generateTinyModel(variant: TinyVariant, outDir: string): P
       storage: variant.storage,
       seed: seedFor(weightsId, 'unet'),
       textCalibration: calibrateText(text, { bosId, eosId, padId }, seedFor(weightsId, 'calibration')),
+      control: variant.controlnet === 'separate' ? { layout: 'separate' } : variant.controlnet === 'fused' ? { layout: 'fused', kinds: FUSED_KINDS } : undefined,
     }),
     variant.unetExternalData ? 'model.onnx_data' : undefined,
   );
-  await writeJson(join(work, 'unet', 'config.json'), unetConfig(variant.hiddenSize, variant.timeCondProjDim, SAMPLE_SIZE));
+  const layersPerBlock = variant.controlnet ? CONTROL_LAYERS_PER_BLOCK : 1;
+  await writeJson(join(work, 'unet', 'config.json'), unetConfig(variant.hiddenSize, variant.timeCondProjDim, SAMPLE_SIZE, layersPerBlock));
+  await writeControlNets(work, variant);
 
   const vaeSpec = { kind: variant.vae, scalingFactor, storage: variant.storage, seed: seedFor(weightsId, variant.vae, 'vae') };
   await writeGraph(join(work, 'vae_encoder'), buildVaeEncoder(vaeSpec));
@@ -82,6 +86,22 @@ export async function generateTinyModel(variant: TinyVariant, outDir: string): P
   await rm(finalDir, { recursive: true, force: true });
   await rename(work, finalDir);
   return finalDir;
+}
+
+/** The separate layout's controlnet/<kind>/ folders (scribble takes a double [1] scale as OnnxStack
+ * feeds it, canny a float scalar: the engine must read which), or the fused layout's kind order. */
+async function writeControlNets(work: string, variant: TinyVariant): Promise<void> {
+  if (variant.controlnet === 'fused') {
+    await writeJson(join(work, 'unet', 'controlnet.json'), { kinds: FUSED_KINDS });
+    return;
+  }
+  if (variant.controlnet !== 'separate') return;
+  for (const kind of TINY_CONTROL_KINDS) {
+    const dir = join(work, 'controlnet', kind);
+    const scale = kind === 'scribble' ? 'double-rank1' : 'float-scalar';
+    await writeGraph(dir, buildControlNet({ kind, crossAttentionDim: variant.hiddenSize, scale, storage: variant.storage }));
+    await writeJson(join(dir, 'config.json'), controlNetConfig(variant.hiddenSize, SAMPLE_SIZE));
+  }
 }
 
 /** Mean and spread of the UNet's prompt feature over random prompts of 0–20 tokens, padded the way

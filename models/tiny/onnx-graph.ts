@@ -13,7 +13,7 @@ type ValueInfoProto = onnxProto.onnx.IValueInfoProto;
 type AttributeProto = onnxProto.onnx.IAttributeProto;
 
 export const DT = onnx.TensorProto.DataType;
-export type ElemType = 'float32' | 'float16' | 'int32' | 'int64';
+export type ElemType = 'float32' | 'float16' | 'int32' | 'int64' | 'double';
 export type FloatStorage = 'float32' | 'float16';
 /** A dimension: fixed size or a named dynamic dimension (dim_param) as real exports use. */
 export type Dim = number | string;
@@ -23,6 +23,7 @@ const ELEM: Record<ElemType, number> = {
   float16: DT.FLOAT16,
   int32: DT.INT32,
   int64: DT.INT64,
+  double: DT.DOUBLE,
 };
 
 const AT = onnx.AttributeProto.AttributeType;
@@ -59,6 +60,8 @@ export class GraphBuilder {
   private readonly inputs: ValueInfoProto[] = [];
   private readonly outputs: ValueInfoProto[] = [];
   private counter = 0;
+  /** float initializers that stay in the .onnx even with external data (shape-inference inputs) */
+  private readonly inline = new Set<string>();
 
   /** @param storage dtype of float inputs, outputs and weights on the wire. */
   constructor(
@@ -117,9 +120,16 @@ export class GraphBuilder {
     return name;
   }
 
+  /** Like floats(), but always stored in the .onnx itself: onnxruntime's shape inference reads
+   * e.g. Resize scales while loading and cannot read them from external data. */
+  inlineFloats(name: string, values: number[]): string {
+    this.inline.add(name);
+    return this.floats(name, values);
+  }
+
   /** Declares a graph input. Float inputs are declared in the storage dtype; returns a float32
-   * value name for floats and the raw name for integer inputs. */
-  input(name: string, elem: 'float' | 'int32' | 'int64', dims: Dim[]): string {
+   * value name for floats and the raw name for integer (and double) inputs. */
+  input(name: string, elem: 'float' | 'int32' | 'int64' | 'double', dims: Dim[]): string {
     if (elem !== 'float') {
       this.inputs.push(valueInfo(name, elem, dims));
       return name;
@@ -152,7 +162,7 @@ export class GraphBuilder {
       const chunks: Uint8Array[] = [];
       let offset = 0;
       initializers = this.initializers.map((t) => {
-        if (t.dataType !== DT.FLOAT && t.dataType !== DT.FLOAT16) return t;
+        if ((t.dataType !== DT.FLOAT && t.dataType !== DT.FLOAT16) || this.inline.has(t.name!)) return t;
         const raw = t.rawData as Uint8Array;
         const aligned = Math.ceil(offset / 4096) * 4096;
         if (aligned > offset) chunks.push(new Uint8Array(aligned - offset));

@@ -13,6 +13,7 @@
 // pick the colour the picture drifts to; the timestep sets how much it drifts and how much noise is
 // removed. Blending towards the target (instead of adding a bias) keeps the drift bounded however
 // many steps run, and small t (low strength) keeps the output close to the input.
+import { addResiduals, fusedControl, residualInputs, type TinyControlKind } from './controlnet';
 import { attr, DT, GraphBuilder, type FloatStorage } from './onnx-graph';
 import { SeededRandom } from './rng';
 
@@ -49,6 +50,9 @@ export interface UnetSpec {
   seed: number;
   /** Mean and RMS spread (over prompts) of mean_seq(last_hidden_state), see meanHiddenState(). */
   textCalibration: { mean: ArrayLike<number>; spread: number };
+  /** ControlNet inputs (controlnet.ts): the 13 residuals of a separate ControlNet, or the fused
+   * layout's images and scales for these kinds; ε then follows the control image. */
+  control?: { layout: 'separate' } | { layout: 'fused'; kinds: readonly TinyControlKind[] };
 }
 
 const LATENT_CHANNELS = 4;
@@ -71,6 +75,7 @@ export function buildUnet(spec: UnetSpec): GraphBuilder {
     spec.timestep === 'int64-rank1' ? g.input('timestep', 'int64', ['steps']) : g.input('timestep', 'float', []);
   const hidden = g.input('encoder_hidden_states', 'float', ['batch_size', 'sequence_length', D]);
   const cond = spec.timeCondProjDim ? g.input('timestep_cond', 'float', ['batch_size', spec.timeCondProjDim]) : null;
+  const residuals = !spec.control ? null : spec.control.layout === 'separate' ? residualInputs(g) : fusedControl(g, spec.control.kinds);
 
   // t as float [n,1] (n = 1 for a scalar) and as a clamped integer index into the tables.
   const tFloat = spec.timestep === 'int64-rank1' ? g.op('Cast', [timestep], { to: attr.int(DT.FLOAT) }) : timestep;
@@ -143,11 +148,10 @@ export function buildUnet(spec: UnetSpec): GraphBuilder {
   const target = g.op('Reshape', [g.op('Mul', [g.op('Tanh', [logits]), g.scalar('target_scale', TARGET_SCALE)]), g.int64('shape_nc11', [-1, C, 1, 1])]);
 
   const x0 = g.op('Add', [g.op('Mul', [lookup('schedule.keep', keep), blurred]), g.op('Mul', [lookup('schedule.pull', pull), target])]);
-  const eps = g.op('Sub', [
-    g.op('Mul', [lookup('schedule.inv_sigma', invSigma), sample]),
-    g.op('Mul', [lookup('schedule.alpha_over_sigma', alphaOverSigma), x0]),
-  ]);
-  g.output('out_sample', eps, ['batch_size', 'num_channels', 'height', 'width']);
+  const scaledSample = g.op('Mul', [lookup('schedule.inv_sigma', invSigma), sample]);
+  const aOverS = lookup('schedule.alpha_over_sigma', alphaOverSigma);
+  const eps = g.op('Sub', [scaledSample, g.op('Mul', [aOverS, x0])]);
+  g.output('out_sample', residuals ? addResiduals(g, eps, residuals, aOverS) : eps, ['batch_size', 'num_channels', 'height', 'width']);
   return g;
 }
 

@@ -1,4 +1,4 @@
-// The four tiny presets, each mimicking one real I/O contract (see ../../../shared notes
+// The tiny presets, each mimicking one real I/O contract (see ../../../shared notes
 // diffusion-facts.md §1a): what differs between them is exactly what the engine must adapt to.
 import type { PipelineKind } from './configs';
 import type { FloatStorage } from './onnx-graph';
@@ -20,6 +20,9 @@ export interface TinyVariant {
   padToken: '<|endoftext|>' | '!';
   /** Write the UNet weights to unet/model.onnx_data (ONNX external data), as Optimum does. */
   unetExternalData: boolean;
+  /** ControlNet layout (controlnet.ts): a residual-input UNet + controlnet/{scribble,canny}/, or a
+   * fused UNet taking controlnet_images/controlnet_scales with unet/controlnet.json. */
+  controlnet?: 'separate' | 'fused';
 }
 
 /** The new Optimum (SD-Turbo) contract; tiny-taesd and tiny-turbo-fp16 differ from it in one field. */
@@ -37,20 +40,22 @@ const TURBO: TinyVariant = {
   unetExternalData: false,
 };
 
+const LCM: TinyVariant = {
+  name: 'tiny-lcm',
+  description: 'LCM, old Optimum contract: int32 input_ids, int64 [1] timestep, timestep_cond [b,256], latent_sample, UNet external data',
+  kind: 'lcm',
+  storage: 'float32',
+  idsType: 'int32',
+  timestep: 'int64-rank1',
+  timeCondProjDim: 256,
+  hiddenSize: 32,
+  vae: 'kl-sample',
+  padToken: '<|endoftext|>',
+  unetExternalData: true,
+};
+
 export const TINY_VARIANTS: readonly TinyVariant[] = [
-  {
-    name: 'tiny-lcm',
-    description: 'LCM, old Optimum contract: int32 input_ids, int64 [1] timestep, timestep_cond [b,256], latent_sample, UNet external data',
-    kind: 'lcm',
-    storage: 'float32',
-    idsType: 'int32',
-    timestep: 'int64-rank1',
-    timeCondProjDim: 256,
-    hiddenSize: 32,
-    vae: 'kl-sample',
-    padToken: '<|endoftext|>',
-    unetExternalData: true,
-  },
+  LCM,
   TURBO,
   {
     ...TURBO,
@@ -63,6 +68,19 @@ export const TINY_VARIANTS: readonly TinyVariant[] = [
     name: 'tiny-turbo-fp16',
     description: 'tiny-turbo with every float input, output and weight in float16 (input_ids stay int64)',
     storage: 'float16',
+  },
+  {
+    ...LCM,
+    name: 'tiny-lcm-controlnet',
+    description:
+      'tiny-lcm with a residual-input UNet (down_block_{0..11}_additional_residual, mid_block_additional_residual) and separate scribble (double [1] scale) and canny (float scale) ControlNets',
+    controlnet: 'separate',
+  },
+  {
+    ...LCM,
+    name: 'tiny-lcm-controlnet-fused',
+    description: 'tiny-lcm with a fused UNet+ControlNet graph (controlnet_images [2,b,3,H,W], controlnet_scales [2]; unet/controlnet.json: canny, scribble)',
+    controlnet: 'fused',
   },
 ];
 

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { float16ToFloat32, float32ToFloat16 } from '../../lib/diffusion/fp16';
+import { CONTROL_DIRECTION, CONTROL_RESIDUALS, FUSED_KINDS, RESIDUAL_GAIN, residualWeights } from '../../models/tiny/controlnet';
 import { generateTinyModel } from '../../models/tiny/generate';
 import { TINY_VARIANTS, tinyVariant } from '../../models/tiny/variants';
 
@@ -88,7 +89,7 @@ function guidanceEmbedding(g: number): Float32Array {
   return out;
 }
 
-async function runUnet(model: string, sample: Float32Array, h: number, w: number, t: number, hidden: ort.Tensor, guidance = 8) {
+async function runUnet(model: string, sample: Float32Array, h: number, w: number, t: number, hidden: ort.Tensor, guidance = 8, control: Record<string, ort.Tensor> = {}) {
   const v = tinyVariant(model);
   const fp16 = v.storage === 'float16';
   const feeds: Record<string, ort.Tensor> = {
@@ -97,7 +98,26 @@ async function runUnet(model: string, sample: Float32Array, h: number, w: number
     encoder_hidden_states: hidden,
   };
   if (v.timeCondProjDim) feeds.timestep_cond = new ort.Tensor('float32', guidanceEmbedding(guidance), [1, 256]);
+  Object.assign(feeds, controlFeeds(model, h, w), control);
   return (await (await session(model, 'unet')).run(feeds)).out_sample;
+}
+
+/** The ControlNet inputs of a control variant's UNet, all zeros (no control). */
+function controlFeeds(model: string, h: number, w: number): Record<string, ort.Tensor> {
+  const v = tinyVariant(model);
+  if (v.controlnet === 'separate') {
+    return Object.fromEntries(
+      CONTROL_RESIDUALS.map((r) => [r.name, new ort.Tensor('float32', new Float32Array(r.channels * (h / r.factor) * (w / r.factor)), [1, r.channels, h / r.factor, w / r.factor])]),
+    );
+  }
+  if (v.controlnet === 'fused') {
+    const n = FUSED_KINDS.length;
+    return {
+      controlnet_images: new ort.Tensor('float32', new Float32Array(n * 3 * 64 * h * w), [n, 1, 3, 8 * h, 8 * w]),
+      controlnet_scales: new ort.Tensor('float32', new Float32Array(n), [n]),
+    };
+  }
+  return {};
 }
 
 /** A smooth test picture in [-1,1]: colour gradients, so an 8× blur barely changes it. */
@@ -153,6 +173,8 @@ describe('folder layout and side files', () => {
       'tokenizer/tokenizer_config.json',
       ...['text_encoder', 'unet', 'vae_encoder', 'vae_decoder'].flatMap((p) => [`${p}/model.onnx`, `${p}/config.json`]),
       ...(v.unetExternalData ? ['unet/model.onnx_data'] : []),
+      ...(v.controlnet === 'separate' ? ['scribble', 'canny'].flatMap((k) => [`controlnet/${k}/model.onnx`, `controlnet/${k}/config.json`]) : []),
+      ...(v.controlnet === 'fused' ? ['unet/controlnet.json'] : []),
     ];
     expect([...files].sort()).toEqual(expected.sort());
 
@@ -235,6 +257,13 @@ describe('I/O contracts as onnxruntime-node reports them', () => {
       v.timestep === 'int64-rank1' ? { name: 'timestep', type: 'int64', shape: ['steps'] } : { name: 'timestep', type: f, shape: [] },
       { name: 'encoder_hidden_states', type: f, shape: ['batch_size', 'sequence_length', D] },
       ...(v.timeCondProjDim ? [{ name: 'timestep_cond', type: f, shape: ['batch_size', 256] }] : []),
+      ...(v.controlnet === 'separate' ? CONTROL_RESIDUALS.map((r) => ({ name: r.name, type: f, shape: ['batch_size', r.channels, `height_${r.factor}`, `width_${r.factor}`] })) : []),
+      ...(v.controlnet === 'fused'
+        ? [
+            { name: 'controlnet_images', type: f, shape: [2, 'batch_size', 3, 'height', 'width'] },
+            { name: 'controlnet_scales', type: f, shape: [2] },
+          ]
+        : []),
     ]);
     expect(meta(unet.outputMetadata).map((m) => [m.name, m.type])).toEqual([['out_sample', f]]);
 
@@ -340,5 +369,81 @@ describe('running the parts', () => {
     const e32 = floats(await runUnet('tiny-turbo', x, h, h, 749, a.last));
     const e16 = floats(await runUnet('tiny-turbo-fp16', x, h, h, 749, b.last));
     expect(meanAbsDiff(e32, e16)).toBeLessThan(0.01);
+  });
+});
+
+describe('the tiny ControlNets (models/tiny/controlnet.ts)', () => {
+  /** A control image in 0..1: a bright square on black, [1,3,H,W]. */
+  function condImage(side: number): Float32Array {
+    const img = new Float32Array(3 * side * side);
+    for (let c = 0; c < 3; c++) for (let y = side / 4; y < side / 2; y++) for (let x = side / 8; x < (side * 3) / 4; x++) img[c * side * side + y * side + x] = 0.25 * (c + 1);
+    return img;
+  }
+
+  /** avgpool_k of the channel mean of `cond` ([1,3,S,S]). */
+  function pooledGray(cond: Float32Array, side: number, k: number): Float64Array {
+    const n = side / k;
+    const out = new Float64Array(n * n);
+    for (let c = 0; c < 3; c++) for (let y = 0; y < side; y++) for (let x = 0; x < side; x++) out[Math.floor(y / k) * n + Math.floor(x / k)] += cond[c * side * side + y * side + x] / 3 / (k * k);
+    return out;
+  }
+
+  it('separate: the contract OnnxStack exports have (scribble takes a double [1] scale, canny a float scalar)', async () => {
+    for (const kind of ['scribble', 'canny']) {
+      const cn = await session('tiny-lcm-controlnet', `controlnet/${kind}`);
+      expect(meta(cn.inputMetadata).map((m) => [m.name, m.type, m.shape.length])).toEqual([
+        ['sample', 'float32', 4],
+        ['timestep', 'int64', 1],
+        ['encoder_hidden_states', 'float32', 3],
+        ['controlnet_cond', 'float32', 4],
+        ['conditioning_scale', kind === 'scribble' ? 'float64' : 'float32', kind === 'scribble' ? 1 : 0],
+      ]);
+      expect(meta(cn.outputMetadata).map((m) => m.name)).toEqual(CONTROL_RESIDUALS.map((r) => r.name));
+    }
+    expect(readJson('tiny-lcm-controlnet-fused', 'unet', 'controlnet.json')).toEqual({ kinds: [...FUSED_KINDS] });
+    expect(readJson('tiny-lcm-controlnet', 'unet', 'config.json')).toMatchObject({ layers_per_block: 2, block_out_channels: [32, 64, 64, 64] });
+  });
+
+  it('residual j = scale · weights_j[c] · avgpool_{8·f_j}(mean RGB of the control image)', async () => {
+    const side = 256;
+    const cond = condImage(side);
+    const { last } = await encodeText('tiny-lcm-controlnet', [10]);
+    const out = await (await session('tiny-lcm-controlnet', 'controlnet/canny')).run({
+      sample: new ort.Tensor('float32', new Float32Array(4 * 32 * 32), [1, 4, 32, 32]),
+      timestep: new ort.Tensor('int64', BigInt64Array.of(499n), [1]),
+      encoder_hidden_states: last,
+      controlnet_cond: new ort.Tensor('float32', cond, [1, 3, side, side]),
+      conditioning_scale: new ort.Tensor('float32', Float32Array.of(1.5), []),
+    });
+    CONTROL_RESIDUALS.forEach((r, j) => {
+      const pooled = pooledGray(cond, side, 8 * r.factor);
+      const w = residualWeights('canny', j);
+      const got = out[r.name].data as Float32Array;
+      expect(out[r.name].dims).toEqual([1, r.channels, side / 8 / r.factor, side / 8 / r.factor]);
+      let worst = 0;
+      for (let c = 0; c < r.channels; c++) for (let p = 0; p < pooled.length; p++) worst = Math.max(worst, Math.abs(got[c * pooled.length + p] - 1.5 * w[c] * pooled[p]));
+      expect(worst, r.name).toBeLessThan(1e-6);
+    });
+  });
+
+  it('with zero control the control UNets compute what tiny-lcm computes; the residuals move x̂₀ along CONTROL_DIRECTION', async () => {
+    const h = 16;
+    const x = noise(4 * h * h, 11);
+    const { last } = await encodeText('tiny-lcm', [100, 200]);
+    const plain = floats(await runUnet('tiny-lcm', x, h, h, 499, last));
+    for (const model of ['tiny-lcm-controlnet', 'tiny-lcm-controlnet-fused']) {
+      expect(meanAbsDiff(plain, floats(await runUnet(model, x, h, h, 499, last)))).toBeLessThan(1e-6);
+    }
+    // one residual (down_block_0, factor 1) of 1 everywhere: m = mean over channels = 1, so
+    // ε moves by −√ā/√(1−ā)·GAIN·direction in every pixel
+    const feeds = controlFeeds('tiny-lcm-controlnet', h, h);
+    const r0 = CONTROL_RESIDUALS[0];
+    feeds[r0.name] = new ort.Tensor('float32', new Float32Array(r0.channels * h * h).fill(1), [1, r0.channels, h, h]);
+    const moved = floats(await runUnet('tiny-lcm-controlnet', x, h, h, 499, last, 8, feeds));
+    const a = 0.27767; // ā at t = 499 (notes/diffusion-facts.md §2)
+    for (let c = 0; c < 4; c++) {
+      const want = -Math.sqrt(a / (1 - a)) * RESIDUAL_GAIN * CONTROL_DIRECTION[c];
+      expect(moved[c * h * h + 5] - plain[c * h * h + 5]).toBeCloseTo(want, 3);
+    }
   });
 });
