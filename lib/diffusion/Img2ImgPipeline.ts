@@ -7,6 +7,8 @@
 import * as ort from 'onnxruntime-node';
 import { decodeImage, encodeJpeg, ImageDecodeError, nchw16ToRgb, PlanarConverter, resizeRgb, rgbToNchw16, type RgbImage } from '../image';
 import { ClipTokenizer } from './ClipTokenizer';
+import { ControlNets } from './ControlNets';
+import type { ControlRun } from './controlRun';
 import { EngineError } from './errors';
 import { byteToHalfTable, float16ToFloat32, float32ToFloat16, halfToByteTable } from './fp16';
 import type { ModelContract } from './ModelContract';
@@ -34,7 +36,8 @@ import { newTimings, nowMs, settle, type PipelineTimings } from './timings';
 export type { SamplerName } from './schedulers/samplerChoice';
 export type { Sampler } from './schedulers/Sampler';
 export type { PipelineInfo, PipelineLoadOptions } from './pipelineLoad';
-export type { Img2ImgParams, RenderParams, Size } from './renderParams';
+export type { ControlKind, ControlParams, Img2ImgParams, RenderControl, RenderParams, Size } from './renderParams';
+export type { ControlNetInfo } from './ControlNets';
 export type { PipelineTimings } from './timings';
 
 /** Encoded image bytes (PNG/JPEG/WebP) or raw RGB; cover-resized to the output size. */
@@ -69,6 +72,8 @@ interface Run {
   timesteps: number[];
   buf: SizeBuffers;
   timings: PipelineTimings;
+  /** the ControlNet work of this run, on a model with ControlNet inputs */
+  control?: ControlRun;
 }
 
 export class Img2ImgPipeline {
@@ -90,8 +95,9 @@ export class Img2ImgPipeline {
     private readonly sampler: Sampler,
     info: Omit<PipelineInfo, 'pixelKernels'>,
     private readonly promptCacheSize: number,
+    private readonly control: ControlNets | undefined,
   ) {
-    this.info = { ...info, pixelKernels: this.converter.implementation };
+    this.info = { ...info, pixelKernels: this.converter.implementation, ...(control && { controlNet: control.info }) };
     this.buffers = new SizeBufferPool(contract);
   }
 
@@ -107,8 +113,13 @@ export class Img2ImgPipeline {
     const { sessions, executionProvider, graphCache } = loaded;
     const contract = await readContractOrRelease(folder, sessions);
     const info = describePipeline({ folder, contract, samplerName, executionProvider, requested, threads, deterministic, graphCache });
-    opts.logger?.info?.(`loaded ${folder.name} (${folder.kind}, ${samplerName}, ${folder.vaeKind} VAE${opts.vae ? ` from ${folder.vae.name}` : ''}, ${info.contract}) on ${executionProvider}`);
-    return new Img2ImgPipeline(folder, sessions, contract, tokenizer, sampler, info, opts.promptCacheSize ?? 16);
+    const control = await ControlNets.load(folder, contract, { executionProvider, threads, logger: opts.logger, graphCache: opts.graphCache }).catch(async (e: unknown) => {
+      await Promise.all(Object.values(sessions).map((s) => s.release()));
+      throw e;
+    });
+    const cn = control ? `, ControlNet ${control.info.layout}: ${control.info.kinds.join(' + ') || 'none installed'}` : '';
+    opts.logger?.info?.(`loaded ${folder.name} (${folder.kind}, ${samplerName}, ${folder.vaeKind} VAE${opts.vae ? ` from ${folder.vae.name}` : ''}, ${info.contract}${cn}) on ${executionProvider}`);
+    return new Img2ImgPipeline(folder, sessions, contract, tokenizer, sampler, info, opts.promptCacheSize ?? 16, control);
   }
 
   /** Runs img2img on `input`, cover-resized to the requested size. */
@@ -154,7 +165,7 @@ export class Img2ImgPipeline {
     await this.current?.catch(() => undefined);
     this.buffers.clear();
     this.promptCache.clear();
-    await Promise.all(Object.values(this.sessions).map((s) => s.release()));
+    await Promise.all([...Object.values(this.sessions).map((s) => s.release()), this.control?.release()]);
   }
 
   private async exclusive<T>(job: () => Promise<T>): Promise<T> {
@@ -173,7 +184,9 @@ export class Img2ImgPipeline {
 
   private async render(input: ImageInput, raw: Img2ImgParams, fit: boolean, reuseOutput: boolean, t0: number): Promise<Img2ImgResult> {
     const { params, timesteps } = decideParams(raw, this.sampler, this.info.fixedSize, fit);
-    const run: Run = { params, timesteps, buf: this.buffers.get(params.width, params.height), timings: newTimings() };
+    ControlNets.check(this.folder.name, params.control, this.control);
+    const buf = this.buffers.get(params.width, params.height);
+    const run: Run = { params, timesteps, buf, timings: newTimings(), control: this.control?.begin(params.control, timesteps.length, buf) };
     const prompt = await this.encodePrompt(params.prompt, run.timings);
     const stepNoise = await this.prepareLatents(input, run);
     await this.denoise(prompt.hidden, stepNoise, run);
@@ -228,6 +241,7 @@ export class Img2ImgPipeline {
       throw e;
     }
     run.timings.decodeMs = needsCodec ? nowMs() - td : 0;
+    run.control?.setImage(rgb, run.timings);
     await this.encodeImage(rgb, run);
     const { signal, noise: k } = this.sampler.noiseCoefficients();
     mixInto(buf.x, signal, buf.z0, k, noise, buf.latentN);
@@ -262,10 +276,8 @@ export class Img2ImgPipeline {
     const { buf, timesteps, timings: t } = run;
     const n = buf.latentN;
     const u = this.contract.unet;
-    const fixedFeeds: Record<string, ort.Tensor> = {
-      [u.sample.name]: new ort.Tensor(u.sample.type, buf.unetIn, [1, 4, buf.latentHeight, buf.latentWidth]),
-      [u.hidden.name]: hidden,
-    };
+    const sample = new ort.Tensor(u.sample.type, buf.unetIn, [1, 4, buf.latentHeight, buf.latentWidth]);
+    const fixedFeeds: Record<string, ort.Tensor> = { [u.sample.name]: sample, [u.hidden.name]: hidden, ...run.control?.fixedFeeds() };
     if (u.timestepCond) fixedFeeds[u.timestepCond.name] = this.guidance.get(this.sampler.embeddedGuidance(run.params.guidance), u.timestepCond.dim, u.timestepCond.type);
     let noiseAt = 0;
     for (let i = 0; i < timesteps.length; i++) {
@@ -275,7 +287,8 @@ export class Img2ImgPipeline {
       } else {
         scaleInto(buf.unetIn, buf.x, k, n);
       }
-      const { out, dt } = await this.runPart('unet', { ...fixedFeeds, [u.timestep.name]: timestepTensor(timesteps[i], u.timestep.type, u.timestep.rank) }, t);
+      const control = await run.control?.stepFeeds(i, sample, timesteps[i], hidden, t);
+      const { out, dt } = await this.runPart('unet', { ...fixedFeeds, ...control, [u.timestep.name]: timestepTensor(timesteps[i], u.timestep.type, u.timestep.rank) }, t);
       t.unetStepsMs.push(dt);
       t.unetMs += dt;
       const epsTensor = out[u.output.name] as ort.Tensor;

@@ -4,6 +4,7 @@
 // everywhere (see diffusers' pipeline_onnx_stable_diffusion_img2img.py, which reads the timestep
 // dtype the same way). Anything we cannot drive is refused here, at load, with one line.
 import type * as ort from 'onnxruntime-node';
+import { isControlInput, readUnetControl, type UnetControl } from './controlNetContract';
 import { EngineError } from './errors';
 import type { ModelFolder, ModelPart } from './ModelFolder';
 
@@ -33,6 +34,8 @@ export interface ModelContract {
     output: FloatSlot;
     /** set when the export fixed the latent height/width instead of leaving them symbolic */
     fixedLatent?: { height: number; width: number };
+    /** the ControlNet inputs of a UNet exported with them (controlNetContract.ts) */
+    control?: UnetControl;
   };
   vaeEncoder: { input: FloatSlot; output: FloatSlot };
   vaeDecoder: { input: FloatSlot; output: FloatSlot };
@@ -57,6 +60,7 @@ export function readContract(folder: ModelFolder, sessions: Sessions): ModelCont
       timestepCond: u.timestepCond,
       output: r.floatSlot('unet', u.out),
       fixedLatent: u.fixedLatent,
+      ...(u.control && { control: u.control }),
     },
     vaeEncoder: { input: r.floatSlot('vae_encoder', vae.veInput), output: r.floatSlot('vae_encoder', vae.veOutput) },
     vaeDecoder: { input: r.floatSlot('vae_decoder', vae.vdInput), output: r.floatSlot('vae_decoder', vae.vdOutput) },
@@ -138,7 +142,8 @@ function readUnet(r: ContractReader, teHiddenOut: Meta) {
   }
   r.checkChannels('unet', sample, 4, 'inpainting and depth UNets are not supported');
   const tCond = pick(unIn, ['timestep_cond']);
-  const extraUnet = unIn.filter((m) => m !== sample && m !== timestep && m !== hidden && m !== tCond);
+  const control = readUnetControl(unIn, r.unetConfig, (problem, fix) => r.unsupported('unet', problem, fix));
+  const extraUnet = unIn.filter((m) => m !== sample && m !== timestep && m !== hidden && m !== tCond && !isControlInput(m.name));
   if (extraUnet.length) {
     const sdxl = extraUnet.some((m) => m.name === 'text_embeds' || m.name === 'time_ids');
     throw r.unsupported('unet', `needs extra inputs ${describe(extraUnet)}${sdxl ? ' (an SDXL UNet)' : ''}`, SD_FIX);
@@ -163,7 +168,7 @@ function readUnet(r: ContractReader, teHiddenOut: Meta) {
   const out = pick(unOut, ['out_sample', 'latent']) ?? unOut[0];
   const [, , fixedH, fixedW] = sample.shape;
   const fixedLatent = typeof fixedH === 'number' && typeof fixedW === 'number' ? { height: fixedH, width: fixedW } : undefined;
-  return { sample, timestep, hidden, timestepCond, out, fixedLatent };
+  return { sample, timestep, hidden, timestepCond, out, fixedLatent, control };
 }
 
 /** VAE halves: image → latent (4 channels, or 8 = mean‖logvar) → image */
@@ -203,5 +208,6 @@ export function summarizeContract(c: ModelContract): string {
     c.unet.timestepCond ? `timestep_cond [1,${c.unet.timestepCond.dim}]` : 'no timestep_cond',
     `vae_encoder → ${c.vaeEncoder.output.name}`,
     `unet ${c.unet.sample.type}`,
+    ...(c.unet.control ? [`controlnet ${c.unet.control.layout}`] : []),
   ].join(', ');
 }

@@ -12,7 +12,7 @@ import { Img2ImgPipeline } from './Img2ImgPipeline';
 import { liveFrameDefaults } from './liveDefaults';
 import { resolveModelArg } from './modelPaths';
 import type { PipelineInfo } from './pipelineLoad';
-import type { Img2ImgParams } from './renderParams';
+import { CONTROL_KINDS, MAX_CONTROL_SCALE, type ControlKind, type Img2ImgParams } from './renderParams';
 import { EXECUTION_PROVIDERS, type ExecutionProvider } from './executionProviders';
 
 const number = (name: string) => (v: string) => {
@@ -51,6 +51,10 @@ function parseArgs(argv: string[]) {
     .option('--ep <provider>', `execution provider: ${EXECUTION_PROVIDERS.join(', ')}`, 'cpu')
     .option('--threads <n>', 'onnxruntime intra-op threads (default: number of cores)', integer('--threads'))
     .option('--quality <q>', 'JPEG quality for .jpg output', integer('--quality'), 90)
+    .option('--control <kind>', `ControlNet guiding the render: ${CONTROL_KINDS.join(' or ')} (the control image is made from the input; the model needs that ControlNet)`)
+    .option('--control-scale <s>', `how strongly the control image holds the shape, 0–${MAX_CONTROL_SCALE} (default: 1)`, number('--control-scale'))
+    .option('--control-start <f>', 'fraction of the schedule where the ControlNet starts, 0–1 (default: 0)', number('--control-start'))
+    .option('--control-end <f>', 'fraction of the schedule where it stops, 0–1 (default: 1)', number('--control-end'))
     .configureHelp({
       optionDescription(this: Help, option: Option) {
         const text = Help.prototype.optionDescription.call(this, option);
@@ -79,6 +83,10 @@ interface CliOptions {
   ep: string;
   threads?: number;
   quality: number;
+  control?: string;
+  controlScale?: number;
+  controlStart?: number;
+  controlEnd?: number;
 }
 
 /** The run's parameters: what was asked for, and a live frame's defaults (for this model on the
@@ -93,6 +101,7 @@ function renderSettings(o: CliOptions, info: PipelineInfo) {
     guidance: o.guidance ?? d.guidance,
     width: o.width ?? o.size ?? d.size,
     height: o.height ?? o.size ?? d.size,
+    ...(o.control && { control: { kind: o.control as ControlKind, scale: o.controlScale ?? 1, start: o.controlStart ?? 0, end: o.controlEnd ?? 1 } }),
   };
   const unset = {
     size: o.size === undefined && (o.width === undefined || o.height === undefined),
@@ -112,6 +121,7 @@ async function main(argv: string[]): Promise<void> {
   if (!['.png', '.jpg', '.jpeg'].includes(outExt)) throw new CliError(`--out must end in .png, .jpg or .jpeg (got ${o.out})`);
   if (!(EXECUTION_PROVIDERS as readonly string[]).includes(o.ep)) throw new CliError(`--ep must be one of ${EXECUTION_PROVIDERS.join(', ')} (got ${o.ep})`);
   if (!existsSync(o.input)) throw new CliError(`input image ${resolve(o.input)} does not exist`);
+  checkControlOptions(o);
   const input = readFileSync(o.input);
 
   const modelDir = resolveModelArg(o.model);
@@ -132,6 +142,16 @@ async function main(argv: string[]): Promise<void> {
     printReport({ info: pipeline.info, loadMs, encodeMs: performance.now() - te, result: r, asked: params, defaulted, out: o.out });
   } finally {
     await pipeline.dispose();
+  }
+}
+
+/** --control-* without --control, or an unknown kind: refused before the model loads. */
+function checkControlOptions(o: CliOptions): void {
+  if (o.control === undefined) {
+    const stray = (['controlScale', 'controlStart', 'controlEnd'] as const).find((k) => o[k] !== undefined);
+    if (stray) throw new CliError(`--${stray.replace(/[A-Z]/, (c) => `-${c.toLowerCase()}`)} needs --control ${CONTROL_KINDS.join('|')}`);
+  } else if (!(CONTROL_KINDS as readonly string[]).includes(o.control)) {
+    throw new CliError(`--control must be one of ${CONTROL_KINDS.join(', ')} (got ${o.control})`);
   }
 }
 

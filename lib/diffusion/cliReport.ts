@@ -23,6 +23,7 @@ export function describeSettings(p: Img2ImgResult['params'], info: PipelineInfo)
   const parts = [`${p.width}×${p.height}`, `${p.steps} step${p.steps === 1 ? '' : 's'}`, `strength ${p.strength}`];
   if (info.kind === 'lcm') parts.push(`guidance ${p.guidance}`);
   parts.push(`seed ${p.seed}`);
+  for (const c of p.control ?? []) parts.push(`${c.kind} control ${c.scale}${c.start > 0 || c.end < 1 ? ` (${Math.round(c.start * 100)}–${Math.round(c.end * 100)} % of the schedule)` : ''}`);
   return parts.join(' · ');
 }
 
@@ -46,7 +47,9 @@ export function printReport({ info, loadMs, encodeMs, result: r, asked, defaulte
   console.log(`tokenize    ${ms(t.tokenizeMs)}`);
   console.log(`textEncoder ${ms(t.textEncoderMs)}`);
   console.log(`vaeEncode   ${ms(t.vaeEncodeMs)}`);
+  if (r.params.control) console.log(`controlImg  ${ms(t.controlImageMs)}`);
   t.unetStepsMs.forEach((v, i) => console.log(`unet[${i}]     ${ms(v)}  (t=${r.timesteps[i]})`));
+  if (t.controlNetMs > 0) console.log(`controlNet  ${ms(t.controlNetMs)}`);
   console.log(`vaeDecode   ${ms(t.vaeDecodeMs)}`);
   console.log(`encode      ${ms(encodeMs)}`);
   console.log(`total       ${ms(t.totalMs + encodeMs)}  (model ${ms(t.modelMs)}, codec ${ms(t.codecMs + encodeMs)}, overhead ${ms(t.overheadMs)})`);

@@ -12,6 +12,8 @@ export type EngineErrorCode =
   | 'MODEL_UNSUPPORTED'
   /** strength/steps/size/seed/guidance out of range */
   | 'INVALID_PARAMS'
+  /** a render asked for a ControlNet kind the model has no ControlNet for */
+  | 'NO_CONTROLNET'
   /** the input image cannot be decoded or is too large */
   | 'INVALID_IMAGE'
   /** the engine was used after dispose() */

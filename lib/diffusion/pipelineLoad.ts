@@ -2,6 +2,7 @@
 // which execution provider and thread count, which sampler, whether the VAE encoder is made
 // deterministic, and what the loaded pipeline reports about itself.
 import type * as ort from 'onnxruntime-node';
+import type { ControlNetInfo } from './ControlNets';
 import { EngineError } from './errors';
 import { readContract, summarizeContract, type FloatType, type ModelContract } from './ModelContract';
 import type { ModelFolder, ModelKind, ModelPart, VaeKind } from './ModelFolder';
@@ -57,6 +58,8 @@ export interface PipelineInfo {
   graphCache: GraphCacheState;
   /** sides the exported UNet is fixed to, when it is */
   fixedSize?: { width: number; height: number };
+  /** set when the UNet takes ControlNet inputs: the layout and the kinds a render may ask for */
+  controlNet?: ControlNetInfo;
   /** how image ⇄ tensor conversion runs */
   pixelKernels: 'wasm-simd' | 'js';
   /** false only when the VAE encoder samples noise inside its graph and its deterministic rewrite

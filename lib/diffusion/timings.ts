@@ -1,7 +1,7 @@
 // Where the time of one run goes. Each pipeline stage writes its own fields as it runs; settle()
 // closes the books once the run (and the JPEG encode, when there is one) is done.
 
-/** Milliseconds per stage. model = time inside session.run, codec = decode/resize of the input and
+/** Milliseconds per stage. model = time inside session.run (ControlNets included), codec = decode/resize of the input and
  * encode of the output, overhead = everything else (tensor conversion, sampler math, JS). */
 export interface PipelineTimings {
   decodeMs: number;
@@ -10,6 +10,10 @@ export interface PipelineTimings {
   vaeEncodeMs: number;
   unetMs: number;
   unetStepsMs: number[];
+  /** ControlNet session runs (separate layout; a fused UNet runs its ControlNets inside unetMs) */
+  controlNetMs: number;
+  /** making the control images (lib/image/controlImage) and their 0..1 planes: overhead */
+  controlImageMs: number;
   vaeDecodeMs: number;
   encodeMs: number;
   modelMs: number;
@@ -28,6 +32,8 @@ export function newTimings(): PipelineTimings {
     vaeEncodeMs: 0,
     unetMs: 0,
     unetStepsMs: [],
+    controlNetMs: 0,
+    controlImageMs: 0,
     vaeDecodeMs: 0,
     encodeMs: 0,
     modelMs: 0,
