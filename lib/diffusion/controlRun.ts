@@ -32,6 +32,9 @@ export interface ControlSizeBuffers {
   zeros?: Feeds;
   /** fused: controlnet_images [N,1,3,H,W] and which slots hold an image (the rest are zeros) */
   images?: { tensor: ort.Tensor; filled: boolean[] };
+  /** per kind: the input RGB its control image was last made from. A frame whose pixels did not
+   * change (a slider moved, the prompt changed) reuses the image instead of making it again. */
+  sources: Map<ControlKind, Uint8Array>;
 }
 
 export class ControlRun {
@@ -53,7 +56,8 @@ export class ControlRun {
     return this.wanted.filter((c) => controlActiveAt(c, i, this.steps)).map((c) => c.kind);
   }
 
-  /** Makes the control images of the kinds that will run from the frame at render size. */
+  /** Makes the control images of the kinds that will run from the frame at render size (or keeps
+   * the ones made from the same pixels last time). */
   setImage(rgb: RgbImage, t: PipelineTimings): void {
     const t0 = nowMs();
     const { buf } = this;
@@ -63,7 +67,7 @@ export class ControlRun {
       const data = images.tensor.data as Float32Array | Uint16Array;
       this.nets.slots.forEach((kind, k) => {
         const c = this.wanted.find((w) => w.kind === kind);
-        if (c) planesInto(controlImage(c.kind, rgb).data, data, k * 3 * pixels, pixels);
+        if (c) this.fill(c.kind, rgb, data, k * 3 * pixels, images.filled[k]);
         else if (images.filled[k]) data.fill(0, k * 3 * pixels, (k + 1) * 3 * pixels);
         images.filled[k] = c !== undefined;
       });
@@ -71,11 +75,23 @@ export class ControlRun {
       for (const c of this.wanted) {
         const type = this.nets.nets.get(c.kind)!.contract.cond.type;
         let cond = buf.cond.get(c.kind);
-        if (cond?.type !== type) buf.cond.set(c.kind, (cond = new ort.Tensor(type, floatArray(type, 3 * pixels), [1, 3, buf.height, buf.width])));
-        planesInto(controlImage(c.kind, rgb).data, cond.data as Float32Array | Uint16Array, 0, pixels);
+        const fresh = !cond;
+        if (!cond) buf.cond.set(c.kind, (cond = new ort.Tensor(type, floatArray(type, 3 * pixels), [1, 3, buf.height, buf.width])));
+        this.fill(c.kind, rgb, cond.data as Float32Array | Uint16Array, 0, !fresh);
       }
     }
     t.controlImageMs = nowMs() - t0;
+  }
+
+  /** `kind`'s control image of `rgb` as 0..1 planes at `offset`, unless `holds` (the target still
+   * holds this kind's last image) and `rgb` has the pixels that image was made from. */
+  private fill(kind: ControlKind, rgb: RgbImage, out: Float32Array | Uint16Array, offset: number, holds: boolean): void {
+    const { sources } = this.buf;
+    const source = sources.get(kind);
+    if (holds && source && sameBytes(source, rgb.data)) return;
+    planesInto(controlImage(kind, rgb).data, out, offset, this.buf.width * this.buf.height);
+    if (source?.length === rgb.data.length) source.set(rgb.data);
+    else sources.set(kind, rgb.data.slice());
   }
 
   /** Feeds that stay the same for every step (fused: the control images). */
@@ -145,6 +161,9 @@ export class ControlRun {
     return buf.images;
   }
 }
+
+/** memcmp of two byte arrays (no copies). */
+const sameBytes = (a: Uint8Array, b: Uint8Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 
 const floatArray = (type: FloatType, n: number) => (type === 'float16' ? new Uint16Array(n) : new Float32Array(n));
 

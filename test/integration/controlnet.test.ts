@@ -184,6 +184,28 @@ describe.each([
     expect(unetFeeds.map((f) => (layout === 'fused' ? f.controlnet_scales[FUSED_KINDS.indexOf('scribble')] : f.mid_block_additional_residual.some((v) => v !== 0) ? 1 : 0))).toEqual([1, 1, 0, 0]);
   });
 
+  it('a changed frame gets its own control image; an unchanged one reuses the last', async () => {
+    const other: RgbImage = { ...input, data: input.data.slice().reverse() }; // the sketch turned 180°
+    const check = async (img: RgbImage) => {
+      const unetFeeds = spy(sessionsOf(p).unet);
+      const r = await p.run(img, { ...base, control: { kind: 'canny', scale: 1 } });
+      const want = controlImage('canny', img);
+      if (layout === 'fused') {
+        const k = FUSED_KINDS.indexOf('canny');
+        const slot = unetFeeds[0].controlnet_images.subarray(k * 3 * SIZE * SIZE, (k + 1) * 3 * SIZE * SIZE);
+        expect(maxAbsDiff(slot, new Float32Array(3 * SIZE * SIZE).map((_, x) => want.data[(x % (SIZE * SIZE)) * 3 + Math.floor(x / (SIZE * SIZE))] / 255))).toBe(0);
+      } else {
+        expect(maxAbsDiff(unetFeeds[0][CONTROL_RESIDUALS[0].name], expectedResidual('canny', 0, want, 1))).toBeLessThan(1e-5);
+      }
+      return r.timings.controlImageMs;
+    };
+    await check(input);
+    const reused = await check(input);
+    const changed = await check(other);
+    await check(input);
+    expect(reused).toBeLessThan(changed);
+  });
+
   it('times the ControlNet and the control image', async () => {
     const r = await p.run(input, { ...base, control: { kind: 'canny', scale: 1 } });
     expect(r.timings.controlImageMs).toBeGreaterThan(0);
