@@ -1,48 +1,22 @@
 'use client';
-// The strip under a live frame: renders per second, latency, engine and frame state, the
-// size/steps trade-off on CPU, history stepping, render now, pin, and the lens peek toggle. A view-only
-// page (tldraw's read-only mode) keeps what is local to it: history stepping and the peek.
-import { useEffect, useState, type PointerEvent as ReactPointerEvent } from 'react';
+// The strip under a live frame: what the engine is doing, how fast renders come (numbers in the
+// details tooltip), history stepping with an obvious way back to live, render now, pin, and the
+// lens view's hold-to-peek. A view-only page (tldraw's read-only mode) keeps what is local to it:
+// history stepping and the peek.
+import { useEffect, useState, type KeyboardEvent, type PointerEvent as ReactPointerEvent } from 'react';
 import { useEditor, useValue } from 'tldraw';
-import { relativeRenderCost } from '../../lib/canvas/liveFrame';
 import type { LiveFrameShape } from '../../lib/canvas/liveFrameSchema';
-import { frameNotice, type FrameRenders, type LiveEngineStatus } from './liveRenders';
-import { getLiveSession } from './liveSession';
+import { describeCost, describeEngineLoad, describeSpeed, describeState, speedDetails } from './hudText';
+import { frameNotice } from './liveRenders';
+import { getLiveSession, type LiveSession } from './liveSession';
+import { revealPin } from './reveal';
 
-export const NO_MODEL_HINT = 'no model installed — run `npm run models:download -- <preset>`';
+export { describeEngineLoad, describeState, NO_MODEL_HINT, type HudTone } from './hudText';
 
-export type HudTone = 'ok' | 'busy' | 'warn' | 'error';
-
-/** One line saying what the engine is doing for this frame, worded for the person drawing. */
-export function describeState(
-  engine: LiveEngineStatus | null,
-  frame: FrameRenders | null,
-  connected: boolean,
-): { text: string; tone: HudTone } {
-  if (!connected) return { text: 'offline — renders resume when the connection is back', tone: 'warn' };
-  if (engine?.state === 'no-model') return { text: engine.message ?? NO_MODEL_HINT, tone: 'error' };
-  if (engine?.state === 'error') return { text: engine.message ?? 'the engine failed to start', tone: 'error' };
-  // after a crash the engine reloads, and its message says what happened: show that, not "loading"
-  if (engine?.state === 'loading') return { text: engine.message ?? `loading ${engine.model ?? 'model'}…`, tone: 'busy' };
-  const s = frame?.status;
-  if (s?.state === 'no-model') return { text: s.message ?? NO_MODEL_HINT, tone: 'error' };
-  if (s?.state === 'error') return { text: s.message ?? 'render failed', tone: 'error' };
-  if (s?.state === 'rendering') return { text: 'rendering', tone: 'busy' };
-  if (s?.state === 'queued') return { text: 'queued', tone: 'busy' };
-  if (!frame?.history.length) return { text: 'draw to render', tone: 'ok' };
-  return { text: 'idle', tone: 'ok' };
-}
-
-const seconds = (ms: number) => (ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`);
-
-/** What loading the engine took, e.g. "tiny-lcm loaded in 1.2 s (0.4 s of it warm-up)"; null
- * before it is known. `warmupMs` is part of `loadMs`. */
-export function describeEngineLoad(engine: LiveEngineStatus | null): string | null {
-  if (engine?.state !== 'ready' || typeof engine.loadMs !== 'number') return null;
-  // a warm-up under 0.05 s would read "0.0 s of it warm-up": say nothing rather than that
-  const warm = typeof engine.warmupMs === 'number' && engine.warmupMs >= 50 ? ` (${seconds(engine.warmupMs)} of it warm-up)` : '';
-  return `${engine.model ?? 'model'} loaded in ${seconds(engine.loadMs)}${warm}`;
-}
+export const PIN_TITLE =
+  'Put this render on the canvas for everyone. Pinning also picks a new seed, even when the seed is locked, ' +
+  'so the next renders do not repeat an over-baked picture.';
+const PIN_OFFLINE_TITLE = 'Offline: pinning needs the connection to the server';
 
 const stop = (editor: ReturnType<typeof useEditor>) => (e: ReactPointerEvent) => {
   // keep the canvas from starting a selection or a stroke under the HUD
@@ -50,21 +24,9 @@ const stop = (editor: ReturnType<typeof useEditor>) => (e: ReactPointerEvent) =>
   e.stopPropagation();
 };
 
-export function LiveFrameHud({ frame }: { frame: LiveFrameShape }) {
-  const editor = useEditor();
-  const session = useValue('live session', () => getLiveSession(editor), [editor]);
-  const renders = useValue('live frame renders', () => session?.renders.get(frame.id) ?? null, [session, frame.id]);
-  const engine = useValue('live engine', () => session?.renders.engine.get() ?? null, [session]);
-  const peeking = useValue('live peek', () => session?.isPeeking(frame.id) ?? false, [session, frame.id]);
-  const readonly = useValue('read-only', () => editor.getIsReadonly(), [editor]);
-  const [now, setNow] = useState(() => Date.now());
-  const [pin, setPin] = useState<{ busy: boolean; message?: string }>({ busy: false });
+/** Whether the room's socket is connected, following its connects and disconnects. */
+function useConnected(session: LiveSession | null): boolean {
   const [connected, setConnected] = useState(true);
-
-  useEffect(() => {
-    const t = setInterval(() => setNow(Date.now()), 1000);
-    return () => clearInterval(t);
-  }, []);
   useEffect(() => {
     if (!session) return;
     const update = () => setConnected(session.socket.connected);
@@ -76,22 +38,48 @@ export function LiveFrameHud({ frame }: { frame: LiveFrameShape }) {
       session.socket.off('disconnect', update);
     };
   }, [session]);
+  return connected && !!session;
+}
+
+export function LiveFrameHud({ frame }: { frame: LiveFrameShape }) {
+  const editor = useEditor();
+  const session = useValue('live session', () => getLiveSession(editor), [editor]);
+  const renders = useValue('live frame renders', () => session?.renders.get(frame.id) ?? null, [session, frame.id]);
+  const engine = useValue('live engine', () => session?.renders.engine.get() ?? null, [session]);
+  const caughtUp = useValue('live caught up', () => session?.hasCaughtUp() ?? false, [session]);
+  const readonly = useValue('read-only', () => editor.getIsReadonly(), [editor]);
+  const [now, setNow] = useState(() => Date.now());
+  const [pin, setPin] = useState<{ busy: boolean; message?: string }>({ busy: false });
+  const connected = useConnected(session);
+
+  useEffect(() => {
+    const t = setInterval(() => setNow(Date.now()), 1000);
+    return () => clearInterval(t);
+  }, []);
+  // a pin that failed while the connection was down says nothing true once it is back
+  useEffect(() => {
+    if (connected) setPin((p) => (p.message && !p.busy ? { busy: false } : p));
+  }, [connected]);
 
   const n = renders?.history.length ?? 0;
+  const paused = renders?.viewIndex != null;
   const index = renders?.viewIndex ?? n - 1;
   const shown = n > 0 ? renders!.history[index] : null;
+  const held = renders?.held?.length ?? 0;
   const fps = session && renders ? session.renders.fps(frame.id, now) : 0;
-  const state = describeState(engine, renders, connected && !!session);
+  const state = describeState(engine, renders, connected, caughtUp || n > 0);
   const onCpu = !engine?.executionProvider || /cpu/i.test(engine.executionProvider);
-  const cost = relativeRenderCost(frame.props);
+  const cost = onCpu ? describeCost(frame.props, shown?.inferenceMs) : null;
   const notice = state.tone === 'error' ? null : frameNotice(renders);
   const engineLoad = describeEngineLoad(engine);
+  const speed = describeSpeed(fps) ?? (shown && shown.latencyMs > 0 && !paused ? `last render in ${(shown.latencyMs / 1000).toFixed(1)} s` : null);
 
   const doPin = async () => {
     if (!session) return;
     setPin({ busy: true });
     const r = await session.pin(frame.id);
-    setPin(r.ok ? { busy: false, message: 'pinned' } : { busy: false, message: r.message });
+    setPin(r.ok ? { busy: false } : { busy: false, message: r.message });
+    if (r.ok) revealPin(editor, frame.id, r.shapeId);
   };
 
   return (
@@ -107,19 +95,9 @@ export function LiveFrameHud({ frame }: { frame: LiveFrameShape }) {
         <span className={`lc-hud__state lc-hud__state--${state.tone}`} data-testid="live-state">
           {state.text}
         </span>
-        <span className="lc-hud__metric" title="renders per second over the last 3 s">
-          {fps.toFixed(1)} r/s
-        </span>
-        {shown && shown.latencyMs > 0 && (
-          <span
-            className="lc-hud__metric"
-            title={
-              shown.latencySource === 'own'
-                ? 'from your snapshot to the render on screen'
-                : 'server time from snapshot to render (someone else drew)'
-            }
-          >
-            {Math.round(shown.latencyMs)} ms
+        {speed && (
+          <span className="lc-hud__metric lc-hud__details" data-testid="live-speed" title={speedDetails(fps, shown)}>
+            {speed}
           </span>
         )}
       </div>
@@ -128,20 +106,21 @@ export function LiveFrameHud({ frame }: { frame: LiveFrameShape }) {
           type="button"
           className="lc-hud__btn"
           aria-label="Older render"
+          title="Older render"
           disabled={!session || index <= 0}
           onClick={() => session?.renders.step(frame.id, -1)}
         >
           ◀
         </button>
-        <span className="lc-hud__metric" data-testid="live-history">
-          {n ? `${index + 1}/${n}` : '0/0'}
-          {renders?.viewIndex != null ? ' (paused)' : ''}
+        <span className="lc-hud__metric lc-hud__position" data-testid="live-history" title="render on screen / renders kept">
+          {n ? `${index + 1}/${n}` : caughtUp ? '0/0' : '–'}
         </span>
         <button
           type="button"
           className="lc-hud__btn"
           aria-label="Newer render"
-          disabled={!session || index >= n - 1}
+          title="Newer render"
+          disabled={!session || !paused}
           onClick={() => session?.renders.step(frame.id, 1)}
         >
           ▶
@@ -151,7 +130,8 @@ export function LiveFrameHud({ frame }: { frame: LiveFrameShape }) {
             <button
               type="button"
               className="lc-hud__btn"
-              title="Send the frame to the engine again"
+              data-testid="live-render-now"
+              title="Render the frame again now (and follow the live renders)"
               disabled={!session}
               onClick={() => session?.renderNow(frame.id)}
             >
@@ -161,37 +141,46 @@ export function LiveFrameHud({ frame }: { frame: LiveFrameShape }) {
               type="button"
               className="lc-hud__btn"
               data-testid="live-pin"
-              title="Put this render on the canvas for everyone"
-              disabled={!shown || pin.busy}
+              title={connected ? PIN_TITLE : PIN_OFFLINE_TITLE}
+              disabled={!shown || pin.busy || !connected}
               onClick={doPin}
             >
               {pin.busy ? 'Pinning…' : 'Pin'}
             </button>
           </>
         )}
-        {frame.props.view === 'lens' && (
+        {frame.props.view === 'lens' && <PeekButton session={session} frameId={frame.id} />}
+      </div>
+      {paused && (
+        <div className="lc-hud__paused" data-testid="live-paused">
+          <span>
+            Paused on render {index + 1} of {n}
+            {held ? ` · ${held} newer` : ''}
+          </span>
           <button
             type="button"
-            className="lc-hud__btn"
-            aria-pressed={peeking}
-            title="Show the sketch under the lens"
-            onClick={() => session?.setPeeking(frame.id, !peeking)}
+            className="lc-hud__live"
+            data-testid="live-back-to-live"
+            title="Show the newest render and follow new ones again"
+            onClick={() => session?.renders.live(frame.id)}
           >
-            {peeking ? 'Show render' : 'Peek sketch'}
+            Back to live
           </button>
-        )}
-      </div>
+        </div>
+      )}
       {notice && (
         <div className="lc-hud__notice" data-testid="live-notice">
           {notice}
         </div>
       )}
-      {pin.message && pin.message !== 'pinned' && <div className="lc-hud__error">{pin.message}</div>}
-      {onCpu && cost > 1 && (
-        <div className="lc-hud__hint">
-          CPU: {frame.props.outputSize}² × {frame.props.steps} step{frame.props.steps > 1 ? 's' : ''} costs ≈
-          {cost.toFixed(cost < 10 ? 1 : 0)}× the 256² 1-step default
-          {shown?.inferenceMs ? ` (${Math.round(shown.inferenceMs)} ms now)` : ''}.
+      {pin.message && (
+        <div className="lc-hud__error" data-testid="live-pin-error">
+          {pin.message}
+        </div>
+      )}
+      {cost && (
+        <div className="lc-hud__hint lc-hud__details" data-testid="live-cost" title={cost.details}>
+          {cost.text}
         </div>
       )}
       {engineLoad && (
@@ -200,5 +189,41 @@ export function LiveFrameHud({ frame }: { frame: LiveFrameShape }) {
         </div>
       )}
     </div>
+  );
+}
+
+/** The lens view's peek: press and hold shows the sketch under the render; releasing shows the
+ * render again (mouse, touch, or Space/Enter held on the focused button). */
+function PeekButton({ session, frameId }: { session: LiveSession | null; frameId: string }) {
+  const peeking = useValue('live peek', () => session?.isPeeking(frameId) ?? false, [session, frameId]);
+  const set = (on: boolean) => session?.setPeeking(frameId, on);
+  useEffect(() => () => void session?.setPeeking(frameId, false), [session, frameId]);
+  const onKey = (on: boolean) => (e: KeyboardEvent) => {
+    if (e.key !== ' ' && e.key !== 'Enter') return;
+    e.preventDefault();
+    e.stopPropagation();
+    if (!e.repeat) set(on);
+  };
+  return (
+    <button
+      type="button"
+      className="lc-hud__btn lc-hud__peek"
+      data-testid="live-peek"
+      aria-pressed={peeking}
+      title="Press and hold to see your sketch under the render"
+      onPointerDown={(e) => {
+        e.currentTarget.setPointerCapture?.(e.pointerId);
+        set(true);
+      }}
+      onPointerUp={() => set(false)}
+      onPointerCancel={() => set(false)}
+      onLostPointerCapture={() => set(false)}
+      onKeyDown={onKey(true)}
+      onKeyUp={onKey(false)}
+      onBlur={() => set(false)}
+      onContextMenu={(e) => e.preventDefault()}
+    >
+      {peeking ? 'Showing sketch' : 'Hold to peek'}
+    </button>
   );
 }

@@ -38,12 +38,15 @@ export interface FrameRenders {
   history: readonly RenderEntry[];
   /** the history entry on screen; null follows the newest */
   viewIndex: number | null;
+  /** renders that arrived while paused (`holdWhilePaused`), oldest first: they join the history
+   * when the frame goes back to live, so positions in it stay put while someone looks back */
+  held?: readonly RenderEntry[];
   status: Pick<FrameStatus, 'state' | 'message'> | null;
   /** receive times of recent renders, for renders/s */
   arrivals: readonly number[];
 }
 
-const EMPTY: FrameRenders = { history: [], viewIndex: null, status: null, arrivals: [] };
+const EMPTY: FrameRenders = { history: [], viewIndex: null, held: [], status: null, arrivals: [] };
 
 /** The message of a frame:status that is not a failure (e.g. "this frame asks for model X but the
  * server runs Y": the server repeats it on every status while it holds), or null. Failures are
@@ -60,6 +63,9 @@ export interface LiveRendersOptions {
   now?: () => number;
   createUrl?: (blob: Blob) => string;
   revokeUrl?: (url: string) => void;
+  /** while a frame is paused on an older render, keep new renders aside (`held`) instead of
+   * shifting the history under the viewer; they join it on `live()` */
+  holdWhilePaused?: boolean;
 }
 
 /** A render is newer if the server finished it later; seq breaks ties between equal clocks. */
@@ -81,8 +87,10 @@ export class LiveRenders {
   private readonly now: () => number;
   private readonly createUrl: (blob: Blob) => string;
   private readonly revokeUrl: (url: string) => void;
+  private readonly holdWhilePaused: boolean;
 
   constructor(opts: LiveRendersOptions = {}) {
+    this.holdWhilePaused = opts.holdWhilePaused ?? false;
     this.historyLength = opts.historyLength ?? RENDER_HISTORY_LENGTH;
     this.now = opts.now ?? Date.now;
     this.createUrl = opts.createUrl ?? ((b) => URL.createObjectURL(b));
@@ -106,9 +114,19 @@ export class LiveRenders {
   addRender(r: RenderResult, ownClientId?: string): boolean {
     const a = this.atomFor(r.frameId);
     const cur = a.get();
-    if (!isNewerRender(r, cur.history[cur.history.length - 1])) return false;
+    if (!isNewerRender(r, cur.held?.at(-1) ?? cur.history.at(-1))) return false;
     if (this.dropped.get(r.frameId)?.has(r.seq)) return false;
     const entry = this.entry(r, ownClientId);
+    const arrivals = [...cur.arrivals.filter((t) => t > entry.receivedAt - FPS_WINDOW_MS), entry.receivedAt];
+    if (this.holdWhilePaused && cur.viewIndex !== null) {
+      let held = [...(cur.held ?? []), entry];
+      if (held.length > this.historyLength) {
+        for (const old of held.slice(0, held.length - this.historyLength)) this.revokeUrl(old.url);
+        held = held.slice(-this.historyLength);
+      }
+      a.set({ ...cur, held, arrivals });
+      return true;
+    }
     let history = [...cur.history, entry];
     let viewIndex = cur.viewIndex;
     const overflow = history.length - this.historyLength;
@@ -117,7 +135,6 @@ export class LiveRenders {
       history = history.slice(overflow);
       if (viewIndex !== null) viewIndex = Math.max(0, viewIndex - overflow);
     }
-    const arrivals = [...cur.arrivals.filter((t) => t > entry.receivedAt - FPS_WINDOW_MS), entry.receivedAt];
     a.set({ ...cur, history, viewIndex, arrivals });
     return true;
   }
@@ -130,8 +147,8 @@ export class LiveRenders {
   addPast(frameId: string, renders: readonly RenderResult[]): number {
     const a = this.atomFor(frameId);
     const cur = a.get();
-    const held = new Set([...cur.history.map((e) => e.seq), ...(this.dropped.get(frameId) ?? [])]);
-    const added = renders.filter((r) => r.frameId === frameId && !held.has(r.seq)).map((r) => this.entry(r));
+    const known = new Set([...cur.history, ...(cur.held ?? [])].map((e) => e.seq).concat([...(this.dropped.get(frameId) ?? [])]));
+    const added = renders.filter((r) => r.frameId === frameId && !known.has(r.seq)).map((r) => this.entry(r));
     if (added.length === 0) return 0;
     const viewed = cur.viewIndex === null ? null : cur.history[cur.viewIndex];
     let history = [...cur.history, ...added].sort((x, y) => (isNewerRender(x, y) ? 1 : isNewerRender(y, x) ? -1 : 0));
@@ -157,6 +174,12 @@ export class LiveRenders {
     if (set.size > 4 * this.historyLength) set.delete(set.values().next().value!);
     const a = this.atomFor(frameId);
     const cur = a.get();
+    const heldAt = (cur.held ?? []).findIndex((e) => e.seq === seq);
+    if (heldAt >= 0) {
+      this.revokeUrl(cur.held![heldAt].url);
+      a.set({ ...cur, held: cur.held!.filter((_, i) => i !== heldAt) });
+      return;
+    }
     const at = cur.history.findIndex((e) => e.seq === seq);
     if (at < 0 || cur.viewIndex === at) return;
     this.revokeUrl(cur.history[at].url);
@@ -170,15 +193,37 @@ export class LiveRenders {
     a.set({ ...a.get(), status: { state: s.state, message: s.message } });
   }
 
-  /** Moves through the history; stepping past the newest follows new renders again. */
+  /** Moves through the history; stepping onto the newest follows new renders again. With renders
+   * held while paused, the newest kept one is a stop of its own: one step further goes live. */
   step(frameId: string, delta: number): void {
     const a = this.atomFor(frameId);
     const cur = a.get();
     const n = cur.history.length;
     if (n === 0) return;
     const from = cur.viewIndex ?? n - 1;
+    if ((cur.held?.length ?? 0) > 0 && delta > 0 && from === n - 1) return this.live(frameId);
     const to = Math.min(n - 1, Math.max(0, from + delta));
-    a.set({ ...cur, viewIndex: to === n - 1 ? null : to });
+    if (to === n - 1 && !cur.held?.length) return this.live(frameId);
+    a.set({ ...cur, viewIndex: to });
+  }
+
+  /** Back to live: the newest render on screen, the renders held while paused joining the history. */
+  live(frameId: string): void {
+    const a = this.atomFor(frameId);
+    const cur = a.get();
+    if (cur.viewIndex === null && !cur.held?.length) return;
+    let history = [...cur.history, ...(cur.held ?? [])];
+    const overflow = history.length - this.historyLength;
+    if (overflow > 0) {
+      for (const old of history.slice(0, overflow)) this.revokeUrl(old.url);
+      history = history.slice(overflow);
+    }
+    a.set({ ...cur, history, held: [], viewIndex: null });
+  }
+
+  /** Whether the frame is paused on an older render. */
+  isPaused(frameId: string): boolean {
+    return this.get(frameId).viewIndex !== null;
   }
 
   /** Renders per second over the last few seconds. */
@@ -190,7 +235,7 @@ export class LiveRenders {
   deleteFrame(frameId: string): void {
     const a = this.frames.get(frameId);
     if (!a) return;
-    for (const e of a.get().history) this.revokeUrl(e.url);
+    for (const e of [...a.get().history, ...(a.get().held ?? [])]) this.revokeUrl(e.url);
     a.set(EMPTY);
     this.frames.delete(frameId);
     this.dropped.delete(frameId);

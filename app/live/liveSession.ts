@@ -76,10 +76,13 @@ export interface LiveSessionOptions {
 const engineCannotRender = (e: LiveEngineStatus | null) => e?.state === 'no-model' || e?.state === 'error';
 
 export class LiveSession {
-  readonly renders = new LiveRenders();
+  /** a frame paused on an older render keeps new ones aside, so its history holds still */
+  readonly renders = new LiveRenders({ holdWhilePaused: true });
   readonly snapshotter: LiveFrameSnapshotter;
   /** lens frames whose sketch is peeked at (local, per tab) */
   private readonly peeking = atom<ReadonlySet<string>>('live lens peek', new Set());
+  /** the first `renders:replay` answer came (or failed): before it, "nothing rendered yet" is not known */
+  private readonly caughtUp = atom('live renders caught up', false);
   private readonly unbind: (() => void)[] = [];
   private disposed = false;
 
@@ -169,18 +172,31 @@ export class LiveSession {
         .timeout(REPLAY_ACK_TIMEOUT_MS)
         .emitWithAck(EV.replay, { roomId: this.roomId } satisfies RendersReplay);
     } catch {
+      this.caughtUp.set(true);
       return; // no answer: the next rejoin asks again
     }
     const ack = RendersReplayAck.safeParse(raw);
     if (!ack.success) console.warn('[livecanvas] unreadable renders:replay answer:', ack.error.issues[0]?.message);
-    if (this.disposed || !ack.success || !ack.data.ok) return;
+    if (this.disposed) return;
+    if (!ack.success || !ack.data.ok) {
+      this.caughtUp.set(true);
+      return;
+    }
     this.setEngine(ack.data.engine);
     // The server forgets a frame's renders when the frame is deleted, so these are all frames of
     // the document — even one this tab's store has not received yet.
     for (const f of ack.data.frames) {
       this.renders.addPast(f.frameId, replayedRenders(f, ack.data.images));
-      if (!this.renders.get(f.frameId).status) this.renders.setStatus({ frameId: f.frameId, state: f.state, message: f.message });
+      // a status got meanwhile is newer than the replay's; an error from before the reconnect is not
+      const held = this.renders.get(f.frameId).status;
+      if (!held || held.state === 'error') this.renders.setStatus({ frameId: f.frameId, state: f.state, message: f.message });
     }
+    this.caughtUp.set(true);
+  }
+
+  /** Whether this tab has heard what was rendered before it joined (reactive). */
+  hasCaughtUp(): boolean {
+    return this.caughtUp.get();
   }
 
   isPeeking(frameId: string): boolean {
@@ -194,8 +210,11 @@ export class LiveSession {
     this.peeking.set(next);
   }
 
+  /** Renders the frame again now, back to live so the new render is the one shown. */
   renderNow(frameId: string): void {
-    if (this.canWrite()) this.snapshotter.request(frameId);
+    if (!this.canWrite()) return;
+    this.renders.live(frameId);
+    this.snapshotter.request(frameId);
   }
 
   /** Puts the render on screen onto the canvas for everyone as an image, right of the frame, and
@@ -215,7 +234,13 @@ export class LiveSession {
     const parsed = PinAck.safeParse(raw);
     if (!parsed.success) return { ok: false, message: 'the server could not store the render' };
     const ack = parsed.data;
-    if (!ack.ok) return { ok: false, message: ack.error.message };
+    if (!ack.ok) {
+      // the server keeps a frame's last renders only: an older one looked at here may be gone
+      if (ack.error.code === 'unknown-frame' && /no longer kept/.test(ack.error.message)) {
+        return { ok: false, message: 'This render is too old to pin (the server keeps the latest ones): pin a newer one.' };
+      }
+      return { ok: false, message: ack.error.message };
+    }
     const frame = this.editor.getShape(frameId as TLShapeId);
     if (!isLiveFrame(frame)) return { ok: false, message: 'the frame was deleted meanwhile' };
 
@@ -288,6 +313,8 @@ export class LiveSession {
   private async sendSnapshot(snap: SnapshotMessage): Promise<SnapshotAck | undefined> {
     // socket.io would buffer it and deliver it before the next room:join, where it is refused
     if (!this.canSend()) return undefined;
+    // drawing (or any change) in a frame paused on an older render: show what comes of it
+    this.renders.live(snap.frameId);
     try {
       const raw: unknown = await this.socket
         .timeout(SNAPSHOT_ACK_TIMEOUT_MS)
