@@ -2,27 +2,32 @@
 // Settings of the selected live frame. Every edit is an `editor.updateShape`, so it is undoable
 // and reaches everyone through the shared document; the server reads the same props to render.
 // A view-only page (tldraw's read-only mode) shows the settings disabled and cannot add a frame.
-import { useId, type ReactNode } from 'react';
+// Layout: every label and hint keeps to one line and every button has a fixed width, so no
+// control moves under the pointer when a value changes; the rarely changed settings sit in a
+// collapsed Advanced section, and the whole panel fits a 1280×800 window.
+import { useId, useState } from 'react';
 import { createShapeId, EditorPortal, useEditor, useValue, type Editor } from 'tldraw';
 import {
   LIVE_FRAME_LIMITS,
   LIVE_FRAME_TYPE,
   LIVE_FRAME_VIEWS,
-  modelUsesGuidance,
-  outputSizeChoices,
   randomSeed,
   strengthZone,
-  suggestedStepsForModel,
-  type LiveFrameProps,
   type LiveFrameView,
 } from '../../lib/canvas/liveFrame';
 import type { LiveFrameShape } from '../../lib/canvas/liveFrameSchema';
-import { getLiveSession } from './liveSession';
 import { isLiveFrame } from '../../lib/canvas/liveFrameContent';
+import { LiveFrameAdvanced } from './LiveFrameAdvanced';
+import { getLiveSession } from './liveSession';
+import { Field, frameUpdater } from './panelField';
+import { clearAreaCenter, revealBeside } from './reveal';
+
+const ADVANCED_KEY = 'livecanvas:live-advanced';
+const STRENGTH_DETAILS = 'how much of the sketch is redrawn: ≈0.3 stays close to it · 0.5–0.7 balanced · 0.8 and up reinvents it';
 
 const VIEW_LABELS: Record<LiveFrameView, { label: string; title: string }> = {
   frame: { label: 'Frame', title: 'render behind your strokes' },
-  lens: { label: 'Lens', title: 'render covers the frame; peek at the sketch from the HUD' },
+  lens: { label: 'Lens', title: 'render covers the frame (faded while you draw); hold “Hold to peek” under it to see the sketch' },
   side: { label: 'Side', title: 'render beside the frame, same size' },
 };
 
@@ -35,8 +40,9 @@ export function selectedLiveFrame(editor: Editor): LiveFrameShape | null {
   return isLiveFrame(frame) ? frame : null;
 }
 
+/** A new frame in the middle of the part of the window no panel covers. */
 export function addLiveFrameAtViewportCenter(editor: Editor): void {
-  const c = editor.getViewportPageBounds().center;
+  const c = clearAreaCenter(editor);
   const id = createShapeId();
   editor.markHistoryStoppingPoint('add live frame');
   editor.createShape({ id, type: LIVE_FRAME_TYPE, x: c.x, y: c.y });
@@ -47,24 +53,13 @@ export function addLiveFrameAtViewportCenter(editor: Editor): void {
   editor.select(id);
 }
 
-function Field({ label, hint, children, htmlFor }: { label: ReactNode; hint?: ReactNode; children: ReactNode; htmlFor?: string }) {
-  return (
-    <div className="lc-panel__field">
-      <label className="lc-panel__label" htmlFor={htmlFor}>
-        {label}
-      </label>
-      {children}
-      {hint && <div className="lc-panel__hint">{hint}</div>}
-    </div>
-  );
-}
-
 export function LiveFramePanel() {
   const editor = useEditor();
   const frame = useValue('selected live frame', () => selectedLiveFrame(editor), [editor]);
   const engine = useValue('live engine', () => getLiveSession(editor)?.renders.engine.get() ?? null, [editor]);
   const readonly = useValue('read-only', () => editor.getIsReadonly(), [editor]);
-  const ids = { prompt: useId(), strength: useId(), steps: useId(), seed: useId(), guidance: useId(), model: useId(), size: useId() };
+  const ids = { prompt: useId(), strength: useId(), seed: useId() };
+  const [advanced, setAdvanced] = useState(() => readAdvancedOpen());
 
   const keepFromCanvas = {
     onPointerDown: (e: React.PointerEvent) => editor.markEventAsHandled(e),
@@ -91,19 +86,17 @@ export function LiveFramePanel() {
   }
 
   const p = frame.props;
-  /** `mark` starts a new undo step; continuous edits (slider drags, typing) share the one made
-   * when the control was grabbed or focused. */
-  const update = (props: Partial<LiveFrameProps>, mark = true) => {
-    if (mark) editor.markHistoryStoppingPoint('live frame settings');
-    editor.updateShape({ id: frame.id, type: LIVE_FRAME_TYPE, props });
-  };
-  const beginEdit = () => editor.markHistoryStoppingPoint('live frame settings');
+  const { update, beginEdit } = frameUpdater(editor, frame);
   const zone = strengthZone(p.strength);
-  const onGpu = !!engine?.executionProvider && !/cpu/i.test(engine.executionProvider);
-  const suggested = suggestedStepsForModel(p.model || engine?.model || '', onGpu);
-  const models = [...new Set([engine?.model, p.model].filter((m): m is string => !!m))];
-  const sizes = outputSizeChoices(p, engine?.sizes, !onGpu);
   const L = LIVE_FRAME_LIMITS;
+  const toggleAdvanced = (open: boolean) => {
+    setAdvanced(open);
+    try {
+      localStorage.setItem(ADVANCED_KEY, open ? '1' : '0');
+    } catch {
+      /* remembered for this panel only */
+    }
+  };
 
   return (
     <EditorPortal>
@@ -115,7 +108,6 @@ export function LiveFramePanel() {
           </p>
         )}
         <fieldset className="lc-panel__fields" disabled={readonly}>
-
           <Field label="Prompt" htmlFor={ids.prompt}>
             <textarea
               id={ids.prompt}
@@ -131,13 +123,12 @@ export function LiveFramePanel() {
           </Field>
 
           <Field
-            label={
-              <>
-                Strength {p.strength.toFixed(2)} — <span data-testid="live-strength-zone">{zone.label}</span>
-              </>
-            }
+            label="Strength"
+            value={p.strength.toFixed(2)}
             htmlFor={ids.strength}
-            hint="≈0.3 stays close to the sketch · 0.5–0.7 balanced · 0.8+ reinvents"
+            hint={<span data-testid="live-strength-zone">{zone.label}</span>}
+            details={STRENGTH_DETAILS}
+            testId="live-strength"
           >
             <input
               id={ids.strength}
@@ -146,6 +137,7 @@ export function LiveFramePanel() {
               max={1}
               step={0.05}
               value={p.strength}
+              title={STRENGTH_DETAILS}
               onPointerDown={beginEdit}
               onKeyDown={beginEdit}
               onChange={(e) => update({ strength: Number(e.target.value) }, false)}
@@ -153,32 +145,17 @@ export function LiveFramePanel() {
           </Field>
 
           <Field
-            label={`Steps ${p.steps}`}
-            htmlFor={ids.steps}
-            hint={
-              suggested !== p.steps
-                ? `this model suggests ${suggested} on ${onGpu ? 'GPU' : 'CPU'}`
-                : 'more steps: cleaner but slower'
-            }
+            label="Seed"
+            htmlFor={ids.seed}
+            hint={p.seedLocked ? 'locked: the same noise while you draw' : 'unlocked: new noise for every render'}
+            details="the noise the render starts from; Pin picks a new one even when it is locked"
+            testId="live-seed"
           >
-            <input
-              id={ids.steps}
-              type="range"
-              min={L.steps.min}
-              max={L.steps.max}
-              step={1}
-              value={p.steps}
-              onPointerDown={beginEdit}
-              onKeyDown={beginEdit}
-              onChange={(e) => update({ steps: Number(e.target.value) }, false)}
-            />
-          </Field>
-
-          <Field label="Seed" htmlFor={ids.seed} hint={p.seedLocked ? 'locked: the noise stays put while you draw' : 'unlocked: new noise for every render'}>
             <div className="lc-panel__row">
               <input
                 id={ids.seed}
                 type="number"
+                className="lc-panel__seed"
                 min={L.seed.min}
                 max={L.seed.max}
                 value={p.seed}
@@ -190,89 +167,62 @@ export function LiveFramePanel() {
               />
               <button
                 type="button"
+                className="lc-panel__lock"
+                data-testid="live-seed-lock"
                 aria-pressed={p.seedLocked}
-                title={p.seedLocked ? 'Unlock the seed' : 'Lock the seed'}
+                title={p.seedLocked ? 'Unlock the seed: new noise for every render' : 'Lock the seed: the same noise while you draw'}
                 onClick={() => update({ seedLocked: !p.seedLocked })}
               >
                 {p.seedLocked ? 'Locked' : 'Unlocked'}
               </button>
-              <button type="button" title="New random seed" onClick={() => update({ seed: randomSeed() })}>
+              <button type="button" className="lc-panel__shuffle" title="New random seed" onClick={() => update({ seed: randomSeed() })}>
                 Shuffle
               </button>
             </div>
           </Field>
 
-          <Field
-            label={`Guidance ${p.guidance.toFixed(1)}`}
-            htmlFor={ids.guidance}
-            hint={modelUsesGuidance(p.model || engine?.model || '') ? 'LCM: how strongly the prompt steers' : 'not used by this model'}
-          >
-            <input
-              id={ids.guidance}
-              type="range"
-              min={L.guidance.min}
-              max={L.guidance.max}
-              step={0.5}
-              value={p.guidance}
-              disabled={!modelUsesGuidance(p.model || engine?.model || '')}
-              onPointerDown={beginEdit}
-              onKeyDown={beginEdit}
-              onChange={(e) => update({ guidance: Number(e.target.value) }, false)}
-            />
-          </Field>
-
-          <Field label="Model" htmlFor={ids.model}>
-            <select id={ids.model} value={p.model} onChange={(e) => update({ model: e.target.value })}>
-              <option value="">Server default{engine?.model ? ` (${engine.model})` : ''}</option>
-              {models.map((m) => (
-                <option key={m} value={m}>
-                  {m}
-                </option>
-              ))}
-            </select>
-          </Field>
-
-          <Field
-            label={`Output ${p.outputSize}²`}
-            htmlFor={ids.size}
-            hint={
-              engine?.sizes?.length
-                ? 'bigger is sharper; “warm” sizes were warmed up at start, others are slow the first time'
-                : 'bigger is sharper; on CPU each doubling costs ≈4×'
-            }
-          >
-            <select
-              id={ids.size}
-              data-testid="live-size"
-              value={p.outputSize}
-              onChange={(e) => update({ outputSize: Number(e.target.value) })}
-            >
-              {sizes.map((s) => (
-                <option key={s.size} value={s.size} data-warm={s.warm || undefined}>
-                  {s.label}
-                </option>
-              ))}
-            </select>
-          </Field>
-
           <div className="lc-panel__field">
             <span className="lc-panel__label">View</span>
-            <div className="lc-panel__segmented" role="group" aria-label="View">
+            <div className="lc-panel__segmented" role="group" aria-label="View" data-testid="live-view">
               {LIVE_FRAME_VIEWS.map((v) => (
                 <button
                   key={v}
                   type="button"
                   aria-pressed={p.view === v}
                   title={VIEW_LABELS[v].title}
-                  onClick={() => update({ view: v })}
+                  onClick={() => {
+                    update({ view: v });
+                    // the render beside the frame: on screen, clear of the panels
+                    if (v === 'side') revealBeside(editor, frame.id);
+                  }}
                 >
                   {VIEW_LABELS[v].label}
                 </button>
               ))}
             </div>
           </div>
+
+          <details
+            className="lc-panel__advanced"
+            data-testid="live-advanced"
+            open={advanced}
+            onToggle={(e) => toggleAdvanced((e.currentTarget as HTMLDetailsElement).open)}
+          >
+            <summary>
+              Advanced <span className="lc-panel__summary-hint">steps, guidance, model, size</span>
+            </summary>
+            {advanced && <LiveFrameAdvanced editor={editor} frame={frame} engine={engine} />}
+          </details>
         </fieldset>
       </div>
     </EditorPortal>
   );
+}
+
+function readAdvancedOpen(): boolean {
+  try {
+    return localStorage.getItem(ADVANCED_KEY) === '1';
+  } catch {
+    return false;
+  }
 }

@@ -7,7 +7,7 @@ import { LiveFrameShapeUtil } from './LiveFrameShapeUtil';
 import { LiveFrameTool } from './LiveFrameTool';
 import { LiveLensLayer } from './LiveLensLayer';
 import { LiveSession } from './liveSession';
-import { LiveToolbar, liveUiOverrides } from './liveUi';
+import { LiveStylePanel, LiveToolbar, liveUiOverrides } from './liveUi';
 import './live.css';
 
 export const liveFrameExtension: RoomExtension = {
@@ -15,8 +15,9 @@ export const liveFrameExtension: RoomExtension = {
   shapeUtils: [LiveFrameShapeUtil],
   tools: [LiveFrameTool],
   overrides: liveUiOverrides,
-  // OnTheCanvas draws lens renders above the strokes; the toolbar gets the live frame button.
-  components: { OnTheCanvas: LiveLensLayer, Toolbar: LiveToolbar },
+  // OnTheCanvas draws lens renders above the strokes; the toolbar gets the live frame button; the
+  // style panel stays away while only live frames are selected (they have their own panel).
+  components: { OnTheCanvas: LiveLensLayer, Toolbar: LiveToolbar, StylePanel: LiveStylePanel },
   InFrontOfTheCanvas: LiveFramePanel,
   onMount(editor, room) {
     const session = new LiveSession(editor, room.socket, room.roomId, {

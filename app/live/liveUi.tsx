@@ -1,14 +1,20 @@
 'use client';
-// The live frame tool in tldraw's UI: a toolbar button and the keyboard shortcut.
+// The live frame tool in tldraw's UI: a toolbar button and the keyboard shortcut; tldraw's style
+// panel without the clutter of a frame's lone opacity slider.
 import {
+  DefaultStylePanel,
   DefaultToolbar,
   DefaultToolbarContent,
   TldrawUiMenuItem,
+  useEditor,
   useIsToolSelected,
   useReadonly,
   useTools,
+  useValue,
   type TLUiOverrides,
+  type TLUiStylePanelProps,
 } from 'tldraw';
+import { LIVE_FRAME_TYPE } from '../../lib/canvas/liveFrame';
 import { LIVE_FRAME_KBD, LIVE_FRAME_TOOL_ID } from './LiveFrameTool';
 
 /** A frame with a spark: the toolbar icon of the live frame tool. */
@@ -43,4 +49,19 @@ export function LiveToolbar() {
       <DefaultToolbarContent />
     </DefaultToolbar>
   );
+}
+
+/** tldraw's style panel, except while only live frames are selected with the select tool: all it
+ * offers them is opacity, next to the frame's own settings panel. Drawing tools keep it. */
+export function LiveStylePanel(props: TLUiStylePanelProps) {
+  const editor = useEditor();
+  const onlyFrames = useValue(
+    'only live frames selected',
+    () => {
+      const selected = editor.getSelectedShapes();
+      return editor.isIn('select') && selected.length > 0 && selected.every((s) => s.type === LIVE_FRAME_TYPE);
+    },
+    [editor],
+  );
+  return onlyFrames ? null : <DefaultStylePanel {...props} />;
 }
