@@ -1,5 +1,5 @@
 'use client';
-// Start a room or join one; set the name and colour others will see. Creating a room is an
+// Set the name and colour others will see, then start a room or join one. Creating a room is an
 // explicit act on the server (`POST /api/rooms`), which makes this tab its owner: the owner link's
 // token is kept for this tab (lib/canvas/roomToken.ts) and the room opens. A pasted link keeps its
 // token (`#k=…`) the same way.
@@ -10,6 +10,7 @@ import { parseRoomLink } from '../lib/canvas/roomId';
 import { rememberRoomToken } from '../lib/canvas/roomToken';
 import { tokenFromHash } from '../lib/protocol/access';
 import { ParticipantEditor } from './room/ParticipantEditor';
+import { markNameAsked } from './room/participant';
 import { useParticipant } from './room/useParticipant';
 
 export function Landing() {
@@ -20,9 +21,11 @@ export function Landing() {
   const [createError, setCreateError] = useState<string | null>(null);
   const [creating, setCreating] = useState(false);
 
-  /** Opens a room, its token (if any) kept for this tab only: it never goes into the address. */
+  /** Opens a room, its token (if any) kept for this tab only: it never goes into the address.
+   * The name field is on this page: the room does not ask for it again. */
   const open = (roomId: string, token: string | null) => {
     if (token) rememberRoomToken(roomId, token);
+    markNameAsked();
     router.push(`/r/${roomId}`);
   };
 
@@ -54,6 +57,7 @@ export function Landing() {
       <div className="lc-card lc-landing">
         <h1>Livecanvas</h1>
         <p className="lc-lead">Sketch together on one canvas and watch it rendered live.</p>
+        {me && <ParticipantEditor participant={me} onChange={setMe} />}
         <button
           type="button"
           className="lc-button lc-primary"
@@ -88,7 +92,6 @@ export function Landing() {
           </div>
           {error && <p className="lc-field-error">{error}</p>}
         </form>
-        {me && <ParticipantEditor participant={me} onChange={setMe} />}
       </div>
     </main>
   );

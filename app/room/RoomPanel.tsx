@@ -1,8 +1,8 @@
 'use client';
 // Top-right panel of a room (tldraw's SharePanel slot): the last problem worth knowing about,
-// a "View only" badge for viewers, connection badge, who is here (with my name/colour editor),
-// and the Share button.
-import { useCallback, useRef, useState } from 'react';
+// a "View only" badge for viewers, connection badge, who is here (with my name/colour editor:
+// Escape or a click outside closes it), and the Share button.
+import { useCallback, useEffect, useRef, useState, type RefObject } from 'react';
 import { viewerLabel } from '../../lib/canvas/presence';
 import type { ConnectionStatus } from '../../lib/canvas/socketProvider';
 import { ParticipantEditor } from './ParticipantEditor';
@@ -34,6 +34,13 @@ export function RoomPanel() {
   const [open, setOpen] = useState(false);
   const [sharing, setSharing] = useState(false);
   const shareButton = useRef<HTMLButtonElement>(null);
+  const peopleButton = useRef<HTMLButtonElement>(null);
+  const peoplePanel = useRef<HTMLDivElement>(null);
+  const closePeople = useCallback((refocus: boolean) => {
+    setOpen(false);
+    if (refocus) peopleButton.current?.focus();
+  }, []);
+  useDismiss(open, closePeople, peoplePanel, peopleButton);
   const closeShare = useCallback((refocus: boolean) => {
     setSharing(false);
     if (refocus) shareButton.current?.focus();
@@ -71,6 +78,7 @@ export function RoomPanel() {
         </span>
       )}
       <button
+        ref={peopleButton}
         type="button"
         className="lc-people-button"
         onClick={() => {
@@ -89,7 +97,7 @@ export function RoomPanel() {
         <span className="lc-people-count">{people.length}</span>
       </button>
       {open && (
-        <div className="lc-popover" data-testid="people-panel">
+        <div className="lc-popover" data-testid="people-panel" ref={peoplePanel}>
           <ul className="lc-participants" data-testid="participants">
             {people.map((p) => (
               <li key={p.clientId}>
@@ -119,4 +127,33 @@ export function RoomPanel() {
       {sharing && <ShareDialog onClose={closeShare} anchor={shareButton} />}
     </div>
   );
+}
+
+/** While `open`: Escape (refocusing the button that opened it) or a press outside the pop-up and
+ * its button closes it. */
+function useDismiss(
+  open: boolean,
+  onClose: (refocus: boolean) => void,
+  popup: RefObject<HTMLElement | null>,
+  anchor: RefObject<HTMLElement | null>,
+) {
+  useEffect(() => {
+    if (!open) return;
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key !== 'Escape') return;
+      e.stopPropagation();
+      onClose(true);
+    };
+    const onPointer = (e: PointerEvent) => {
+      const t = e.target as Node | null;
+      if (t && (popup.current?.contains(t) || anchor.current?.contains(t))) return;
+      onClose(false);
+    };
+    document.addEventListener('keydown', onKey, true);
+    document.addEventListener('pointerdown', onPointer, true);
+    return () => {
+      document.removeEventListener('keydown', onKey, true);
+      document.removeEventListener('pointerdown', onPointer, true);
+    };
+  }, [open, onClose, popup, anchor]);
 }

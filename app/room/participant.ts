@@ -8,6 +8,8 @@ export interface Participant extends UserInfo {
 }
 
 const STORAGE_KEY = 'livecanvas:participant';
+/** set once this browser was asked for a name (answered or skipped, in a room or on the landing page) */
+const NAME_ASKED_KEY = 'livecanvas:name-asked';
 
 /** tldraw's collaborator palette: readable on white and dark canvases. */
 export const PARTICIPANT_COLORS = [
@@ -99,4 +101,21 @@ export function subscribeParticipant(listener: () => void): () => void {
     listeners.delete(listener);
     window.removeEventListener('storage', onStorage);
   };
+}
+
+/** Whether this browser was already asked what name others should see. */
+export function wasNameAsked(): boolean {
+  try {
+    return localStorage.getItem(NAME_ASKED_KEY) === '1';
+  } catch {
+    return true; // nowhere to remember the answer: do not ask on every visit
+  }
+}
+
+export function markNameAsked(): void {
+  try {
+    localStorage.setItem(NAME_ASKED_KEY, '1');
+  } catch {
+    /* asked again next time */
+  }
 }

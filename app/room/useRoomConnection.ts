@@ -58,6 +58,8 @@ export function awarenessUser(user: UserInfo, access: AccessGrant | null): Aware
   };
 }
 
+export const OFFLINE_MESSAGE = 'Offline: your edits are kept and sent when the connection is back.';
+
 const DELETED: RoomDenial = { kind: 'deleted', code: 'deleted', message: 'You deleted this room.' };
 
 export function useRoomConnection(roomId: string, user: UserInfo | null): RoomConnection | null {
@@ -101,9 +103,10 @@ export function useRoomConnection(roomId: string, user: UserInfo | null): RoomCo
         setStatus(s);
         if (s === 'connected') setProblem((p) => (p?.connection ? null : p));
       }),
-      // A live frame's errors are shown on the frame itself.
+      // A live frame's errors are shown on the frame itself (a failed pin in its HUD, in words).
       provider.onError(
-        (e: ErrorEvent) => !e.frameId && setProblem({ message: e.message, connection: e.event === EV.roomJoin }),
+        (e: ErrorEvent) =>
+          !e.frameId && e.event !== EV.pin && setProblem({ message: e.message, connection: e.event === EV.roomJoin }),
       ),
       provider.access.onGrant((grant) => {
         setAccess(grant);
@@ -126,7 +129,9 @@ export function useRoomConnection(roomId: string, user: UserInfo | null): RoomCo
         const code = typeof e.data?.code === 'string' ? e.data.code : 'forbidden';
         return deny({ kind: 'refused', code, message: e.message });
       }
-      setProblem({ message: `Cannot reach the server (${e.message}); retrying…`, connection: true });
+      // in words, not the transport's ("xhr poll error"): that detail is only for the console
+      console.info(`[livecanvas] cannot reach the server (${e.message}); retrying`);
+      setProblem({ message: OFFLINE_MESSAGE, connection: true });
     };
     socket.on('connect_error', onConnectError);
     const onServerStatus = (raw: unknown) => {

@@ -53,7 +53,10 @@ function recordSocketEvents(page: Page, sent: Person['sent']) {
 async function newPerson(participant: { id: string; name: string; color: string }, clipboard = false): Promise<Person> {
   const context = await browser.newContext({ viewport: VIEWPORT });
   if (clipboard) await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.url });
-  await context.addInitScript((p) => localStorage.setItem('livecanvas:participant', JSON.stringify(p)), participant);
+  await context.addInitScript((p) => {
+    localStorage.setItem('livecanvas:participant', JSON.stringify(p));
+    localStorage.setItem('livecanvas:name-asked', '1');
+  }, participant);
   const requests = recordRequests(context);
   const page = await context.newPage();
   const errors: string[] = [];

@@ -49,8 +49,10 @@ export function recordRequests(context: BrowserContext): RecordedRequests {
 }
 
 export interface OpenRoomOptions {
-  /** participant stored in localStorage before the page loads */
+  /** participant stored in localStorage before the page loads; it counts as already asked for a
+   * name (no name prompt) unless `askName` */
   participant?: { id: string; name: string; color: string };
+  askName?: boolean;
   viewport?: { width: number; height: number };
 }
 
@@ -73,9 +75,13 @@ export async function openRoom(
   const context = await browser.newContext({ viewport: opts.viewport ?? { width: 1280, height: 800 } });
   const requests = recordRequests(context);
   if (opts.participant) {
-    await context.addInitScript((p) => {
-      localStorage.setItem('livecanvas:participant', JSON.stringify(p));
-    }, opts.participant);
+    await context.addInitScript(
+      ({ p, asked }) => {
+        localStorage.setItem('livecanvas:participant', JSON.stringify(p));
+        if (asked) localStorage.setItem('livecanvas:name-asked', '1');
+      },
+      { p: opts.participant, asked: !opts.askName },
+    );
   }
   const page = await context.newPage();
   const errors: string[] = [];

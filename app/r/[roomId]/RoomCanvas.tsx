@@ -2,6 +2,7 @@
 // The room: a full-screen tldraw editor whose document is the room's shared Y.Doc, with live
 // cursors, the room panel, and whatever features `roomExtensions` plug in. A viewer gets tldraw's
 // read-only editor; a refused or revoked link gets a full-page message instead of the canvas.
+// The first room a browser joins by link asks once for the name others see (NamePrompt).
 import { getAssetUrls } from '@tldraw/assets/selfHosted';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import {
@@ -23,7 +24,8 @@ import { createUploadAssetStore } from '../../../lib/canvas/uploadAssetStore';
 import { MAX_UPLOAD_BYTES, UPLOAD_IMAGE_TYPES } from '../../../lib/protocol/uploads';
 import type { RoomExtension } from '../../room/extension';
 import { roomExtensions } from '../../room/extensions';
-import type { Participant } from '../../room/participant';
+import { NamePrompt } from '../../room/NamePrompt';
+import { setParticipant, wasNameAsked, type Participant } from '../../room/participant';
 import { ConnectionBadge, RoomPanel } from '../../room/RoomPanel';
 import { RoomContext, type RoomContextValue } from '../../room/RoomContext';
 import { RoomDenied } from '../../room/RoomDenied';
@@ -145,6 +147,8 @@ function RoomEditor({
     }),
   );
   const [incompatible, setIncompatible] = useState<string | null>(null);
+  // a name fixed by a single-sign-on token is not asked for
+  const [askName, setAskName] = useState(() => !access.name && !wasNameAsked());
 
   useEffect(() => {
     tlUser.update(me);
@@ -216,6 +220,15 @@ function RoomEditor({
           licenseKey={licenseKey}
           onMount={onMount}
         />
+        {askName && (
+          <NamePrompt
+            participant={participant}
+            onDone={(name) => {
+              setAskName(false);
+              if (name && name !== participant.name) setParticipant({ ...participant, name });
+            }}
+          />
+        )}
         {incompatible && (
           <div className="lc-blocker" role="alertdialog" aria-live="assertive" data-testid="reload-required">
             <div className="lc-card">
