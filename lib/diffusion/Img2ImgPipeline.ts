@@ -143,8 +143,10 @@ export class Img2ImgPipeline {
 
   /**
    * Renders each size `runs` times (1 step) so onnxruntime plans memory and kernels before real
-   * traffic. Sizes are fitted like a `fit` run, so a fixed-size UNet warms its one size. Returns
-   * the time taken and the sizes actually rendered (in order, without repeats).
+   * traffic. Sizes are fitted like a `fit` run, so a fixed-size UNet warms its one size. A model
+   * with ControlNets also renders each size once with all of them, so the first controlled frame
+   * does not pay their first run. Returns the time taken and the sizes actually rendered (in
+   * order, without repeats).
    */
   async warmup(sizes: ReadonlyArray<number | Size>, opts: { runs?: number } = {}): Promise<{ ms: number; sizes: Size[] }> {
     const t0 = nowMs();
@@ -155,6 +157,8 @@ export class Img2ImgPipeline {
       done.push(size);
       const blank: RgbImage = { data: new Uint8Array(size.width * size.height * 3).fill(255), ...size };
       for (let i = 0; i < (opts.runs ?? 1); i++) await this.run(blank, { prompt: '', strength: 0.5, steps: 1, seed: 0, ...size });
+      const kinds = this.control?.info.kinds ?? [];
+      if (kinds.length) await this.run(blank, { prompt: '', strength: 0.5, steps: 1, seed: 0, ...size, control: kinds.map((kind) => ({ kind })) });
     }
     return { ms: nowMs() - t0, sizes: done };
   }

@@ -206,6 +206,15 @@ describe.each([
     expect(reused).toBeLessThan(changed);
   });
 
+  it('warmup also runs each size once with every ControlNet', async () => {
+    const unetFeeds = spy(sessionsOf(p).unet);
+    const cnRuns = layout === 'separate' ? [spy(sessionsOf(p).controlNet('scribble')), spy(sessionsOf(p).controlNet('canny'))] : [];
+    await p.warmup([128, 192]);
+    expect(unetFeeds).toHaveLength(4); // per size: a plain frame and a controlled one, 1 step each
+    for (const runs of cnRuns) expect(runs).toHaveLength(2);
+    if (layout === 'fused') expect(unetFeeds.map((f) => Array.from(f.controlnet_scales))).toEqual([[0, 0], [1, 1], [0, 0], [1, 1]]);
+  });
+
   it('times the ControlNet and the control image', async () => {
     const r = await p.run(input, { ...base, control: { kind: 'canny', scale: 1 } });
     expect(r.timings.controlImageMs).toBeGreaterThan(0);
