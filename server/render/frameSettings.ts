@@ -33,5 +33,9 @@ export function renderParamsFor(props: LiveFrameProps, seq: number): RenderParam
     guidance: props.guidance,
     width,
     height,
+    // ControlNet: the engine makes the control image from the snapshot (scribble/canny)
+    ...(props.control !== 'none' && {
+      control: [{ kind: props.control, scale: props.controlScale, start: props.controlStart, end: props.controlEnd }],
+    }),
   };
 }
