@@ -198,6 +198,14 @@ export function renderSizeForFrame(props: Pick<LiveFrameProps, 'w' | 'h' | 'outp
   return w >= h ? { width: long, height: short(h) } : { width: short(w), height: long };
 }
 
+/** Refine: the frame at a larger size (twice the live size, 512 to 768 on the long side) and at
+ * least 4 steps — a finished image of the composition being drawn. */
+export function refineSettingsFor(props: LiveFrameProps): { width: number; height: number; steps: number } {
+  const long = Math.min(768, Math.max(512, normalizeOutputSize(props.outputSize * 2)));
+  const { width, height } = renderSizeForFrame({ ...props, outputSize: long });
+  return { width, height, steps: Math.max(props.steps, 4) };
+}
+
 /** The settings that change what the engine produces (view and seed lock do not). */
 export const RENDER_SETTING_KEYS = [
   'w',

@@ -66,6 +66,17 @@ export const FramePin = z.object({
   seq: z.number().int().nonnegative(),
 });
 
+/** Refine: one render of a frame at a larger size and more steps, from a snapshot the client
+ * captured at that size, with the seed of the render it refines (`seq`, if still kept). Answered
+ * (like a pin) once the refined image is stored, which may take seconds: queued behind live frames. */
+export const FrameRefine = z.object({
+  roomId: RoomId,
+  frameId: z.string().min(1).max(200),
+  seq: z.number().int().nonnegative(),
+  mime: SnapshotMime,
+  image: bytes(MAX_SNAPSHOT_BYTES),
+});
+
 /** What a newcomer needs of the render loop, asked once per join when the client listens:
  * answered in the ack (RendersReplayAck). */
 export const RendersReplay = z.object({ roomId: RoomId });
@@ -217,7 +228,23 @@ export const EV = {
   engineStatus: 'engine:status',
   error: 'lc:error',
   serverStatus: 'server:status',
+  refine: 'frame:refine',
+  refineStatus: 'frame:refine-status',
 } as const;
+
+/** `frame:refine-status` (to the room): a refine waits, renders, is done or failed. */
+export const RefineStatus = z.object({
+  roomId: RoomId,
+  frameId: z.string(),
+  state: z.enum(['queued', 'rendering', 'done', 'error']),
+  /** the refined size, e.g. 768 × 768, and who asked */
+  width: z.number().int().optional(),
+  height: z.number().int().optional(),
+  by: z.string().max(100).optional(),
+  message: z.string().optional(),
+});
+export type RefineStatus = z.infer<typeof RefineStatus>;
+export type FrameRefine = z.infer<typeof FrameRefine>;
 
 /** `server:status` (server → client): whether changes made here reach people connected through
  * the cluster's other nodes right now. Sent to every client of a node when its link to the others

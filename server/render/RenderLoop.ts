@@ -17,6 +17,7 @@ import { HistoryBudget } from './HistoryBudget';
 import { RenderDelivery } from './RenderDelivery';
 import { newFrameData, publicEngineStatus, type RenderQueue, type Broadcaster } from './renderState';
 import { SnapshotIntake } from './SnapshotIntake';
+import { Refines } from './Refines';
 
 export interface RenderLoopOptions {
   /** renders in flight at once (RENDER_CONCURRENCY) */
@@ -41,6 +42,10 @@ export class RenderLoop {
   readonly delivery: RenderDelivery;
   readonly history: HistoryBudget;
   readonly quarantine = new CrashQuarantine();
+  /** larger, finished renders of a frame, behind live frames */
+  readonly refines: Refines;
+  /** a refine renders: the live queue holds its snapshots meanwhile */
+  private refining = false;
   /** the document of every loaded room */
   private readonly openDocs = new Map<string, Y.Doc>();
   /** rooms nobody is in, and when their kept renders go */
@@ -77,11 +82,16 @@ export class RenderLoop {
         if (!opts.dispatch) this.delivery.noteModel(roomId, slot, wanted);
       },
     });
-    // while the engine loads, snapshots wait in the paused queue, latest wins
-    this.queue.setPaused(engine.status.state !== 'ready');
+    const render = engine.render;
+    this.refines = new Refines(this.queue, opts.dispatch || !render ? null : (rgb, params, culprit, wanted) => render.call(engine, rgb, params, culprit, wanted), pins, opts.send, (held) => {
+      this.refining = held;
+      this.updatePaused();
+    }, log);
+    // while the engine loads (or a refine renders), snapshots wait in the paused queue, latest wins
+    this.updatePaused();
     engine.onStatus((s) => {
       log.info({ engine: s }, 'engine status');
-      this.queue.setPaused(s.state !== 'ready');
+      this.updatePaused();
       opts.send.all(EV.engineStatus, publicEngineStatus(s));
     });
   }
@@ -105,6 +115,7 @@ export class RenderLoop {
   roomClosed(roomId: string): void {
     this.openDocs.delete(roomId);
     this.queue.dropPending(roomId);
+    this.refines.dropRoom(roomId);
     const t = setTimeout(() => {
       this.closedRooms.delete(roomId);
       if (this.openDocs.has(roomId)) return;
@@ -113,6 +124,10 @@ export class RenderLoop {
     }, this.opts.keepClosedRoomMs);
     t.unref();
     this.closedRooms.set(roomId, t);
+  }
+
+  private updatePaused(): void {
+    this.queue.setPaused(this.engine.status.state !== 'ready' || this.refining);
   }
 
   /** Whether the room is loaded on this node. */

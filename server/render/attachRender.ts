@@ -1,7 +1,7 @@
 // Attaches the live render loop to the Livecanvas server in one call (server/index.ts): socket
 // events frame:snapshot, frame:pin and renders:replay, engine status on change and in /healthz,
 // room load/unload, and the HTTP routes /api/assets/… and /api/renders/….
-import { EV, FramePin, FrameSnapshot, RendersReplay } from '../../lib/protocol';
+import { EV, FramePin, FrameRefine, FrameSnapshot, RendersReplay } from '../../lib/protocol';
 import { EngineHost } from '../engine/EngineHost';
 import { ModelEngines } from '../engine/ModelEngines';
 import type { Logger } from '../logger';
@@ -51,6 +51,8 @@ export async function attachRender(server: LivecanvasServer): Promise<RenderLoop
     stream: true,
   });
   sockets.registerRoomEvent(EV.pin, FramePin, ({ payload }) => loop.delivery.pin(payload));
+  // answered once the refined image is stored (seconds): the client then places it like a pin
+  sockets.registerRoomEvent(EV.refine, FrameRefine, ({ socket, room, payload }) => loop.refines.request(socket, room.doc, payload));
   // a replay sends up to REPLAY_MAX_BYTES: once per join of a room, not on demand
   const replayable = new WeakMap<object, Set<string>>();
   rooms.on('client-joined', (room, socket) => {
