@@ -25,6 +25,9 @@ const EVENTS: [string, string, string, z.ZodType][] = [
   [P.EV.frameStatus, 'server → client', 'FrameStatus', P.FrameStatus],
   [P.EV.engineStatus, 'server → client', 'EngineStatus', P.EngineStatus],
   [P.EV.error, 'server → client', 'ErrorEvent', P.ErrorEvent],
+  [P.EV.refine, 'client → server', 'FrameRefine', P.FrameRefine],
+  [P.EV.refineStatus, 'server → client', 'RefineStatus', P.RefineStatus],
+  [P.EV.serverStatus, 'server → client', 'ServerStatus', P.ServerStatus],
 ];
 
 /** event name → [schema name, schema] of the answer to its ack callback */
@@ -32,6 +35,7 @@ const ACKS: [string, string, z.ZodType][] = [
   [P.EV.snapshot, 'SnapshotAck', P.SnapshotAck],
   [P.EV.pin, 'PinAck', P.PinAck],
   [P.EV.replay, 'RendersReplayAck', P.RendersReplayAck],
+  [P.EV.refine, 'PinAck', P.PinAck],
 ];
 
 function jsonSchema(schema: z.ZodType): unknown {
