@@ -1,8 +1,18 @@
-// Regenerates docs/screenshot-live.png, the README's picture of a live frame: two people in a
-// room, a sketch drawn with real mouse input inside a live frame, its prompt, the render beside it
-// (side view), the settings panel and the HUD, and the other person's cursor.
-// Run: npx tsx scripts/screenshots.ts   (a script, not a test, so CI never rewrites the PNG)
-// The server runs the tiny random-weight test model, so the render is coloured noise.
+// Regenerates the README's pictures, all at 1280×800, from real chromium pages with real mouse and
+// keyboard input: two people in a room, a live frame (a dress sketch and its prompt) in each view,
+// the settings panel with its Advanced section open, the history paused, the Share dialog, and the
+// name asked on a first join.
+//   docs/screenshot.png                      two people: strokes, Bob's cursor, the people pop-up
+//   docs/screenshot-live.png                 side view: the render beside the frame, the HUD
+//   docs/screenshots/live-frame.png          frame view: the render behind the strokes
+//   docs/screenshots/live-lens.png           lens view: the render over the frame
+//   docs/screenshots/after-item8.png         the panel at strength 0.85, seed unlocked, Advanced open
+//   docs/screenshots/after-item10.png        history paused three renders back
+//   docs/screenshots/history-paused.png      paused while Bob renders: "n newer", Back to live
+//   docs/screenshots/share-dialog.png        the owner's Share dialog
+//   docs/screenshots/name-prompt.png         the name asked of someone following a link
+// Run: npx tsx scripts/screenshots.ts   (a script, not a test, so CI never rewrites the PNGs)
+// The server runs the tiny random-weight test model, so the renders are coloured noise.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
@@ -12,9 +22,10 @@ import { ROOT, startServer } from '../test/helpers/server';
 import { ensureBuild } from './ensure-build.mjs';
 
 const VIEWPORT = { width: 1280, height: 800 };
-const OUT = join(ROOT, 'docs', 'screenshot-live.png');
+const DOCS = join(ROOT, 'docs');
+const SHOTS = join(DOCS, 'screenshots');
 const PROMPT = 'red silk evening gown, studio lighting';
-/** the frame, in screen pixels of the first tab (both tabs start with the same camera) */
+/** where the frame is dragged out, in screen pixels of Ann's tab (both tabs start with the same camera) */
 const FRAME = { x: 380, y: 150, side: 360 };
 const RENDER_DEADLINE_MS = 60_000;
 
@@ -48,35 +59,79 @@ async function drawStroke(page: Page, points: Pt[]) {
   await page.mouse.up();
 }
 
+async function shot(page: Page, path: string) {
+  await page.waitForTimeout(400); // camera moves and fades settle
+  await page.screenshot({ path });
+  console.log(`wrote ${path}`);
+}
+
+/** The seq of the render on screen for the frame, whichever view (0 before one has loaded). */
+const shownSeq = (page: Page, frameId: string) =>
+  page.evaluate((fid) => {
+    const img =
+      document.querySelector<HTMLImageElement>(`[data-live-frame-id="${fid}"] img[data-testid="live-render"]`) ??
+      document.querySelector<HTMLImageElement>(`img[data-testid="live-lens"][data-live-frame-id="${fid}"]`);
+    return img?.complete && img.naturalWidth > 0 ? Number(img.dataset.seq) : 0;
+  }, frameId);
+
+async function waitForNewRender(page: Page, frameId: string, after: number, what: string) {
+  await waitInPage(
+    page,
+    new Function(
+      `const img = document.querySelector('[data-live-frame-id="${frameId}"] img[data-testid="live-render"]')
+         ?? document.querySelector('img[data-testid="live-lens"][data-live-frame-id="${frameId}"]');
+       return !!img && Number(img.dataset.seq) > ${after} && img.complete && img.naturalWidth > 0
+         && document.querySelector('[data-live-frame-id="${frameId}"] [data-testid="live-state"]')?.textContent === 'idle';`,
+    ) as () => boolean,
+    RENDER_DEADLINE_MS,
+    what,
+  );
+}
+
+/** Moves Bob's mouse to where a page point of the canvas is in his tab. */
+async function pointAt(bob: Page, page: { x: number; y: number }) {
+  const s = await bob.evaluate((p) => window.editor!.pageToScreen(p), page);
+  await bob.mouse.move(s.x, s.y, { steps: 10 });
+}
+
+async function waitForBobsCursor(ann: Page) {
+  await waitInPage(
+    ann,
+    () => [...document.querySelectorAll('.tl-collaborator__cursor, .tl-nametag')].some((e) => e.textContent?.includes('Bob')),
+    10_000,
+    "Bob's cursor in Ann's tab",
+  );
+}
+
 async function main() {
   ensureBuild();
+  mkdirSync(SHOTS, { recursive: true });
   const server = await startServer({ web: true, model: 'tiny-lcm' });
   const browser = await launchBrowser();
   try {
     // a shared room, as the landing page makes it: Ann opens the owner link, Bob the edit link
     const { links } = await createSharedRoom(server.url);
-    const A = await openRoom(browser, server.url, links.owner, {
-      participant: { id: 'ann-1', name: 'Ann', color: '#e03131' },
-      viewport: VIEWPORT,
-    });
-    const B = await openRoom(browser, server.url, links.editor, {
-      participant: { id: 'bob-1', name: 'Bob', color: '#1971c2' },
-      viewport: VIEWPORT,
-    });
+    const A = await openRoom(browser, server.url, links.owner, { participant: { id: 'ann-1', name: 'Ann', color: '#e03131' }, viewport: VIEWPORT });
+    const B = await openRoom(browser, server.url, links.editor, { participant: { id: 'bob-1', name: 'Bob', color: '#1971c2' }, viewport: VIEWPORT });
     const a = A.page;
+    const b = B.page;
+    const panel = a.locator('[data-testid="live-panel"]');
+    const hud = (testId: string) => a.locator(`[data-live-frame-id="${frameId}"] [data-testid="${testId}"]`);
 
     // the frame: live-frame tool (shortcut I), dragged out on the canvas
-    await a.mouse.click(1100, 650);
+    await a.mouse.click(1000, 650);
     await a.keyboard.press('i');
     await a.mouse.move(FRAME.x, FRAME.y);
     await a.mouse.down();
     await a.mouse.move(FRAME.x + FRAME.side / 2, FRAME.y + FRAME.side / 2, { steps: 5 });
     await a.mouse.move(FRAME.x + FRAME.side, FRAME.y + FRAME.side, { steps: 5 });
     await a.mouse.up();
-    const frameId = await a.evaluate(
-      () => window.editor!.getCurrentPageShapes().find((s) => s.type === 'live-frame')?.id ?? '',
-    );
+    const frameId: string = await a.evaluate(() => window.editor!.getCurrentPageShapes().find((s) => s.type === 'live-frame')?.id ?? '');
     if (!frameId) throw new Error('the live-frame tool made no frame');
+    const framePage: { x: number; y: number; w: number; h: number } = await a.evaluate((id) => {
+      const { x, y, w, h } = window.editor!.getShapePageBounds(id as any)!;
+      return { x, y, w, h };
+    }, frameId);
 
     // the sketch, with the draw tool
     await a.keyboard.press('d');
@@ -84,48 +139,102 @@ async function main() {
       await drawStroke(a, stroke.map(([x, y]) => [FRAME.x + (x * FRAME.side) / 340, FRAME.y + (y * FRAME.side) / 340] as Pt));
     }
 
-    // select the frame by its header, then set the prompt and the side view in the panel
+    // select the frame by its header, then set the prompt in the panel and render it
     await a.keyboard.press('Escape');
     await a.keyboard.press('v');
     await a.mouse.click(FRAME.x + 40, FRAME.y - 10);
-    await a.waitForSelector(`[data-testid="live-panel"][data-frame-id="${frameId}"]`, { timeout: 10_000 });
+    await panel.waitFor({ timeout: 10_000 });
     await a.locator('[data-testid="live-prompt"]').click();
     await a.keyboard.type(PROMPT, { delay: 10 });
     await a.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
-    await a.locator('[data-testid="live-panel"] button', { hasText: 'Side' }).click();
+    let seq = await shownSeq(a, frameId);
+    await hud('live-render-now').click();
+    await waitForNewRender(a, frameId, seq, 'a render of the prompted sketch');
 
-    // a render made after the prompt was set, shown beside the frame
-    await a.locator(`[data-live-frame-id="${frameId}"] button`, { hasText: 'Render now' }).click();
-    const sideImg = `[data-live-frame-id="${frameId}"] img.lc-live-frame__render--side`;
-    const seqAfterPrompt = await a.evaluate(
-      (sel) => Number(document.querySelector(sel)?.getAttribute('data-seq') ?? 0),
-      sideImg,
-    );
+    // frame view: the render behind the strokes; Bob looks on
+    await pointAt(b, { x: framePage.x + framePage.w + 120, y: framePage.y + framePage.h * 0.4 });
+    await waitForBobsCursor(a);
+    await shot(a, join(SHOTS, 'live-frame.png'));
+
+    // lens view: the render over the frame
+    await panel.locator('button', { hasText: 'Lens' }).click();
+    await a.locator(`img[data-testid="live-lens"][data-live-frame-id="${frameId}"]`).waitFor();
+    await shot(a, join(SHOTS, 'live-lens.png'));
+
+    // side view: the render beside the frame (the camera makes room for it); Bob points at it
+    await panel.locator('button', { hasText: 'Side' }).click();
+    await a.locator(`[data-live-frame-id="${frameId}"] img.lc-live-frame__render--side`).waitFor();
+    await pointAt(b, { x: framePage.x + framePage.w * 1.6, y: framePage.y + framePage.h * 0.75 });
+    await shot(a, join(DOCS, 'screenshot-live.png'));
+
+    // item 8: strength past 0.8 with the slider's keys, seed unlocked, Advanced open, a stroke
+    // selected (tldraw's style panel shows too)
+    await panel.locator('[data-testid="live-strength"] input').focus();
+    for (let i = 0; i < 7; i++) await a.keyboard.press('ArrowRight');
+    await a.locator('[data-testid="live-seed-lock"]').click();
+    await panel.locator('[data-testid="live-advanced"] summary').click();
+    await a.evaluate((id) => void window.editor!.select(window.editor!.getSortedChildIdsForParent(id as any)[0]), frameId);
+    await a.locator('.tlui-style-panel__wrapper').waitFor();
+    await shot(a, join(SHOTS, 'after-item8.png'));
+    await panel.locator('[data-testid="live-advanced"] summary').click();
+    await a.locator('[data-testid="live-seed-lock"]').click();
+    await a.evaluate((id) => void window.editor!.select(id as any), frameId);
+    await panel.locator('[data-testid="live-strength"] input').focus();
+    for (let i = 0; i < 7; i++) await a.keyboard.press('ArrowLeft');
+    await panel.locator('button', { hasText: 'Frame' }).click();
+
+    // item 10: a few renders, then three steps back in the history
+    for (let k = 0; k < 4; k++) {
+      seq = await shownSeq(a, frameId);
+      await hud('live-render-now').click();
+      await waitForNewRender(a, frameId, seq, `render now #${k + 1}`);
+    }
+    for (let k = 0; k < 3; k++) await a.locator(`[data-live-frame-id="${frameId}"] button[aria-label="Older render"]`).click();
+    await hud('live-paused').waitFor();
+    await shot(a, join(SHOTS, 'after-item10.png'));
+    // Bob renders meanwhile: Ann's picture and position hold still, "2 newer" waits for her
+    for (let k = 0; k < 2; k++) {
+      seq = await shownSeq(b, frameId);
+      await b.locator(`[data-live-frame-id="${frameId}"] [data-testid="live-render-now"]`).click();
+      await waitForNewRender(b, frameId, seq, `Bob's render #${k + 1}`);
+    }
     await waitInPage(
       a,
-      new Function(
-        `const img = document.querySelector('${sideImg}');
-         return !!img && Number(img.getAttribute('data-seq')) > ${seqAfterPrompt} && img.complete && img.naturalWidth > 0
-           && document.querySelector('[data-live-frame-id="${frameId}"] [data-testid="live-state"]')?.textContent === 'idle';`,
-      ) as () => boolean,
+      new Function(`return /2 newer/.test(document.querySelector('[data-live-frame-id="${frameId}"] [data-testid="live-paused"]')?.textContent ?? '');`) as () => boolean,
       RENDER_DEADLINE_MS,
-      'a render of the prompted sketch beside the frame',
+      "Bob's renders held in Ann's tab",
     );
+    await pointAt(b, { x: framePage.x + framePage.w * 1.5, y: framePage.y + framePage.h * 0.5 });
+    await shot(a, join(SHOTS, 'history-paused.png'));
+    await hud('live-back-to-live').click();
 
-    // Bob points at the render; Ann's tab shows his cursor
-    await B.page.mouse.move(FRAME.x + FRAME.side * 1.6, FRAME.y + FRAME.side * 0.75, { steps: 10 });
-    await waitInPage(
-      a,
-      () => [...document.querySelectorAll('.tl-collaborator__cursor, .tl-nametag')].some((e) => e.textContent?.includes('Bob')),
-      10_000,
-      "Bob's cursor in Ann's tab",
-    );
-    await a.waitForTimeout(500); // let the cursor's position settle
+    // the Share dialog, with the owner's links loaded
+    await a.evaluate(() => void window.editor!.selectNone());
+    await a.getByTestId('share-button').click();
+    await waitInPage(a, () => !!document.querySelector('[data-testid="share-dialog"] input'), 10_000, 'the share links');
+    await shot(a, join(SHOTS, 'share-dialog.png'));
+    await a.keyboard.press('Escape');
 
-    mkdirSync(join(ROOT, 'docs'), { recursive: true });
-    await a.screenshot({ path: OUT });
-    console.log(`wrote ${OUT}`);
-    const errors = [...A.errors, ...B.errors];
+    // two people: Bob draws beside the frame, Ann opens the people pop-up and sees his cursor
+    await b.evaluate(() => void window.editor!.setCurrentTool('draw'));
+    const wave = await b.evaluate((f) => window.editor!.pageToScreen({ x: f.x - 40, y: f.y + f.h + 130 }), framePage);
+    await drawStroke(b, Array.from({ length: 24 }, (_, i) => [wave.x + i * 22, wave.y + Math.sin(i / 2) * 26] as Pt));
+    await pointAt(b, { x: framePage.x + framePage.w + 60, y: framePage.y + framePage.h + 120 });
+    await waitForBobsCursor(a);
+    await a.getByTestId('people-button').click();
+    await shot(a, join(DOCS, 'screenshot.png'));
+    await a.keyboard.press('Escape');
+
+    // someone following the edit link for the first time is asked for a name
+    const C = await openRoom(browser, server.url, links.editor, {
+      participant: { id: 'cat-1', name: 'Curious Quokka', color: '#39B178' },
+      viewport: VIEWPORT,
+      askName: true,
+    });
+    await C.page.getByTestId('name-prompt').waitFor();
+    await shot(C.page, join(SHOTS, 'name-prompt.png'));
+
+    const errors = [...A.errors, ...B.errors, ...C.errors];
     if (errors.length) console.warn(`page errors:\n${errors.join('\n')}`);
   } finally {
     await browser.close();

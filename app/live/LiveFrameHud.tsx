@@ -6,7 +6,7 @@
 import { useEffect, useState, type KeyboardEvent, type PointerEvent as ReactPointerEvent } from 'react';
 import { useEditor, useValue } from 'tldraw';
 import type { LiveFrameShape } from '../../lib/canvas/liveFrameSchema';
-import { describeCost, describeEngineLoad, describeSpeed, describeState, speedDetails } from './hudText';
+import { describeCost, describeEngineLoad, describeLatency, describeSpeed, describeState, speedDetails } from './hudText';
 import { frameNotice } from './liveRenders';
 import { getLiveSession, type LiveSession } from './liveSession';
 import { revealPin } from './reveal';
@@ -72,7 +72,7 @@ export function LiveFrameHud({ frame }: { frame: LiveFrameShape }) {
   const cost = onCpu ? describeCost(frame.props, shown?.inferenceMs) : null;
   const notice = state.tone === 'error' ? null : frameNotice(renders);
   const engineLoad = describeEngineLoad(engine);
-  const speed = describeSpeed(fps) ?? (shown && shown.latencyMs > 0 && !paused ? `last render in ${(shown.latencyMs / 1000).toFixed(1)} s` : null);
+  const speed = describeSpeed(fps) ?? (shown && shown.latencyMs > 0 && !paused ? describeLatency(shown.latencyMs) : null);
 
   const doPin = async () => {
     if (!session) return;

@@ -49,6 +49,11 @@ export function describeSpeed(fps: number): string | null {
   return `about 1 render every ${Math.round(1 / fps)} s`;
 }
 
+/** How long the render on screen took, when no renders came lately: "last render in 0.4 s". */
+export function describeLatency(ms: number): string {
+  return ms < 100 ? 'last render in under 0.1 s' : `last render in ${seconds(ms)}`;
+}
+
 /** The speed line's details tooltip: the numbers behind the words. */
 export function speedDetails(fps: number, shown: RenderEntry | null): string {
   const lines = [`${fps.toFixed(1)} renders per second over the last 3 s`];
