@@ -136,6 +136,9 @@ const EnvSchema = z.object({
   HSTS_MAX_AGE_S: intFrom(0).default(HSTS_MAX_AGE_S),
   // ───── the render loop and its engine ─────
   RENDER_CONCURRENCY: intFrom(1, 16).default(1),
+  /** GPU indexes for the engine workers, comma-separated (worker i on ids[i mod n]); ENGINE_DEVICE_ID for one */
+  ENGINE_DEVICE_IDS: z.string().regex(/^\d+(,\d+)*$/, { message: 'comma-separated GPU indexes, e.g. 0,1' }).optional(),
+  ENGINE_DEVICE_ID: z.coerce.number().int().min(0).max(63).optional(),
   ENGINE_EP: z.string().min(1).default('cpu'),
   ENGINE_THREADS: intFrom(0, 256).optional(),
   ENGINE_VAE: z.string().default(''),
@@ -167,6 +170,7 @@ export interface RenderConfig {
   concurrency: number;
   /** ENGINE_EP: onnxruntime execution provider; default cpu */
   executionProvider: string;
+  deviceIds?: number[]; // ENGINE_DEVICE_IDS (or ENGINE_DEVICE_ID): GPUs of the engine workers
   /** ENGINE_THREADS: onnxruntime intra-op threads per worker. Default: the cores shared out among
    * the RENDER_CONCURRENCY workers (all cores for one worker). Measured on 2 cores with the tiny
    * model: 1 and 2 threads render equally fast since lib/diffusion turned off onnxruntime's thread
@@ -191,9 +195,8 @@ export interface RenderConfig {
   historyBytes: number;
   /** SNAPSHOT_RATE_PER_SECOND / SNAPSHOT_RATE_BURST: per-socket token bucket over frame:snapshot */
   snapshotRate: { perSecond: number; burst: number };
-  /** ENGINE_TEST_DELAY_MS — for tests only: every render blocks its engine worker's thread for this
-   * long (Atomics.wait, a real block like onnxruntime's run), so a test can prove that a slow render
-   * never stalls sync and presence. Default 0; never set it in production. */
+  /** ENGINE_TEST_DELAY_MS — tests only: every render blocks its engine worker's thread this long
+   * (Atomics.wait, a real block like onnxruntime's run). Default 0; never set it in production. */
   testDelayMs: number;
   /** ENGINE_TEST_CRASH_PROMPT — for tests only: a render whose prompt is exactly this ends its
    * engine worker thread, as a native crash in onnxruntime would. Default '' (never). */
@@ -374,6 +377,7 @@ export function loadConfig(
     render: {
       concurrency: e.RENDER_CONCURRENCY,
       executionProvider: e.ENGINE_EP,
+      ...(e.ENGINE_DEVICE_IDS ? { deviceIds: e.ENGINE_DEVICE_IDS.split(',').map(Number) } : e.ENGINE_DEVICE_ID !== undefined ? { deviceIds: [e.ENGINE_DEVICE_ID] } : {}),
       threads: e.ENGINE_THREADS ?? Math.max(1, Math.floor(availableParallelism() / e.RENDER_CONCURRENCY)),
       vae: e.ENGINE_VAE,
       warmupSizes: e.ENGINE_WARMUP_SIZES,

@@ -35,6 +35,7 @@ export interface SeparateControlNet {
 
 export interface ControlNetLoadOptions {
   executionProvider: ExecutionProvider;
+  deviceId?: number;
   threads: number;
   logger?: EngineLogger;
   /** the optimised-graph cache, as for the other parts (entries under controlnet/.ort-cache/) */
@@ -133,7 +134,7 @@ async function openControlNet(folder: ModelFolder, contract: ModelContract, kind
   }
   let session: ort.InferenceSession;
   try {
-    const options = sessionOptions(opts.executionProvider, opts.threads);
+    const options = sessionOptions(opts.executionProvider, opts.threads, opts.deviceId);
     session = (await createCachedSession(file, options, `controlnet_${kind}`, { ...opts.graphCache, logger: opts.logger })).session;
   } catch (e) {
     throw new EngineError('MODEL_CORRUPT', `${file} is corrupt or incomplete (onnxruntime: ${firstLine(e).replace(/\s+/g, ' ')}); ${folder.repairHint}`);

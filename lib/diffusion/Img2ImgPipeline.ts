@@ -109,11 +109,11 @@ export class Img2ImgPipeline {
     const tokenizer = ClipTokenizer.fromFolder(folder.dir);
     const { name: samplerName, sampler } = modelSampler(folder, opts.sampler);
     const deterministic = makeEncoderDeterministic(folder, opts.logger);
-    const loaded = await createSessions(folder, { executionProvider: requested, threads, logger: opts.logger, noCpuFallback, graphCache: opts.graphCache });
+    const loaded = await createSessions(folder, { executionProvider: requested, deviceId: opts.deviceId, threads, logger: opts.logger, noCpuFallback, graphCache: opts.graphCache });
     const { sessions, executionProvider, graphCache } = loaded;
     const contract = await readContractOrRelease(folder, sessions);
     const info = describePipeline({ folder, contract, samplerName, executionProvider, requested, threads, deterministic, graphCache });
-    const control = await ControlNets.load(folder, contract, { executionProvider, threads, logger: opts.logger, graphCache: opts.graphCache }).catch(async (e: unknown) => {
+    const control = await ControlNets.load(folder, contract, { executionProvider, deviceId: opts.deviceId, threads, logger: opts.logger, graphCache: opts.graphCache }).catch(async (e: unknown) => {
       await Promise.all(Object.values(sessions).map((s) => s.release()));
       throw e;
     });

@@ -20,6 +20,8 @@ export interface PipelineLoadOptions {
   executionProviders?: readonly string[];
   /** onnxruntime intra-op threads; default = number of cores */
   threads?: number;
+  /** the GPU index for cuda/dml (one worker per GPU); ignored on the CPU */
+  deviceId?: number;
   /** onnxruntime's name for `threads` */
   intraOpNumThreads?: number;
   logger?: EngineLogger;

@@ -17,6 +17,8 @@ export interface EngineLogger {
 
 export interface SessionConfig {
   executionProvider: ExecutionProvider;
+  /** the GPU to run on (ENGINE_DEVICE_ID); ignored on the CPU */
+  deviceId?: number;
   /** intra-op threads; default = cores (the engine runs one model at a time) */
   threads: number;
   logger?: EngineLogger;
@@ -30,9 +32,10 @@ export function defaultThreads(): number {
   return availableParallelism();
 }
 
-export function sessionOptions(ep: ExecutionProvider, threads: number): ort.InferenceSession.SessionOptions {
+export function sessionOptions(ep: ExecutionProvider, threads: number, deviceId?: number): ort.InferenceSession.SessionOptions {
   return {
-    executionProviders: [ep],
+    // a GPU index pins the session to one device (ENGINE_DEVICE_ID(S)); the CPU has none
+    executionProviders: [deviceId !== undefined && ep !== 'cpu' ? ({ name: ep, deviceId } as ort.InferenceSession.ExecutionProviderConfig) : ep],
     // constant folding + node fusions + layout transforms; the one-off cost is paid at load
     graphOptimizationLevel: 'all',
     intraOpNumThreads: threads,
@@ -87,7 +90,7 @@ export async function createSessions(folder: ModelFolder, cfg: SessionConfig): P
   const sessions: Partial<Record<ModelPart, ort.InferenceSession>> = {};
   const cache: Partial<Record<ModelPart, GraphCacheState>> = {};
   const open = async (part: ModelPart, on: ExecutionProvider) => {
-    const opened = await createCachedSession(folder.partPath(part), sessionOptions(on, cfg.threads), part, { ...cfg.graphCache, logger: cfg.logger });
+    const opened = await createCachedSession(folder.partPath(part), sessionOptions(on, cfg.threads, cfg.deviceId), part, { ...cfg.graphCache, logger: cfg.logger });
     cache[part] = opened.cache;
     return opened.session;
   };

@@ -22,6 +22,8 @@ export interface EngineConfig {
   vae?: string;
   /** ENGINE_WARMUP_SIZES */
   warmupSizes: number[];
+  /** ENGINE_DEVICE_IDS / ENGINE_DEVICE_ID: the GPUs the workers run on (worker i on ids[i mod n]) */
+  deviceIds?: number[];
   /** RENDER_CONCURRENCY: workers, each rendering one job at a time; the caller runs at most this
    * many renders at once (render() refuses more rather than queueing them) */
   workers: number;
@@ -65,6 +67,8 @@ export class EngineRenderError extends Error {
 interface WorkerSlot {
   worker: Worker;
   busy: boolean;
+  /** the GPU it runs on, if pinned */
+  deviceId?: number;
   pending?: { id: number; culprit: string; resolve: (o: EngineRenderOutput) => void; reject: (e: Error) => void };
 }
 
@@ -121,7 +125,8 @@ export class EngineHost {
     const t0 = performance.now();
     try {
       const loaded = await Promise.all(
-        Array.from({ length: Math.max(1, this.config.workers) }, () => this.spawn(model.dir)),
+        // ENGINE_DEVICE_IDS: worker i on GPU ids[i mod n]
+        Array.from({ length: Math.max(1, this.config.workers) }, (_, i) => this.spawn(model.dir, this.config.deviceIds?.[i % this.config.deviceIds.length])),
       );
       if (this.stopped) return this.statusNow;
       this.info = { ...loaded[0].info, model: model.name };
@@ -185,9 +190,9 @@ export class EngineHost {
     for (const fn of this.listeners) fn(s);
   }
 
-  private spawn(modelDir: string): Promise<WorkerLoaded> {
+  private spawn(modelDir: string, deviceId?: number): Promise<WorkerLoaded> {
     const worker = new Worker(BOOT_URL, { workerData: { entry: WORKER_URL.href } });
-    const slot: WorkerSlot = { worker, busy: true };
+    const slot: WorkerSlot = { worker, busy: true, ...(deviceId !== undefined && { deviceId }) };
     this.slots.push(slot);
     return new Promise<WorkerLoaded>((resolve, rejectLoad) => {
       let loaded = false;
@@ -228,6 +233,7 @@ export class EngineHost {
         modelsDir: this.config.modelsDir,
         ...(this.config.vae && { vae: this.config.vae }),
         executionProvider: this.config.executionProvider,
+        ...(deviceId !== undefined && { deviceId }),
         threads: this.config.threads,
         warmupSizes: this.config.warmupSizes,
         ...(this.config.testDelayMs && { testDelayMs: this.config.testDelayMs }),
@@ -277,7 +283,7 @@ export class EngineHost {
     const ready = this.statusNow;
     this.setStatus({ ...ready, state: 'loading', message: `engine crashed (${err.message}); reloading the model` });
     const t0 = performance.now();
-    this.spawn(this.modelDir).then(
+    this.spawn(this.modelDir, slot.deviceId).then(
       () => {
         if (this.stopped) return;
         this.setStatus({ ...ready, state: 'ready', loadMs: Math.round(performance.now() - t0), message: undefined });

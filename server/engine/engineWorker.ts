@@ -27,6 +27,7 @@ async function load(req: EngineLoadRequest) {
   try {
     pipeline = await Img2ImgPipeline.load(req.modelDir, {
       executionProvider: req.executionProvider as never,
+      ...(req.deviceId !== undefined && { deviceId: req.deviceId }),
       modelsDir: req.modelsDir,
       ...(req.vae && { vae: req.vae }),
       ...(req.threads > 0 && { threads: req.threads }),

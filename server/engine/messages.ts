@@ -14,6 +14,8 @@ export interface EngineLoadRequest {
   /** ENGINE_VAE: VAE-only preset or folder replacing the model's VAE */
   vae?: string;
   executionProvider: string;
+  /** the GPU index (ENGINE_DEVICE_ID / ENGINE_DEVICE_IDS) */
+  deviceId?: number;
   /** onnxruntime intra-op threads; 0 = onnxruntime's default */
   threads: number;
   /** output sides to run once at load so the first real render is not slow */

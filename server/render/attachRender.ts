@@ -96,6 +96,7 @@ function localEngine(server: LivecanvasServer, log: Logger): EngineHost | ModelE
   const base = {
     modelsDir: server.config.modelsDir,
     executionProvider: rc.executionProvider,
+    ...(rc.deviceIds && { deviceIds: rc.deviceIds }),
     threads: rc.threads,
     vae: rc.vae,
     warmupSizes: rc.warmupSizes,

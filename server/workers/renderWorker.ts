@@ -34,13 +34,14 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const id = process.env.WORKER_ID || config.cluster.nodeId;
-  const device = process.env.ENGINE_DEVICE_ID ?? '0';
+  const device = String(config.render.deviceIds?.[0] ?? 0);
   const log = createLogger(config.logLevel).child({ module: 'worker', worker: id });
   const rc = config.render;
   const engine = new EngineHost({
     model: config.model,
     modelsDir: config.modelsDir,
     executionProvider: rc.executionProvider,
+    ...(rc.deviceIds && { deviceIds: rc.deviceIds }),
     threads: rc.threads,
     vae: rc.vae,
     warmupSizes: rc.warmupSizes,
