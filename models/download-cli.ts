@@ -3,7 +3,7 @@
 import { Command } from 'commander';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
-import { downloadPreset, DownloadError, type DownloadResult } from './download';
+import { downloadPreset, DownloadError, nonCommercialLicences, type DownloadResult } from './download';
 import { createProgress } from './progress';
 import { EXECUTION_PROVIDERS } from '../lib/diffusion/executionProviders';
 import { defaultModelsDir } from '../lib/diffusion/modelPaths';
@@ -19,23 +19,45 @@ function sizeLabel(p: Preset): string {
   return `unknown (≥ ${formatBytes(bytes)})`;
 }
 
+/** The preset's ControlNets as --list shows them: 'separate: scribble, canny', or '-' for none. */
+function controlNetLabel(p: Preset): string {
+  return p.controlnet ? `${p.controlnet.layout}: ${p.controlnet.kinds.join(', ')}` : '-';
+}
+
+/** The preset's licence and, joined with '+', those of the other repos its files come from. */
+function licenceLabel(p: Preset): string {
+  const all = [p.licence, ...(p.source === 'hub' ? Object.values(p.sources ?? {}).map((s) => s.licence) : [])];
+  const ids = [...new Set(all.map((l) => `${l.id}${l.nonCommercial ? ' (non-commercial)' : ''}`))];
+  return ids.join(' + ');
+}
+
+function sourceLabel(p: Preset): string {
+  if (p.source !== 'hub') return 'npm run models:tiny';
+  const others = Object.keys(p.sources ?? {}).length;
+  return others ? `${p.repo} + ${others} more` : p.repo;
+}
+
 function printList(presets: Preset[], modelsDir: string) {
   const states = presets.map((p) => installState(p, modelsDir));
   const rows = presets.map((p, i) => [
     p.name,
     states[i],
     presetKind(p),
+    controlNetLabel(p),
     sizeLabel(p),
-    `${p.licence.id}${p.licence.nonCommercial ? ' (non-commercial)' : ''}`,
+    licenceLabel(p),
     p.executionProviders.join(','),
-    p.source === 'hub' ? p.repo : 'npm run models:tiny',
+    sourceLabel(p),
   ]);
-  const header = ['preset', 'installed', 'kind', 'size', 'licence', 'runs on', 'source'];
+  const header = ['preset', 'installed', 'kind', 'controlnet', 'size', 'licence', 'runs on', 'source'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
   console.log(line(header));
   for (const r of rows) console.log(line(r));
   console.log(`\ninstalled: whether ${join(modelsDir, '<preset>')} holds a complete, verified install (--dir or MODELS_DIR to look elsewhere)`);
+  if (presets.some((p) => p.controlnet)) {
+    console.log('controlnet: the ControlNets in the folder, by layout (separate: a UNet with residual inputs + controlnet/<kind>/; fused: one UNet graph)');
+  }
   for (const [state, note] of Object.entries(INSTALL_STATE_NOTES)) {
     if (states.includes(state as InstallState)) console.log(`  ${state}: ${note}`);
   }
@@ -43,8 +65,9 @@ function printList(presets: Preset[], modelsDir: string) {
 
 async function askLicence(p: HubPreset): Promise<boolean> {
   const rl = createInterface({ input: process.stdin, output: process.stdout });
+  const terms = nonCommercialLicences(p).map((l) => `${l.id} (non-commercial${l.url ? `, ${l.url}` : ''})`);
   try {
-    const answer = await rl.question(`${p.name} is licensed ${p.licence.id} (non-commercial${p.licence.url ? `, ${p.licence.url}` : ''}). Accept and download? [y/N] `);
+    const answer = await rl.question(`${p.name} is licensed ${terms.join(' and ')}. Accept and download? [y/N] `);
     return /^y(es)?$/i.test(answer.trim());
   } finally {
     rl.close();

@@ -16,12 +16,19 @@
 // (X-Repo-Commit); the rest of the files are fetched at that commit, the commit is recorded in
 // the partial folder and the stamp, and a partial download whose branch has since moved is not
 // resumed (its files would mix two commits).
+//
+// A preset may take some files from other repos (`sources`, each file's `from`): e.g. a UNet
+// exported with ControlNet residual inputs and the ControlNets themselves, installed as
+// unet/model.onnx and controlnet/<kind>/model.onnx. Each repo is pinned, resolved and recorded
+// on its own, with its licence shown before anything is fetched; the files go through the same
+// resume, retry and verification as the preset's own.
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readPresetStamp, STAMP_FILE, type PresetStamp } from '../lib/diffusion/presetStamp';
 import { getPreset, loadManifest, type HubPreset, type Manifest, type Preset } from '../lib/diffusion/presets';
-import { downloadFile, type FileContext } from './downloadFile';
+import { downloadFile, type FileContext, type SourceState } from './downloadFile';
 import { DownloadError, type DownloadProgress } from './downloadTypes';
+import { stampMatches } from './installed';
 import { dropVerified, moveIntoPlace, readVerified, recoverInterruptedReplace, saveVerified, sizeOf, type InstalledFile } from './partialFolder';
 
 export { STAMP_FILE, type PresetStamp };
@@ -63,6 +70,13 @@ export interface DownloadResult {
   skipped: string[];
   /** the commit the files came from, when the hub said (X-Repo-Commit) */
   commit?: string;
+  /** the commit each other source's files came from, when the hub said */
+  sourceCommits?: Record<string, string>;
+}
+
+/** The non-commercial licences among a preset's and its sources'. */
+export function nonCommercialLicences(hub: HubPreset): HubPreset['licence'][] {
+  return [hub.licence, ...Object.values(hub.sources ?? {}).map((s) => s.licence)].filter((l) => l.nonCommercial);
 }
 
 const noProgress: DownloadProgress = { start() {}, fileStart() {}, advance() {}, fileDone() {}, retry() {}, stop() {} };
@@ -95,17 +109,22 @@ export async function downloadPreset(opts: DownloadOptions): Promise<DownloadRes
   const endpoint = (opts.endpoint ?? process.env.HF_ENDPOINT ?? DEFAULT_ENDPOINT).replace(/\/+$/, '');
   const token = opts.token ?? process.env.HF_TOKEN ?? undefined;
 
-  const { licence } = hub;
-  log(`${hub.name}: ${hub.repo}@${hub.revision} — licence ${licence.id}${licence.url ? ` (${licence.url})` : ''}${licence.nonCommercial ? ', NON-COMMERCIAL' : ''}`);
-  if (licence.notes) log(`  ${licence.notes}`);
-  if (licence.nonCommercial && !opts.yes) {
+  const licenceLine = (l: HubPreset['licence']) => `licence ${l.id}${l.url ? ` (${l.url})` : ''}${l.nonCommercial ? ', NON-COMMERCIAL' : ''}`;
+  log(`${hub.name}: ${hub.repo}@${hub.revision} — ${licenceLine(hub.licence)}`);
+  if (hub.licence.notes) log(`  ${hub.licence.notes}`);
+  for (const [repo, source] of Object.entries(hub.sources ?? {})) {
+    log(`  + ${repo}@${source.revision} (${source.description}) — ${licenceLine(source.licence)}`);
+    if (source.licence.notes) log(`    ${source.licence.notes}`);
+  }
+  const nc = nonCommercialLicences(hub)[0];
+  if (nc && !opts.yes) {
     const accepted = opts.confirmLicence ? await opts.confirmLicence(hub) : false;
     if (!accepted) {
       throw new DownloadError(
         'licence',
         opts.confirmLicence
-          ? `${hub.name}: licence ${licence.id} not accepted; nothing was downloaded`
-          : `${hub.name} is under a non-commercial licence (${licence.id}${licence.url ? `, ${licence.url}` : ''}) and there is no terminal to ask: re-run with --yes to accept it`,
+          ? `${hub.name}: licence ${nc.id} not accepted; nothing was downloaded`
+          : `${hub.name} is under a non-commercial licence (${nc.id}${nc.url ? `, ${nc.url}` : ''}) and there is no terminal to ask: re-run with --yes to accept it`,
       );
     }
   }
@@ -113,7 +132,7 @@ export async function downloadPreset(opts: DownloadOptions): Promise<DownloadRes
   const finalDir = join(opts.dir, hub.name);
   await recoverInterruptedReplace(opts.dir, hub.name);
   const stamp = await readStamp(finalDir);
-  if (stamp && stamp.repo === hub.repo && stamp.revision === hub.revision && !opts.force) {
+  if (stamp && stampMatches(stamp, hub) && !opts.force) {
     log(`${hub.name} is already installed at ${finalDir} (revision ${hub.revision}); use --force to download it again`);
     return { dir: finalDir, alreadyInstalled: true, files: stamp.files, skipped: [] };
   }
@@ -127,17 +146,29 @@ export async function downloadPreset(opts: DownloadOptions): Promise<DownloadRes
   const total = hub.files.every((f) => f.size !== null) ? hub.files.reduce((s, f) => s + (f.size ?? 0), 0) : null;
   progress.start({ preset: hub.name, files: hub.files.length, totalBytes: total });
 
+  // the preset's own repo and its other sources, each resolved to a commit on its own
+  const sources = new Map<string, SourceState>();
+  for (const [repo, revision] of [[hub.repo, hub.revision], ...Object.entries(hub.sources ?? {}).map(([r, s]) => [r, s.revision])]) {
+    sources.set(repo, { repo, revision, commit: null, partialCommit: partial.commits.get(repo) ?? null });
+  }
+  /** the commit each repo's files came from, as far as the hub has said (this run or the partial one) */
+  const commits = () => {
+    const known = new Map<string, string>();
+    for (const [repo, s] of sources) {
+      const commit = s.commit ?? s.partialCommit;
+      if (commit) known.set(repo, commit);
+    }
+    return known;
+  };
   const ctx: FileContext = {
-    hub,
+    preset: hub.name,
     endpoint,
     token,
     partialDir,
     progress,
     maxAttempts: opts.maxAttempts ?? 5,
     retryDelayMs: opts.retryDelayMs ?? 1000,
-    commit: null,
-    partialCommit: partial.commit,
-    saveProgress: () => saveVerified(partialDir, hub, { files: verified, commit: ctx.commit }),
+    saveProgress: () => saveVerified(partialDir, hub, { files: verified, commits: commits() }),
   };
   const installed: InstalledFile[] = [];
   const skipped: string[] = [];
@@ -149,7 +180,7 @@ export async function downloadPreset(opts: DownloadOptions): Promise<DownloadRes
         progress.fileDone({ path: file.path, size: done.size, skipped: 'installed' });
         continue;
       }
-      const result = await downloadFile(ctx, file);
+      const result = await downloadFile(ctx, sources.get(file.from?.repo ?? hub.repo)!, file);
       if (result === 'missing-optional') {
         skipped.push(file.path);
         log(`  ${file.path}: not in the repo (optional), skipped`);
@@ -165,7 +196,10 @@ export async function downloadPreset(opts: DownloadOptions): Promise<DownloadRes
   }
 
   await writeVaeConfigs(partialDir, hub);
-  const commit = ctx.commit ?? partial.commit ?? undefined;
+  const resolved = commits();
+  const commit = resolved.get(hub.repo);
+  const sourceCommits = Object.fromEntries([...resolved].filter(([repo]) => repo !== hub.repo));
+  const stampSources = Object.entries(hub.sources ?? {}).map(([repo, s]) => [repo, { revision: s.revision, ...(sourceCommits[repo] ? { commit: sourceCommits[repo] } : {}), licence: s.licence.id }]);
   const newStamp: PresetStamp = {
     preset: hub.name,
     kind: hub.kind,
@@ -174,6 +208,7 @@ export async function downloadPreset(opts: DownloadOptions): Promise<DownloadRes
     ...(commit ? { commit } : {}),
     endpoint,
     licence: hub.licence.id,
+    ...(hub.sources ? { sources: Object.fromEntries(stampSources) } : {}),
     installedAt: new Date().toISOString(),
     ...(hub.vae ? { vae: hub.vae } : {}),
     executionProviders: [...hub.executionProviders],
@@ -183,7 +218,7 @@ export async function downloadPreset(opts: DownloadOptions): Promise<DownloadRes
   await writeFile(join(partialDir, STAMP_FILE), JSON.stringify(newStamp, null, 2) + '\n');
   await dropVerified(partialDir);
   await moveIntoPlace(partialDir, finalDir);
-  return { dir: finalDir, alreadyInstalled: false, files: installed, skipped, ...(commit ? { commit } : {}) };
+  return { dir: finalDir, alreadyInstalled: false, files: installed, skipped, ...(commit ? { commit } : {}), ...(hub.sources ? { sourceCommits } : {}) };
 }
 
 /** Repos that ship no config.json for their VAE halves (taesd, sd-turbo) get one written from the

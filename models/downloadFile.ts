@@ -8,35 +8,45 @@ import { mkdir, rename, rm, truncate } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { HubPreset, PresetFile } from '../lib/diffusion/presets';
+import type { PresetFile } from '../lib/diffusion/presets';
 import { DownloadError, type DownloadProgress } from './downloadTypes';
 import { sizeOf, type InstalledFile } from './partialFolder';
 
+/** One repo files are fetched from (the preset's own or one of its `sources`) and the commit its
+ * revision resolved to. */
+export interface SourceState {
+  repo: string;
+  /** what the manifest pins: a commit sha or a branch */
+  revision: string;
+  /** the commit this run downloads, from the hub's first X-Repo-Commit for this repo */
+  commit: string | null;
+  /** the commit the partial download on disk came from, when it recorded one */
+  partialCommit: string | null;
+}
+
 export interface FileContext {
-  hub: HubPreset;
+  /** the preset's name, for messages */
+  preset: string;
   endpoint: string;
   token: string | undefined;
   partialDir: string;
   progress: DownloadProgress;
   maxAttempts: number;
   retryDelayMs: number;
-  /** the commit this run downloads, from the hub's first X-Repo-Commit */
-  commit: string | null;
-  /** the commit the partial download on disk came from, when it recorded one */
-  partialCommit: string | null;
   saveProgress: () => Promise<void>;
 }
 
 /** A failure worth another attempt (the next one resumes from the bytes on disk). */
 class RetryableError extends Error {}
 
-export async function downloadFile(ctx: FileContext, file: PresetFile): Promise<InstalledFile | 'missing-optional'> {
+/** Fetches `file` from `source` (at `file.from.path` when it has one) into the partial folder at `file.path`. */
+export async function downloadFile(ctx: FileContext, source: SourceState, file: PresetFile): Promise<InstalledFile | 'missing-optional'> {
   const target = join(ctx.partialDir, file.path);
   const part = `${target}.part`;
   await mkdir(dirname(target), { recursive: true });
   for (let attempt = 1; ; attempt++) {
     try {
-      const result = await attemptFile(ctx, file, part);
+      const result = await attemptFile(ctx, source, file, part);
       if (result === 'missing-optional') return result;
       await rename(part, target);
       return result;
@@ -53,29 +63,31 @@ export async function downloadFile(ctx: FileContext, file: PresetFile): Promise<
   }
 }
 
-async function attemptFile(ctx: FileContext, file: PresetFile, part: string): Promise<InstalledFile | 'missing-optional'> {
-  const { hub } = ctx;
+async function attemptFile(ctx: FileContext, source: SourceState, file: PresetFile, part: string): Promise<InstalledFile | 'missing-optional'> {
   // once the hub has resolved a branch to a commit, fetch everything else at that commit
-  const revision = ctx.commit ?? hub.revision;
-  const url = `${ctx.endpoint}/${hub.repo}/resolve/${encodeURIComponent(revision)}/${file.path.split('/').map(encodeURIComponent).join('/')}`;
+  const revision = source.commit ?? source.revision;
+  const repoPath = file.from?.path ?? file.path;
+  const url = `${ctx.endpoint}/${source.repo}/resolve/${encodeURIComponent(revision)}/${repoPath.split('/').map(encodeURIComponent).join('/')}`;
+  /** the file as messages name it: its path in the folder, and where it comes from when that is another repo */
+  const label = file.from ? `${file.path} (${repoPath} in ${source.repo})` : file.path;
   let offset = (await sizeOf(part)) ?? 0;
   if (file.size !== null && offset > file.size) {
     await truncate(part, 0);
     offset = 0;
   }
 
-  const { response, linkedSize, linkedEtag } = await request(url, offset, ctx);
+  const { response, linkedSize, linkedEtag } = await request(url, offset, ctx, source);
   const status = response.status;
   if (status === 404) {
     await response.body?.cancel();
     if (file.optional) return 'missing-optional';
-    throw new DownloadError('not-found', `${file.path} is not in ${hub.repo} at revision ${hub.revision} (HTTP 404 from ${ctx.endpoint}); the preset manifest may be out of date`);
+    throw new DownloadError('not-found', `${file.from ? repoPath : file.path} is not in ${source.repo} at revision ${source.revision} (HTTP 404 from ${ctx.endpoint}); the preset manifest may be out of date`);
   }
   if (status === 401 || status === 403) {
     await response.body?.cancel();
     throw new DownloadError(
       'auth',
-      `${ctx.endpoint} refused ${hub.repo} (HTTP ${status}): ${ctx.token ? 'the token in HF_TOKEN has no access — accept the model terms on its page or use another token' : 'this repo needs a token — set HF_TOKEN to a Hugging Face access token'}`,
+      `${ctx.endpoint} refused ${source.repo} (HTTP ${status}): ${ctx.token ? 'the token in HF_TOKEN has no access — accept the model terms on its page or use another token' : 'this repo needs a token — set HF_TOKEN to a Hugging Face access token'}`,
     );
   }
   if (status === 429 || status >= 500) {
@@ -87,7 +99,7 @@ async function attemptFile(ctx: FileContext, file: PresetFile, part: string): Pr
   const checkSize = (hubSize: number | null, what: string) => {
     if (hubSize === null) return;
     if (expectedSize !== null && hubSize !== expectedSize) {
-      throw new DownloadError('size', `${file.path}: the manifest says ${expectedSize} bytes but ${what} says ${hubSize}; the file changed at revision ${hub.revision}, so nothing was installed. Update models/presets.json.`);
+      throw new DownloadError('size', `${file.path}: the manifest says ${expectedSize} bytes but ${what} says ${hubSize}; the file changed at revision ${source.revision} of ${source.repo}, so nothing was installed. Update models/presets.json.`);
     }
     expectedSize = hubSize;
   };
@@ -157,21 +169,21 @@ async function attemptFile(ctx: FileContext, file: PresetFile, part: string): Pr
 
   const digest = hash.digest('hex');
   const expectedSha = file.sha256 ?? linkedEtag;
-  const source = file.sha256 ? 'manifest' : linkedEtag ? 'hub' : null;
+  const shaFrom = file.sha256 ? 'manifest' : linkedEtag ? 'hub' : null;
   if (expectedSha && digest !== expectedSha) {
     await rm(part, { force: true });
     throw new DownloadError(
       'checksum',
-      `${file.path}: sha256 mismatch — expected ${expectedSha} (${source === 'manifest' ? 'models/presets.json' : 'the hub'}), got ${digest}. The bad download was deleted and nothing was installed; run the command again to retry, and if it fails again the server (${ctx.endpoint}) is sending different bytes than expected.`,
+      `${label}: sha256 mismatch — expected ${expectedSha} (${shaFrom === 'manifest' ? 'models/presets.json' : 'the hub'}), got ${digest}. The bad download was deleted and nothing was installed; run the command again to retry, and if it fails again the server (${ctx.endpoint}) is sending different bytes than expected.`,
     );
   }
   ctx.progress.fileDone({ path: file.path, size: received });
-  return { path: file.path, size: received, sha256: digest, verifiedAgainst: expectedSha ? source : null };
+  return { path: file.path, size: received, sha256: digest, verifiedAgainst: expectedSha ? shaFrom : null };
 }
 
 /** GET with Range, following redirects by hand so that the hub's own response (which carries
  * X-Linked-Size / X-Linked-Etag) is seen and the token never leaves the hub's origin. */
-async function request(url: string, offset: number, ctx: FileContext) {
+async function request(url: string, offset: number, ctx: FileContext, source: SourceState) {
   const hubOrigin = new URL(ctx.endpoint).origin;
   let current = url;
   let linkedSize: number | null = null;
@@ -196,7 +208,7 @@ async function request(url: string, offset: number, ctx: FileContext) {
     const commit = response.headers.get('x-repo-commit')?.trim().toLowerCase();
     if (commit && /^[0-9a-f]{40}$/.test(commit)) {
       try {
-        await noteCommit(ctx, commit);
+        await noteCommit(ctx, source, commit);
       } catch (err) {
         await response.body?.cancel();
         throw err;
@@ -216,18 +228,17 @@ async function request(url: string, offset: number, ctx: FileContext) {
   throw new DownloadError('http', `too many redirects for ${url}`);
 }
 
-/** Records the commit the hub serves; refuses to continue a partial download from another one. */
-async function noteCommit(ctx: FileContext, commit: string): Promise<void> {
-  if (ctx.commit === commit) return;
-  const { hub } = ctx;
-  const previous = ctx.commit ?? ctx.partialCommit;
+/** Records the commit the hub serves for `source`; refuses to continue a partial download from another one. */
+async function noteCommit(ctx: FileContext, source: SourceState, commit: string): Promise<void> {
+  if (source.commit === commit) return;
+  const previous = source.commit ?? source.partialCommit;
   if (previous && previous !== commit) {
     throw new DownloadError(
       'revision-moved',
-      `${hub.name}: ${hub.repo} at "${hub.revision}" is now commit ${commit}, but the partial download in ${ctx.partialDir} came from ${previous}; its files would mix two commits, so it was not resumed. Run again with --force to discard it and download ${commit}.`,
+      `${ctx.preset}: ${source.repo} at "${source.revision}" is now commit ${commit}, but the partial download in ${ctx.partialDir} came from ${previous}; its files would mix two commits, so it was not resumed. Run again with --force to discard it and download ${commit}.`,
     );
   }
-  ctx.commit = commit;
+  source.commit = commit;
   await ctx.saveProgress();
 }
 

@@ -6,8 +6,8 @@
 // `npm run models:tiny` wrote its model_index.json.
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { readPresetStamp } from '../lib/diffusion/presetStamp';
-import type { Preset } from '../lib/diffusion/presets';
+import { readPresetStamp, type PresetStamp } from '../lib/diffusion/presetStamp';
+import type { HubPreset, Preset } from '../lib/diffusion/presets';
 
 export type InstallState = 'yes' | 'no' | 'partial' | 'incomplete' | 'outdated' | 'unverified';
 
@@ -15,7 +15,7 @@ export type InstallState = 'yes' | 'no' | 'partial' | 'incomplete' | 'outdated' 
 export const INSTALL_STATE_NOTES: Record<Exclude<InstallState, 'yes' | 'no'>, string> = {
   partial: 'a download was interrupted; download the preset again to resume it',
   incomplete: 'files of the install are missing or changed size; download it again with --force',
-  outdated: 'installed from another repo or revision; download the preset again to replace it',
+  outdated: 'installed from another repo or revision (of the preset or of a repo it takes files from); download the preset again to replace it',
   unverified: "a folder without the downloader's stamp (copied by hand); download the preset to get a verified one",
 };
 
@@ -27,6 +27,15 @@ const sizeOf = (path: string): number | null => {
   }
 };
 
+/** Whether a stamp records the preset's repo and revision, and those of every other source its
+ * files come from (a ControlNet repo pinned anew makes the install outdated). */
+export function stampMatches(stamp: PresetStamp, preset: HubPreset): boolean {
+  if (stamp.preset !== preset.name || stamp.repo !== preset.repo || stamp.revision !== preset.revision) return false;
+  const want = Object.entries(preset.sources ?? {});
+  if (Object.keys(stamp.sources ?? {}).length !== want.length) return false;
+  return want.every(([repo, s]) => stamp.sources?.[repo]?.revision === s.revision);
+}
+
 export function installState(preset: Preset, modelsDir: string): InstallState {
   const dir = join(modelsDir, preset.name);
   if (preset.source === 'generated') return existsSync(join(dir, 'model_index.json')) ? 'yes' : 'no';
@@ -36,6 +45,6 @@ export function installState(preset: Preset, modelsDir: string): InstallState {
     if (existsSync(`${dir}.partial`)) return 'partial';
     return existsSync(dir) ? 'unverified' : 'no';
   }
-  if (stamp.preset !== preset.name || stamp.repo !== preset.repo || stamp.revision !== preset.revision) return 'outdated';
+  if (!stampMatches(stamp, preset)) return 'outdated';
   return stamp.files.every((f) => sizeOf(join(dir, f.path)) === f.size) ? 'yes' : 'incomplete';
 }

@@ -13,25 +13,44 @@ const VERIFIED_FILE = '.livecanvas-verified.json';
 
 export interface VerifiedFiles {
   files: Map<string, InstalledFile>;
-  /** the commit the files came from, when the hub said */
-  commit: string | null;
+  /** the commit the files of each repo came from (the preset's own repo and its sources), when the hub said */
+  commits: Map<string, string>;
 }
 
-/** Files already verified in `partialDir` for this preset's repo and revision (none otherwise). */
+const nothing = (): VerifiedFiles => ({ files: new Map(), commits: new Map() });
+
+/** Files already verified in `partialDir` for this preset's repos and revisions. A file whose repo
+ * was recorded at another revision than the manifest's now is not trusted (nor is anything, when
+ * the preset's own repo or revision changed). */
 export async function readVerified(partialDir: string, hub: HubPreset): Promise<VerifiedFiles> {
+  let data: { repo?: unknown; revision?: unknown; commit?: unknown; sources?: Record<string, { revision?: unknown; commit?: unknown }>; files?: InstalledFile[] };
   try {
-    const data = JSON.parse(await readFile(join(partialDir, VERIFIED_FILE), 'utf8'));
-    // Files verified for another revision are not trusted.
-    if (data.repo !== hub.repo || data.revision !== hub.revision) return { files: new Map(), commit: null };
-    return { files: new Map((data.files as InstalledFile[]).map((f) => [f.path, f])), commit: typeof data.commit === 'string' ? data.commit : null };
+    data = JSON.parse(await readFile(join(partialDir, VERIFIED_FILE), 'utf8'));
   } catch {
-    return { files: new Map(), commit: null };
+    return nothing();
   }
+  if (data.repo !== hub.repo || data.revision !== hub.revision || !Array.isArray(data.files)) return nothing();
+  const v = nothing();
+  if (typeof data.commit === 'string') v.commits.set(hub.repo, data.commit);
+  const sameRevision = new Set([hub.repo]);
+  for (const [repo, source] of Object.entries(hub.sources ?? {})) {
+    const recorded = data.sources?.[repo];
+    if (recorded?.revision !== source.revision) continue;
+    sameRevision.add(repo);
+    if (typeof recorded.commit === 'string') v.commits.set(repo, recorded.commit);
+  }
+  for (const f of data.files) {
+    const file = hub.files.find((x) => x.path === f.path);
+    if (file && sameRevision.has(file.from?.repo ?? hub.repo)) v.files.set(f.path, f);
+  }
+  return v;
 }
 
-/** Records the verified files (and the commit they came from) so an interrupted run resumes. */
+/** Records the verified files (and the commits they came from) so an interrupted run resumes. */
 export async function saveVerified(partialDir: string, hub: HubPreset, v: VerifiedFiles): Promise<void> {
-  await writeFile(join(partialDir, VERIFIED_FILE), JSON.stringify({ repo: hub.repo, revision: hub.revision, commit: v.commit, files: [...v.files.values()] }, null, 2));
+  const sources = Object.fromEntries(Object.entries(hub.sources ?? {}).map(([repo, s]) => [repo, { revision: s.revision, commit: v.commits.get(repo) ?? null }]));
+  const record = { repo: hub.repo, revision: hub.revision, commit: v.commits.get(hub.repo) ?? null, ...(hub.sources ? { sources } : {}), files: [...v.files.values()] };
+  await writeFile(join(partialDir, VERIFIED_FILE), JSON.stringify(record, null, 2));
 }
 
 /** The record of verified files goes once the folder is complete. */

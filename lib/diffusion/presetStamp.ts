@@ -26,6 +26,8 @@ export interface PresetStamp {
   commit?: string;
   endpoint: string;
   licence: string;
+  /** the other repos files came from (a preset's `sources`): revision asked for, commit served, licence */
+  sources?: Record<string, { revision: string; commit?: string; licence: string }>;
   installedAt: string;
   vae?: { class: 'AutoencoderKL' | 'AutoencoderTiny'; scalingFactor: number };
   /** execution providers the preset runs on; the engine refuses others */

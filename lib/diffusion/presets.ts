@@ -7,16 +7,22 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { MAX_RENDER_SIDE, MIN_RENDER_SIDE, RENDER_SIDE_MULTIPLE } from '../protocol/limits';
 import { EXECUTION_PROVIDERS } from './executionProviders';
+import { CONTROL_KINDS, type ControlKind } from './renderParams';
 import type { VaeKind } from './VaeFolder';
 
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'sha256 must be 64 lowercase hex digits');
+const repoName = z.string().regex(/^[\w.-]+\/[\w.-]+$/, 'repo must be "owner/name"');
+const relativePath = z
+  .string()
+  .min(1)
+  .refine((p) => !p.startsWith('/') && !p.split('/').includes('..'), 'path must be relative and stay inside the folder');
 
 export const PresetFileSchema = z.object({
-  /** Path inside the repo, '/'-separated; also the path inside the installed folder. */
-  path: z
-    .string()
-    .min(1)
-    .refine((p) => !p.startsWith('/') && !p.split('/').includes('..'), 'path must be relative and stay inside the folder'),
+  /** Path inside the installed folder, '/'-separated; also the path inside the repo unless `from` says otherwise. */
+  path: relativePath,
+  /** The file comes from another repo (one of the preset's `sources`), at this path there: e.g. a
+   * ControlNet installed as controlnet/scribble/model.onnx from a repo that keeps it elsewhere. */
+  from: z.object({ repo: repoName, path: relativePath }).optional(),
   /** Exact byte size, or null when not published. */
   size: z.number().int().nonnegative().nullable(),
   sha256: sha256.nullable(),
@@ -34,6 +40,25 @@ export const LicenceSchema = z.object({
 });
 
 const VaeFactsSchema = z.object({ class: z.enum(['AutoencoderKL', 'AutoencoderTiny']), scalingFactor: z.number().positive() });
+
+/** The ControlNets a preset's folder has, in the engine's two layouts: `separate` = a UNet with
+ * residual inputs and controlnet/<kind>/model.onnx per kind; `fused` = a UNet taking
+ * controlnet_images/controlnet_scales, its kinds in this order in unet/controlnet.json. */
+const ControlNetFactsSchema = z.object({
+  layout: z.enum(['separate', 'fused']),
+  kinds: z.array(z.enum(CONTROL_KINDS as [ControlKind, ...ControlKind[]])).min(1),
+});
+
+/** Another repo some of a hub preset's files come from (`from.repo`), with its own pin and licence. */
+export const PresetSourceSchema = z.object({
+  /** What the preset takes from it. */
+  description: z.string(),
+  /** Commit sha (preferred) or branch name. */
+  revision: z.string().min(1),
+  revisionNote: z.string().optional(),
+  licence: LicenceSchema,
+  notes: z.array(z.string()).default([]),
+});
 
 const common = {
   description: z.string(),
@@ -54,6 +79,7 @@ const common = {
     })
     .optional(),
   vae: VaeFactsSchema.optional(),
+  controlnet: ControlNetFactsSchema.optional(),
   combine: z.string().optional(),
   notes: z.array(z.string()).default([]),
 };
@@ -61,7 +87,7 @@ const common = {
 export const HubPresetSchema = z.object({
   ...common,
   source: z.literal('hub'),
-  repo: z.string().regex(/^[\w.-]+\/[\w.-]+$/, 'repo must be "owner/name"'),
+  repo: repoName,
   /** Commit sha (preferred) or branch name. */
   revision: z.string().min(1),
   revisionNote: z.string().optional(),
@@ -69,18 +95,45 @@ export const HubPresetSchema = z.object({
    * hub's listing or the notes; shown with "≈"). */
   approxTotalBytes: z.number().int().positive().optional(),
   files: z.array(PresetFileSchema).min(1),
+  /** Other repos that files come from (`from.repo`), keyed by repo. */
+  sources: z.record(repoName, PresetSourceSchema).optional(),
 });
 
 export const GeneratedPresetSchema = z.object({ ...common, source: z.literal('generated') });
 
 export const PresetSchema = z.discriminatedUnion('source', [HubPresetSchema, GeneratedPresetSchema]);
 
-export const ManifestSchema = z.object({
-  version: z.literal(1),
-  presets: z.record(z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'preset names are lowercase words with - . _'), PresetSchema),
-});
+export const ManifestSchema = z
+  .object({
+    version: z.literal(1),
+    presets: z.record(z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'preset names are lowercase words with - . _'), PresetSchema),
+  })
+  .superRefine((m, ctx) => {
+    for (const [name, p] of Object.entries(m.presets)) {
+      const issue = (message: string, ...path: (string | number)[]) => ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['presets', name, ...path], message });
+      if (p.source !== 'hub') continue;
+      const paths = new Set<string>();
+      p.files.forEach((f, i) => {
+        if (paths.has(f.path)) issue(`${f.path} is listed twice`, 'files', i, 'path');
+        paths.add(f.path);
+        if (f.from && !p.sources?.[f.from.repo]) issue(`${f.from.repo} is not one of the preset's sources`, 'files', i, 'from', 'repo');
+      });
+      for (const repo of Object.keys(p.sources ?? {})) {
+        if (repo === p.repo) issue('the preset\'s own repo is not another source', 'sources', repo);
+        else if (!p.files.some((f) => f.from?.repo === repo)) issue('no file comes from this source', 'sources', repo);
+      }
+      if (p.controlnet?.layout === 'separate') {
+        for (const kind of p.controlnet.kinds) {
+          if (!paths.has(`controlnet/${kind}/model.onnx`)) issue(`the separate layout needs controlnet/${kind}/model.onnx in files`, 'controlnet', 'kinds');
+        }
+      } else if (p.controlnet?.layout === 'fused' && !paths.has('unet/controlnet.json')) {
+        issue('the fused layout needs unet/controlnet.json in files', 'controlnet', 'layout');
+      }
+    }
+  });
 
 export type PresetFile = z.infer<typeof PresetFileSchema>;
+export type PresetSource = z.infer<typeof PresetSourceSchema>;
 export type HubPreset = z.infer<typeof HubPresetSchema> & { name: string };
 export type GeneratedPreset = z.infer<typeof GeneratedPresetSchema> & { name: string };
 export type Preset = HubPreset | GeneratedPreset;

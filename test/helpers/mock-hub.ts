@@ -1,7 +1,7 @@
 // A local stand-in for the Hugging Face hub's file endpoint, serving a folder the way the hub
 // serves a repo: GET /<owner>/<repo>/resolve/<revision>/<path>.
 //  - "LFS" files (≥ lfsThreshold bytes) answer with X-Linked-Size and X-Linked-Etag (sha256) and
-//    either the bytes (ETag = sha256) or, with `redirect`, a 302 to /cdn/<sha256>/<path> on a
+//    either the bytes (ETag = sha256) or, with `redirect`, a 302 to /cdn/<sha256>/<repo>/<path> on a
 //    second server (another origin, like the hub's CDN).
 //  - small files answer directly with ETag = git blob sha1, as the hub does for non-LFS files.
 //  - Range requests get 206 + Content-Range; unsatisfiable ones 416.
@@ -10,6 +10,9 @@
 //  - Faults: cut the connection after N body bytes (once per file), or serve wrong bytes.
 //  - Every hub answer carries X-Repo-Commit. With a branch as `revision`, `commit` is what the
 //    branch points to (setCommit moves it); files are also served at any commit it pointed to.
+//  - `otherRepos` serves more repos from the same origin, each with its own folder, revision and
+//    commit (a preset that takes its ControlNets from another repo). Methods taking a path act on
+//    the main repo unless given another repo.
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -29,6 +32,15 @@ export interface MockHubOptions {
   token?: string;
   /** The commit `revision` resolves to (X-Repo-Commit); default: `revision` itself (a pinned sha). */
   commit?: string;
+  /** More repos on the same hub. */
+  otherRepos?: { root: string; repo: string; revision: string; commit?: string }[];
+}
+
+interface ServedRepo {
+  revision: string;
+  commit: string;
+  commits: Set<string>;
+  files: Map<string, ServedFile>;
 }
 
 export interface RequestRecord {
@@ -49,58 +61,67 @@ interface ServedFile {
 
 export class MockHub {
   readonly requests: RequestRecord[] = [];
-  private readonly files = new Map<string, ServedFile>();
+  private readonly repos = new Map<string, ServedRepo>();
+  /** keyed by `${repo}:${path}` */
   private readonly cuts = new Map<string, number>();
   private readonly corrupt = new Set<string>();
   private server: Server | null = null;
   private cdnServer: Server | null = null;
-  private commit: string;
-  private readonly commits = new Set<string>();
   url = '';
   cdnUrl = '';
 
   constructor(private readonly opts: MockHubOptions) {
-    this.commit = opts.commit ?? opts.revision;
-    this.commits.add(this.commit);
     const threshold = opts.lfsThreshold ?? 10_000;
-    const walk = (dir: string) => {
-      for (const e of readdirSync(dir)) {
-        const p = join(dir, e);
-        if (statSync(p).isDirectory()) walk(p);
-        else {
-          const data = readFileSync(p);
-          this.files.set(relative(opts.root, p).split(sep).join('/'), {
-            data,
-            sha256: createHash('sha256').update(data).digest('hex'),
-            gitSha1: createHash('sha1').update(`blob ${data.length}\0`).update(data).digest('hex'),
-            lfs: data.length >= threshold,
-          });
+    for (const r of [{ root: opts.root, repo: opts.repo, revision: opts.revision, commit: opts.commit }, ...(opts.otherRepos ?? [])]) {
+      const commit = r.commit ?? r.revision;
+      const files = new Map<string, ServedFile>();
+      const walk = (dir: string) => {
+        for (const e of readdirSync(dir)) {
+          const p = join(dir, e);
+          if (statSync(p).isDirectory()) walk(p);
+          else {
+            const data = readFileSync(p);
+            files.set(relative(r.root, p).split(sep).join('/'), {
+              data,
+              sha256: createHash('sha256').update(data).digest('hex'),
+              gitSha1: createHash('sha1').update(`blob ${data.length}\0`).update(data).digest('hex'),
+              lfs: data.length >= threshold,
+            });
+          }
         }
-      }
-    };
-    walk(opts.root);
+      };
+      walk(r.root);
+      this.repos.set(r.repo, { revision: r.revision, commit, commits: new Set([commit]), files });
+    }
+  }
+
+  private served(repo = this.opts.repo): ServedRepo {
+    const r = this.repos.get(repo);
+    if (!r) throw new Error(`the mock hub serves no repo ${repo}`);
+    return r;
   }
 
   /** Repo paths served, with their sizes and sha256 (what a manifest would list). */
-  listing(): { path: string; size: number; sha256: string; lfs: boolean }[] {
-    return [...this.files].map(([path, f]) => ({ path, size: f.data.length, sha256: f.sha256, lfs: f.lfs }));
+  listing(repo?: string): { path: string; size: number; sha256: string; lfs: boolean }[] {
+    return [...this.served(repo).files].map(([path, f]) => ({ path, size: f.data.length, sha256: f.sha256, lfs: f.lfs }));
   }
 
   /** The next response body for `path` stops after `bytes` bytes and the socket is destroyed. */
-  cutOnce(path: string, bytes: number) {
-    this.cuts.set(path, bytes);
+  cutOnce(path: string, bytes: number, repo = this.opts.repo) {
+    this.cuts.set(`${repo}:${path}`, bytes);
   }
 
   /** Serve `path` with one byte flipped (headers still describe the true content). */
-  serveWrongBytes(path: string, on = true) {
-    if (on) this.corrupt.add(path);
-    else this.corrupt.delete(path);
+  serveWrongBytes(path: string, on = true, repo = this.opts.repo) {
+    if (on) this.corrupt.add(`${repo}:${path}`);
+    else this.corrupt.delete(`${repo}:${path}`);
   }
 
   /** Moves the branch to another commit (same files), as a push to the repo would. */
-  setCommit(sha: string) {
-    this.commit = sha;
-    this.commits.add(sha);
+  setCommit(sha: string, repo?: string) {
+    const r = this.served(repo);
+    r.commit = sha;
+    r.commits.add(sha);
   }
 
   async start(): Promise<string> {
@@ -141,40 +162,40 @@ export class MockHub {
 
     if (req.method !== 'GET' && req.method !== 'HEAD') return finish(405);
 
-    const cdn = /^\/cdn\/([0-9a-f]{64})\/(.+)$/.exec(record.path);
+    const cdn = /^\/cdn\/([0-9a-f]{64})\/([^/]+\/[^/]+)\/(.+)$/.exec(record.path);
     if (cdn) {
-      const entry = [...this.files].find(([p, f]) => f.sha256 === cdn[1] && p === cdn[2]);
-      if (!entry) return finish(404);
-      return this.sendBytes(req, res, record, entry[0], entry[1], { etag: `"${entry[1].sha256}"` });
+      const file = this.repos.get(cdn[2])?.files.get(cdn[3]);
+      if (!file || file.sha256 !== cdn[1]) return finish(404);
+      return this.sendBytes(req, res, record, `${cdn[2]}:${cdn[3]}`, file, { etag: `"${file.sha256}"` });
     }
 
-    const prefix = `/${this.opts.repo}/resolve/`;
-    if (!record.path.startsWith(prefix)) return finish(404, { 'x-error-code': 'RepoNotFound' });
+    const m = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(record.path);
+    const served = m && this.repos.get(m[1]);
+    if (!m || !served) return finish(404, { 'x-error-code': 'RepoNotFound' });
     if (this.opts.token && req.headers.authorization !== `Bearer ${this.opts.token}`) {
       return finish(401, { 'x-error-code': 'GatedRepo', 'content-type': 'text/plain' }, Buffer.from('Access to this repo is restricted'));
     }
-    const rest = record.path.slice(prefix.length);
-    const slash = rest.indexOf('/');
-    const revision = rest.slice(0, slash);
-    const path = rest.slice(slash + 1);
-    if (revision !== this.opts.revision && !this.commits.has(revision)) return finish(404, { 'x-error-code': 'RevisionNotFound' });
-    const commit = this.commits.has(revision) ? revision : this.commit;
-    const file = this.files.get(path);
+    const [, repo, revision, path] = m;
+    if (revision !== served.revision && !served.commits.has(revision)) return finish(404, { 'x-error-code': 'RevisionNotFound' });
+    const commit = served.commits.has(revision) ? revision : served.commit;
+    const file = served.files.get(path);
     if (!file) return finish(404, { 'x-error-code': 'EntryNotFound' });
 
+    const key = `${repo}:${path}`;
     if (file.lfs) {
       const linked = { 'x-linked-size': file.data.length, 'x-linked-etag': `"${file.sha256}"`, 'x-repo-commit': commit };
       if (this.opts.redirect) {
-        return finish(302, { ...linked, location: `${this.cdnUrl}/cdn/${file.sha256}/${path}`, 'content-length': 0 });
+        return finish(302, { ...linked, location: `${this.cdnUrl}/cdn/${file.sha256}/${repo}/${path}`, 'content-length': 0 });
       }
-      return this.sendBytes(req, res, record, path, file, { ...linked, etag: `"${file.sha256}"` });
+      return this.sendBytes(req, res, record, key, file, { ...linked, etag: `"${file.sha256}"` });
     }
-    return this.sendBytes(req, res, record, path, file, { etag: `"${file.gitSha1}"`, 'x-repo-commit': commit });
+    return this.sendBytes(req, res, record, key, file, { etag: `"${file.gitSha1}"`, 'x-repo-commit': commit });
   }
 
-  private sendBytes(req: IncomingMessage, res: ServerResponse, record: RequestRecord, path: string, file: ServedFile, headers: Record<string, string | number>) {
+  /** `key` is `${repo}:${path}` (what cutOnce and serveWrongBytes name). */
+  private sendBytes(req: IncomingMessage, res: ServerResponse, record: RequestRecord, key: string, file: ServedFile, headers: Record<string, string | number>) {
     let data = file.data;
-    if (this.corrupt.has(path)) {
+    if (this.corrupt.has(key)) {
       data = Buffer.from(data);
       data[Math.floor(data.length / 2)] ^= 0xff;
     }
@@ -199,9 +220,9 @@ export class MockHub {
     res.writeHead(status, { ...base, 'content-length': data.length });
     if (req.method === 'HEAD') return res.end();
 
-    const cut = this.cuts.get(path);
+    const cut = this.cuts.get(key);
     if (cut !== undefined) {
-      this.cuts.delete(path);
+      this.cuts.delete(key);
       const part = data.subarray(0, Math.max(0, cut - start));
       record.bytesSent += part.length;
       // Flush what we promised to send so far, then drop the connection mid-body.

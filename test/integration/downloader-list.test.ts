@@ -1,13 +1,14 @@
 // `npm run models:download -- --list` as a person runs it (node --import tsx models/download-cli.ts):
 // the installed column for a real download from a mock hub and what can happen to it afterwards,
-// and the kind column, which must say what the engine finds in the folder.
+// and the kind and controlnet columns, which must say what the engine finds in the folder.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelFolder } from '../../lib/diffusion/ModelFolder';
 import { kindLabel, listPresets, ManifestSchema, type Manifest } from '../../lib/diffusion/presets';
+import { CONTROL_KINDS } from '../../lib/diffusion/renderParams';
 import { downloadPreset, STAMP_FILE } from '../../models/download';
 import { MockHub } from '../helpers/mock-hub';
 
@@ -46,7 +47,7 @@ async function listTable(args: string[]) {
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);
   const [header, ...rows] = r.stdout.split('\n\n')[0].split('\n').map((l) => l.split(/ {2,}/));
-  expect(header).toEqual(['preset', 'installed', 'kind', 'size', 'licence', 'runs on', 'source']);
+  expect(header).toEqual(['preset', 'installed', 'kind', 'controlnet', 'size', 'licence', 'runs on', 'source']);
   const table: Record<string, Record<string, string>> = {};
   for (const row of rows) table[row[0]] = Object.fromEntries(header.map((h, i) => [h, row[i]]));
   return { table, footer: (r.stdout.split('\n\n')[1] ?? '').trimEnd() };
@@ -129,12 +130,37 @@ describe('models:download --list', () => {
     }
   });
 
+  it('says which presets have ControlNets, in which layout, as their folders hold them', async () => {
+    const { table, footer } = await listTable(['--dir', LOCAL_MODELS]);
+    expect(table['lcm-dreamshaper-v7-controlnet']).toMatchObject({
+      controlnet: 'separate: scribble, canny',
+      licence: 'MIT + openrail',
+      'runs on': 'cuda,dml',
+      source: 'SimianLuo/LCM_Dreamshaper_v7 + 2 more',
+    });
+    for (const name of ['lcm-dreamshaper-v7', 'sdxs-512', 'taesd', 'sd-turbo']) expect(table[name].controlnet, name).toBe('-');
+    expect(footer).toContain('controlnet: the ControlNets in the folder, by layout');
+    // generated presets: the column against what npm run models:tiny wrote
+    const onDisk = (name: string) => {
+      const dir = join(LOCAL_MODELS, name);
+      const fused = join(dir, 'unet', 'controlnet.json');
+      if (existsSync(fused)) return `fused: ${(JSON.parse(readFileSync(fused, 'utf8')) as { kinds: string[] }).kinds.join(', ')}`;
+      if (!existsSync(join(dir, 'controlnet'))) return '-';
+      // in the engine's order of kinds (ControlNets.load lists them so)
+      return `separate: ${CONTROL_KINDS.filter((k) => existsSync(join(dir, 'controlnet', k, 'model.onnx'))).join(', ')}`;
+    };
+    for (const p of listPresets().filter((x) => x.source === 'generated')) expect(table[p.name].controlnet, p.name).toBe(onDisk(p.name));
+    expect(table['tiny-lcm-controlnet'].controlnet).toBe('separate: scribble, canny');
+    expect(table['tiny-lcm-controlnet-fused'].controlnet).toBe('fused: canny, scribble');
+  });
+
   it('gives an approximate total for presets whose file sizes are not all published', async () => {
     const { table } = await listTable([]);
     expect(table['sd-turbo'].size).toBe('≈ 2.58 GB');
     expect(table['sdxs-512'].size).toBe('≈ 3.01 GB');
     expect(table['taesd'].size).toBe('≈ 9.81 MB');
     expect(table['lcm-dreamshaper-v7'].size).toBe('≈ 4.27 GB');
+    expect(table['lcm-dreamshaper-v7-controlnet'].size).toBe('≈ 4.02 GB');
     expect(Object.values(table).every((row) => !row.size.includes('unknown'))).toBe(true);
   });
 });
