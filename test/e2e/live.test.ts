@@ -31,25 +31,18 @@ function recordSentEvents(page: Page) {
   );
 }
 
-/** The blob: render shown inside the frame's own DOM, with its decoded width. */
-async function renderInFrame(page: Page, id: string) {
-  return page.evaluate((fid) => {
-    const img = document.querySelector<HTMLImageElement>(`[data-live-frame-id="${fid}"] img[data-testid="live-render"]`);
-    return img ? { src: img.src, naturalWidth: img.naturalWidth, complete: img.complete } : null;
-  }, id);
-}
-
 async function waitForBlobRender(page: Page, id: string, what: string) {
-  await waitInPage(
+  // read in the same poll that saw it loaded: a newer render may replace it right after
+  return waitInPage(
     page,
     new Function(
       `const img = document.querySelector('[data-live-frame-id="${id}"] img[data-testid="live-render"]');
-       return !!img && img.src.startsWith('blob:') && img.complete && img.naturalWidth > 0;`,
-    ) as () => boolean,
+       return !!img && img.src.startsWith('blob:') && img.complete && img.naturalWidth > 0
+         && { src: img.src, naturalWidth: img.naturalWidth, complete: img.complete };`,
+    ) as () => { src: string; naturalWidth: number; complete: boolean },
     RENDER_DEADLINE_MS,
     what,
   );
-  return renderInFrame(page, id);
 }
 
 /** Screen point of a page point in this tab (both tabs start with the same camera). */
