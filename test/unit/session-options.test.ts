@@ -12,9 +12,10 @@ describe('device pinning', () => {
   });
 
   it('reads ENGINE_DEVICE_IDS as one GPU per engine worker, and ENGINE_DEVICE_ID as one', () => {
-    expect(loadConfig({ ENGINE_DEVICE_IDS: '0,1', RENDER_CONCURRENCY: '2' }, []).render.deviceIds).toEqual([0, 1]);
-    expect(loadConfig({ ENGINE_DEVICE_ID: '3' }, []).render.deviceIds).toEqual([3]);
-    expect(loadConfig({}, []).render.deviceIds).toBeUndefined();
-    expect(() => loadConfig({ ENGINE_DEVICE_IDS: 'gpu0' }, [])).toThrow(/ENGINE_DEVICE_IDS/);
+    const env = (vars: Record<string, string>) => vars as NodeJS.ProcessEnv;
+    expect(loadConfig(env({ ENGINE_DEVICE_IDS: '0,1', RENDER_CONCURRENCY: '2' }), []).render.deviceIds).toEqual([0, 1]);
+    expect(loadConfig(env({ ENGINE_DEVICE_ID: '3' }), []).render.deviceIds).toEqual([3]);
+    expect(loadConfig(env({}), []).render.deviceIds).toBeUndefined();
+    expect(() => loadConfig(env({ ENGINE_DEVICE_IDS: 'gpu0' }), [])).toThrow(/ENGINE_DEVICE_IDS/);
   });
 });
