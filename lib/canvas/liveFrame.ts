@@ -217,6 +217,10 @@ export const RENDER_SETTING_KEYS = [
   'guidance',
   'model',
   'outputSize',
+  'control',
+  'controlScale',
+  'controlStart',
+  'controlEnd',
 ] as const satisfies readonly (keyof LiveFrameProps)[];
 
 export type RenderSettings = Pick<LiveFrameProps, (typeof RENDER_SETTING_KEYS)[number]>;

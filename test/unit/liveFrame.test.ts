@@ -211,7 +211,7 @@ describe('content hash', () => {
     const base = liveFrameContentHash(frame, [stroke('shape:a', 1)]);
     expect(liveFrameContentHash(frame, [stroke('shape:a', 2)])).not.toBe(base);
     expect(liveFrameContentHash(frame, [])).not.toBe(base);
-    for (const change of [{ prompt: 'cat' }, { strength: 0.6 }, { seed: 7 }, { steps: 2 }, { outputSize: 512 }]) {
+    for (const change of [{ prompt: 'cat' }, { strength: 0.6 }, { seed: 7 }, { steps: 2 }, { outputSize: 512 }, { control: 'scribble' as const }, { controlScale: 0.5 }, { controlStart: 0.2 }, { controlEnd: 0.8 }]) {
       const other = { ...frame, props: { ...frame.props, ...change } };
       expect(liveFrameContentHash(other, [stroke('shape:a', 1)])).not.toBe(base);
     }
