@@ -1,7 +1,7 @@
 'use client';
-// The settings panel's Advanced section, collapsed by default: steps, guidance, model and output
-// size. Each field keeps to fixed one-line label and hint rows. Room is left at its end for more
-// model controls (e.g. ControlNet: control kind, scale, start/end).
+// The settings panel's Advanced section, collapsed by default: steps, guidance, model, output size
+// and when in the render the shape guide (ControlNet) applies. Each field keeps to fixed one-line
+// label and hint rows.
 import { useId } from 'react';
 import type { Editor } from 'tldraw';
 import {
@@ -12,6 +12,7 @@ import {
 } from '../../lib/canvas/liveFrame';
 import type { LiveFrameShape } from '../../lib/canvas/liveFrameSchema';
 import { sizeChoiceText } from './hudText';
+import { ShapeTimingField } from './LiveFrameControl';
 import type { LiveEngineStatus } from './liveRenders';
 import { Field, frameUpdater } from './panelField';
 
@@ -112,7 +113,7 @@ export function LiveFrameAdvanced({
           ))}
         </select>
       </Field>
-      {/* more model controls (ControlNet: control kind, scale, start/end) go here */}
+      <ShapeTimingField editor={editor} frame={frame} />
     </div>
   );
 }

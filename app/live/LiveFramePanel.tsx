@@ -2,6 +2,8 @@
 // Settings of the selected live frame. Every edit is an `editor.updateShape`, so it is undoable
 // and reaches everyone through the shared document; the server reads the same props to render.
 // A view-only page (tldraw's read-only mode) shows the settings disabled and cannot add a frame.
+// The shape guide (ControlNet: None / Scribble / Edges, and how firmly it holds) follows the
+// strength; when in the render it applies is in Advanced (LiveFrameControl.tsx).
 // Layout: every label and hint keeps to one line and every button has a fixed width, so no
 // control moves under the pointer when a value changes; the rarely changed settings sit in a
 // collapsed Advanced section, and the whole panel fits a 1280×800 window.
@@ -18,6 +20,7 @@ import {
 import type { LiveFrameShape } from '../../lib/canvas/liveFrameSchema';
 import { isLiveFrame } from '../../lib/canvas/liveFrameContent';
 import { LiveFrameAdvanced } from './LiveFrameAdvanced';
+import { ShapeGuideFields } from './LiveFrameControl';
 import { getLiveSession } from './liveSession';
 import { Field, frameUpdater } from './panelField';
 import { clearAreaCenter, revealBeside } from './reveal';
@@ -57,6 +60,8 @@ export function LiveFramePanel() {
   const editor = useEditor();
   const frame = useValue('selected live frame', () => selectedLiveFrame(editor), [editor]);
   const engine = useValue('live engine', () => getLiveSession(editor)?.renders.engine.get() ?? null, [editor]);
+  const frameId = frame?.id;
+  const status = useValue('live frame status', () => (frameId ? getLiveSession(editor)?.renders.get(frameId).status ?? null : null), [editor, frameId]);
   const readonly = useValue('read-only', () => editor.getIsReadonly(), [editor]);
   const ids = { prompt: useId(), strength: useId(), seed: useId() };
   const [advanced, setAdvanced] = useState(() => readAdvancedOpen());
@@ -144,6 +149,8 @@ export function LiveFramePanel() {
             />
           </Field>
 
+          <ShapeGuideFields editor={editor} frame={frame} status={status} />
+
           <Field
             label="Seed"
             htmlFor={ids.seed}
@@ -209,7 +216,7 @@ export function LiveFramePanel() {
             onToggle={(e) => toggleAdvanced((e.currentTarget as HTMLDetailsElement).open)}
           >
             <summary>
-              Advanced <span className="lc-panel__summary-hint">steps, guidance, model, size</span>
+              Advanced <span className="lc-panel__summary-hint">steps, model, size, timing</span>
             </summary>
             {advanced && <LiveFrameAdvanced editor={editor} frame={frame} engine={engine} />}
           </details>
