@@ -1,12 +1,15 @@
 'use client';
 // The strip under a live frame: what the engine is doing, how fast renders come (numbers in the
-// details tooltip), history stepping with an obvious way back to live, render now, pin, and the
-// lens view's hold-to-peek. A view-only page (tldraw's read-only mode) keeps what is local to it:
+// details tooltip; who rendered the picture on screen in the state's tooltip), history stepping
+// with an obvious way back to live, render now, pin, refine (with its progress for everyone), and
+// the lens view's hold-to-peek. A view-only page (tldraw's read-only mode) keeps what is local to it:
 // history stepping and the peek.
-import { useEffect, useState, type KeyboardEvent, type PointerEvent as ReactPointerEvent } from 'react';
+import { useEffect, useRef, useState, type KeyboardEvent, type PointerEvent as ReactPointerEvent } from 'react';
 import { useEditor, useValue } from 'tldraw';
+import { refineSettingsFor } from '../../lib/canvas/liveFrame';
 import type { LiveFrameShape } from '../../lib/canvas/liveFrameSchema';
-import { describeCost, describeEngineLoad, describeLatency, describeSpeed, describeState, speedDetails } from './hudText';
+import { describeCost, describeEngineLoad, describeLatency, describeRefine, describeSpeed, describeState, renderDetails, speedDetails } from './hudText';
+import { refineInProgress } from './liveRefine';
 import { frameNotice } from './liveRenders';
 import { getLiveSession, type LiveSession } from './liveSession';
 import { revealPin } from './reveal';
@@ -17,6 +20,14 @@ export const PIN_TITLE =
   'Put this render on the canvas for everyone. Pinning also picks a new seed, even when the seed is locked, ' +
   'so the next renders do not repeat an over-baked picture.';
 const PIN_OFFLINE_TITLE = 'Offline: pinning needs the connection to the server';
+
+export function refineTitle(size: { width: number; height: number; steps: number }): string {
+  return (
+    `Render this picture again at ${size.width}×${size.height} with ${size.steps} steps (same seed), ` +
+    'and put it on the canvas for everyone. Takes a few seconds; live drawing goes first.'
+  );
+}
+const REFINE_OFFLINE_TITLE = 'Offline: refining needs the connection to the server';
 
 const stop = (editor: ReturnType<typeof useEditor>) => (e: ReactPointerEvent) => {
   // keep the canvas from starting a selection or a stroke under the HUD
@@ -51,15 +62,20 @@ export function LiveFrameHud({ frame }: { frame: LiveFrameShape }) {
   const [now, setNow] = useState(() => Date.now());
   const [pin, setPin] = useState<{ busy: boolean; message?: string }>({ busy: false });
   const connected = useConnected(session);
+  const refine = useValue('live refine', () => session?.refines.get(frame.id) ?? null, [session, frame.id]);
 
   useEffect(() => {
     const t = setInterval(() => setNow(Date.now()), 1000);
     return () => clearInterval(t);
   }, []);
   // a pin that failed while the connection was down says nothing true once it is back
+  const wasConnected = useRef(connected);
   useEffect(() => {
     if (connected) setPin((p) => (p.message && !p.busy ? { busy: false } : p));
-  }, [connected]);
+    // likewise a refine that failed before the reconnect (not on every mount of the HUD)
+    if (connected && !wasConnected.current && session?.refines.get(frame.id)?.state === 'error') session.refines.clear(frame.id);
+    wasConnected.current = connected;
+  }, [connected, session, frame.id]);
 
   const n = renders?.history.length ?? 0;
   const paused = renders?.viewIndex != null;
@@ -73,6 +89,10 @@ export function LiveFrameHud({ frame }: { frame: LiveFrameShape }) {
   const notice = state.tone === 'error' ? null : frameNotice(renders);
   const engineLoad = describeEngineLoad(engine);
   const speed = describeSpeed(fps) ?? (shown && shown.latencyMs > 0 && !paused ? describeLatency(shown.latencyMs) : null);
+
+  const refineLine = describeRefine(refine, now);
+  const refining = refineInProgress(refine);
+  const doRefine = () => void session?.refine(frame.id).then((r) => r.ok && revealPin(editor, frame.id, r.shapeId));
 
   const doPin = async () => {
     if (!session) return;
@@ -92,7 +112,11 @@ export function LiveFrameHud({ frame }: { frame: LiveFrameShape }) {
       onDoubleClick={(e) => e.stopPropagation()}
     >
       <div className="lc-hud__row">
-        <span className={`lc-hud__state lc-hud__state--${state.tone}`} data-testid="live-state">
+        <span
+          className={`lc-hud__state lc-hud__state--${state.tone}${shown ? ' lc-hud__details' : ''}`}
+          data-testid="live-state"
+          title={shown ? renderDetails(shown) : undefined}
+        >
           {state.text}
         </span>
         {speed && (
@@ -147,6 +171,16 @@ export function LiveFrameHud({ frame }: { frame: LiveFrameShape }) {
             >
               {pin.busy ? 'Pinning…' : 'Pin'}
             </button>
+            <button
+              type="button"
+              className="lc-hud__btn lc-hud__refine"
+              data-testid="live-refine"
+              title={connected ? refineTitle(refineSettingsFor(frame.props)) : REFINE_OFFLINE_TITLE}
+              disabled={!shown || refining || !connected}
+              onClick={doRefine}
+            >
+              {refining ? 'Refining…' : 'Refine'}
+            </button>
           </>
         )}
         {frame.props.view === 'lens' && <PeekButton session={session} frameId={frame.id} />}
@@ -171,6 +205,11 @@ export function LiveFrameHud({ frame }: { frame: LiveFrameShape }) {
       {notice && (
         <div className="lc-hud__notice" data-testid="live-notice">
           {notice}
+        </div>
+      )}
+      {refineLine && (
+        <div className={`lc-hud__refine-status lc-hud__refine-status--${refineLine.tone}`} data-testid="live-refine-status" data-state={refine?.state} title={refineLine.details}>
+          {refineLine.text}
         </div>
       )}
       {pin.message && (

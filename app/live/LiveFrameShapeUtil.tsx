@@ -19,7 +19,8 @@ import {
   type LiveFrameShape,
 } from '../../lib/canvas/liveFrameSchema';
 import { LiveFrameHud } from './LiveFrameHud';
-import { BESIDE_GAP, getLiveSession } from './liveSession';
+import { getLiveSession } from './liveSession';
+import { BESIDE_GAP } from './pinPlacement';
 
 /** Header height in screen pixels; it keeps its size at any zoom like tldraw's frame heading. */
 export const HEADER_PX = 26;

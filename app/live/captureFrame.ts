@@ -1,5 +1,6 @@
-// Captures what is drawn inside a live frame as a JPEG at the frame's render size, on white, the
-// way the engine expects a sketch. The frame itself (border, header) is never part of the image.
+// Captures what is drawn inside a live frame as a JPEG at the frame's render size (or a refine's
+// larger size), on white, the way the engine expects a sketch. The frame itself (border, header)
+// is never part of the image.
 import { Box, type Editor, type TLShapeId } from 'tldraw';
 import { renderSizeForFrame } from '../../lib/canvas/liveFrame';
 import type { LiveFrameShape } from '../../lib/canvas/liveFrameSchema';
@@ -18,8 +19,10 @@ export async function captureFrameJpeg(
   editor: Editor,
   frame: LiveFrameShape,
   shapeIds: readonly TLShapeId[],
+  /** another size than the frame's live render size (a refine captures at the refine size) */
+  size: { width: number; height: number } = renderSizeForFrame(frame.props),
 ): Promise<CapturedFrame> {
-  const { width, height } = renderSizeForFrame(frame.props);
+  const { width, height } = size;
   const canvas = document.createElement('canvas');
   canvas.width = width;
   canvas.height = height;

@@ -1,6 +1,7 @@
 // What the live frame's HUD and panel say, in a designer's words: the numbers (renders per
 // second, milliseconds, cost multipliers) go into the details tooltips next to the words.
 import { DEFAULT_OUTPUT_SIZE, DEFAULT_STEPS, relativeRenderCost, type LiveFrameProps } from '../../lib/canvas/liveFrame';
+import type { RefineState } from './liveRefine';
 import type { FrameRenders, LiveEngineStatus, RenderEntry } from './liveRenders';
 
 export const NO_MODEL_HINT = 'no model installed — run `npm run models:download -- <preset>`';
@@ -65,9 +66,44 @@ export function speedDetails(fps: number, shown: RenderEntry | null): string {
     );
   }
   if (shown?.inferenceMs) lines.push(`${Math.round(shown.inferenceMs)} ms of it rendering`);
-  if (shown) lines.push(`seed ${shown.seed} · ${shown.model} · ${shown.width}×${shown.height}`);
+  if (shown) lines.push(renderDetails(shown));
   return lines.join('\n');
 }
+
+/** Who made the render on screen, for the details tooltips: the model, the render worker (cluster
+ * mode), its size and seed. */
+export function renderDetails(shown: Pick<RenderEntry, 'model' | 'worker' | 'width' | 'height' | 'seed'>): string {
+  const by = `${shown.model || 'the server’s model'}${shown.worker ? ` on render worker ${shown.worker}` : ''}`;
+  return `rendered by ${by} · ${shown.width}×${shown.height} · seed ${shown.seed}`;
+}
+
+/** A frame's refine in words for its HUD ("Refining 768×768…"), or null when there is nothing to
+ * say (none, or finished a while ago). `now` and `at` on the same clock. */
+export function describeRefine(
+  r: RefineState | null,
+  now: number,
+): { text: string; tone: 'busy' | 'ok' | 'error'; details: string } | null {
+  if (!r) return null;
+  const size = r.width && r.height ? `${r.width}×${r.height}` : '';
+  const who = r.by && !r.mine ? ` (asked by ${r.by})` : '';
+  const details = 'Refine renders the picture on screen again, larger and with more steps, and places it beside the frame for everyone';
+  switch (r.state) {
+    case 'capturing':
+      return { text: `Refining ${size}: capturing the frame…`, tone: 'busy', details };
+    case 'queued':
+      return { text: `Refine ${size}${who} queued behind live drawing`, tone: 'busy', details: `${details}; live renders go first` };
+    case 'rendering':
+      return { text: `Refining ${size}…${who}`, tone: 'busy', details };
+    case 'done':
+      return now - r.at < REFINE_DONE_SHOWN_MS ? { text: `Refined ${size}${who}: placed beside the frame`, tone: 'ok', details } : null;
+    case 'error':
+      return now - r.at < REFINE_ERROR_SHOWN_MS || r.mine ? { text: `Refine failed: ${r.message ?? 'unknown error'}`, tone: 'error', details } : null;
+  }
+}
+
+/** how long "Refined …" and someone else's refine error stay in the HUD */
+export const REFINE_DONE_SHOWN_MS = 8_000;
+export const REFINE_ERROR_SHOWN_MS = 15_000;
 
 /** On CPU, settings above the defaults in words ("Bigger sizes are slower on this machine") and
  * the numbers as details; null when the frame costs no more than the default. */

@@ -13,6 +13,8 @@ export interface RenderEntry {
   height: number;
   seed: number;
   model: string;
+  /** cluster mode: the render worker that made it */
+  worker?: string;
   /** server clock: the order of renders of one frame, whoever sent the snapshot */
   renderedAt: number;
   receivedAt: number;
@@ -257,6 +259,7 @@ export class LiveRenders {
       height: r.height,
       seed: r.seed,
       model: r.model,
+      ...(r.worker && { worker: r.worker }),
       renderedAt: r.renderedAt,
       receivedAt,
       latencyMs: own ? Math.max(0, receivedAt - r.sentAt!) : r.timings.totalMs,

@@ -1,17 +1,7 @@
 // The live side of one room in one browser tab: listens for renders and statuses, runs the
-// snapshotter, and offers the actions the UI needs (pin, render now, history, lens peek).
+// snapshotter, and offers the actions the UI needs (pin, refine, render now, history, lens peek).
 // Shape components reach it through `getLiveSession(editor)`, which is reactive.
-import {
-  AssetRecordType,
-  atom,
-  Box,
-  createShapeId,
-  type Atom,
-  type Editor,
-  type TLAssetId,
-  type TLShapeId,
-  toRichText,
-} from 'tldraw';
+import { atom, type Atom, type Editor, type TLShapeId } from 'tldraw';
 import type { Socket } from 'socket.io-client';
 import { randomSeed } from '../../lib/canvas/liveFrame';
 import { isLiveFrame } from '../../lib/canvas/liveFrameContent';
@@ -29,31 +19,16 @@ import {
 } from '../../lib/protocol/events';
 import type { ConnectionStatus } from '../../lib/canvas/socketProvider';
 import { captureFrameJpeg } from './captureFrame';
+import { LiveRefines, type RefineResult } from './liveRefine';
 import { LiveRenders, readEngineStatus, type LiveEngineStatus } from './liveRenders';
+import { placePinned } from './pinPlacement';
 import { LiveFrameSnapshotter, type SnapshotMessage, type SnapshotterOptions } from './snapshotter';
 
 const SNAPSHOT_ACK_TIMEOUT_MS = 5_000;
 const PIN_ACK_TIMEOUT_MS = 10_000;
 const REPLAY_ACK_TIMEOUT_MS = 15_000;
-/** gap between a frame and what is placed beside it (side view, pinned renders), page units */
-export const BESIDE_GAP = 24;
-/** room kept under a pinned render for its caption (prompt, who pinned, when), page units */
-export const PIN_CAPTION_H = 64;
-const PIN_CAPTION_GAP = 8;
-
-/** What a pinned image's `meta.livePin` holds, and its caption underneath. */
-export interface PinCaption {
-  frameId: string;
-  seq: number;
-  prompt: string;
-  pinnedBy: string;
-  pinnedAt: number;
-}
-
-export function pinCaptionText(c: Pick<PinCaption, 'prompt' | 'pinnedBy' | 'pinnedAt'>): string {
-  const when = new Date(c.pinnedAt).toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' });
-  return `${c.prompt ? `“${c.prompt}”` : 'untitled'}\npinned by ${c.pinnedBy || 'someone'} · ${when}`;
-}
+// Pin placement (beside the frame, with a caption) lives in pinPlacement.ts; refine in liveRefine.ts.
+export { BESIDE_GAP, PIN_CAPTION_H, pinCaptionText, type PinCaption } from './pinPlacement';
 
 export type PinResult = { ok: true; shapeId: TLShapeId } | { ok: false; message: string };
 
@@ -79,6 +54,8 @@ export class LiveSession {
   /** a frame paused on an older render keeps new ones aside, so its history holds still */
   readonly renders = new LiveRenders({ holdWhilePaused: true });
   readonly snapshotter: LiveFrameSnapshotter;
+  /** every frame's refine in progress (anyone's), from `frame:refine-status` */
+  readonly refines: LiveRefines;
   /** lens frames whose sketch is peeked at (local, per tab) */
   private readonly peeking = atom<ReadonlySet<string>>('live lens peek', new Set());
   /** the first `renders:replay` answer came (or failed): before it, "nothing rendered yet" is not known */
@@ -99,6 +76,8 @@ export class LiveSession {
       onError: (frameId, message) => this.renders.setStatus({ frameId, state: 'error', message }),
       onSuperseded: (frameId, seq) => this.renders.drop(frameId, seq),
     });
+    this.refines = new LiveRefines({ editor, socket, roomId, renders: this.renders, canWrite: () => this.canWrite() });
+    this.on(EV.refineStatus, (raw) => this.refines.onStatus(raw));
     this.on(EV.render, (raw) => {
       const r = RenderResult.safeParse(raw);
       if (!r.success || r.data.roomId !== roomId) return;
@@ -122,7 +101,9 @@ export class LiveSession {
       editor.store.listen(
         ({ changes }) => {
           for (const rec of Object.values(changes.removed)) {
-            if (isLiveFrame(rec)) this.renders.deleteFrame(rec.id);
+            if (!isLiveFrame(rec)) continue;
+            this.renders.deleteFrame(rec.id);
+            this.refines.deleteFrame(rec.id);
           }
         },
         { scope: 'document', source: 'all' },
@@ -244,57 +225,21 @@ export class LiveSession {
     const frame = this.editor.getShape(frameId as TLShapeId);
     if (!isLiveFrame(frame)) return { ok: false, message: 'the frame was deleted meanwhile' };
 
-    const { width, height } = ack;
-    const assetId: TLAssetId = AssetRecordType.createId();
-    const shapeId = createShapeId();
-    const w = frame.props.w;
-    const h = (frame.props.w * height) / width;
-    const spot = this.freeSpotBeside(frame.id, w, h + PIN_CAPTION_GAP + PIN_CAPTION_H);
-    const caption: PinCaption = {
-      frameId,
-      seq: shown.seq,
-      prompt: frame.props.prompt,
-      pinnedBy: this.editor.user.getName(),
-      pinnedAt: Date.now(),
-    };
-    const text = pinCaptionText(caption);
-    this.editor.markHistoryStoppingPoint('pin live render');
-    this.editor.run(() => {
-      this.editor.createAssets([
-        AssetRecordType.create({
-          id: assetId,
-          type: 'image',
-          props: {
-            src: ack.url,
-            w: width,
-            h: height,
-            mimeType: 'image/jpeg',
-            name: `render-${shown.seq}.jpg`,
-            isAnimated: false,
-          },
-        }),
-      ]);
-      this.editor.createShape({
-        id: shapeId,
-        type: 'image',
-        parentId: this.editor.getAncestorPageId(frame),
-        x: spot.x,
-        y: spot.y,
-        props: { assetId, w, h, altText: text.replace('\n', ' — ') },
-        meta: { livePin: { ...caption } },
-      });
-      this.editor.createShape({
-        id: createShapeId(),
-        type: 'text',
-        parentId: this.editor.getAncestorPageId(frame),
-        x: spot.x,
-        y: spot.y + h + PIN_CAPTION_GAP,
-        props: { richText: toRichText(text), size: 's', autoSize: false, w, textAlign: 'start', color: 'grey' },
-        meta: { livePinCaption: shapeId },
-      });
-      this.editor.updateShape({ id: frame.id, type: frame.type, props: { seed: randomSeed() } });
-    });
+    const shapeId = placePinned(
+      this.editor,
+      frame.id,
+      ack,
+      { frameId, seq: shown.seq, prompt: frame.props.prompt, pinnedBy: this.editor.user.getName(), pinnedAt: Date.now() },
+      () => this.editor.updateShape({ id: frame.id, type: frame.type, props: { seed: randomSeed() } }),
+    );
+    if (!shapeId) return { ok: false, message: 'the frame was deleted meanwhile' };
     return { ok: true, shapeId };
+  }
+
+  /** Renders the picture on screen again, larger and with more steps, and puts it on the canvas
+   * for everyone beside the frame (captioned "refined by …"); progress in `refines`. */
+  refine(frameId: string): Promise<RefineResult> {
+    return this.refines.refine(frameId);
   }
 
   dispose(): void {
@@ -324,32 +269,6 @@ export class LiveSession {
     } catch {
       return undefined;
     }
-  }
-
-  /** Right of the frame, clear of its side-view slot (kept free whatever the view, as it may be
-   * switched to 'side' later), of every other frame's side-view slot and of every shape (earlier
-   * pins and their captions): moving further right past whatever is in the way. */
-  private freeSpotBeside(frameId: TLShapeId, w: number, h: number): { x: number; y: number } {
-    const frame = this.editor.getShape(frameId);
-    const bounds = this.editor.getShapePageBounds(frameId);
-    if (!isLiveFrame(frame) || !bounds) return { x: 0, y: 0 };
-    const y = bounds.minY;
-    const others: Box[] = [];
-    for (const s of this.editor.getCurrentPageShapes()) {
-      const b = this.editor.getShapePageBounds(s);
-      if (!b) continue;
-      if (s.id !== frameId) others.push(b);
-      // where the side view draws this frame's render: as wide and tall as the frame, right of it
-      if (isLiveFrame(s)) others.push(new Box(b.maxX + BESIDE_GAP, b.minY, s.props.w, s.props.h));
-    }
-    let x = bounds.maxX + BESIDE_GAP;
-    for (let i = 0; i < 200; i++) {
-      const candidate = new Box(x, y, w, h);
-      const hits = others.filter((b) => b.collides(candidate) || candidate.contains(b) || b.contains(candidate));
-      if (hits.length === 0) break;
-      x = Math.max(...hits.map((b) => b.maxX)) + BESIDE_GAP;
-    }
-    return { x, y };
   }
 }
 

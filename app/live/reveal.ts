@@ -3,7 +3,7 @@
 // switched on, a render is pinned or a frame is added, the camera moves (and zooms out if it must)
 // so the frame with its render, or the pin, lies in the part of the window no panel covers.
 import { Box, type Editor, type TLShapeId } from 'tldraw';
-import { BESIDE_GAP, PIN_CAPTION_H } from './liveSession';
+import { BESIDE_GAP, PIN_CAPTION_H } from './pinPlacement';
 
 /** Screen room around what is revealed; room under the frame for its HUD, above for its header. */
 const MARGIN = 16;
