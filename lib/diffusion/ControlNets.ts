@@ -90,7 +90,7 @@ export class ControlNets {
     const missing = control?.find((c) => !nets?.info.kinds.includes(c.kind));
     if (!missing) return;
     const has = nets?.info.kinds.length ? `it has ${nets.info.kinds.join(' and ')}` : 'it has no ControlNet';
-    throw new EngineError('NO_CONTROLNET', `${model} has no ${missing.kind} ControlNet (${has}); ${controlNetHint()}`);
+    throw new EngineError('NO_CONTROLNET', `${model} has no ${missing.kind} ControlNet (${has}); ${controlNetHint(missing.kind)}`);
   }
 
   /** The work of one render: which ControlNets run at which step, their control images and feeds. */
@@ -171,17 +171,18 @@ function fusedKinds(folder: ModelFolder, unet: Extract<UnetControl, { layout: 'f
   return kinds as string[];
 }
 
-/** How to get a model with ControlNets: the downloadable presets that have them, by their files. */
-function controlNetHint(): string {
+/** How to get a model with a `kind` ControlNet: the downloadable presets whose manifest entry
+ * says they have one. */
+function controlNetHint(kind: ControlKind): string {
   let names: string[] = [];
   try {
     names = listPresets()
-      .filter((p) => p.source === 'hub' && p.files.some((f) => f.path.startsWith('controlnet/') || f.path === 'unet/controlnet.json'))
+      .filter((p) => p.source === 'hub' && p.controlnet?.kinds.includes(kind))
       .map((p) => p.name);
   } catch {
     // no manifest: the generic hint below
   }
   return names.length
-    ? `get a model with ControlNets: ${names.map((n) => `\`npm run models:download -- ${n}\``).join(' or ')}`
-    : 'get a model with ControlNets: `npm run models:download -- <preset>` (see `npm run models:download -- --list`)';
+    ? `get a model with one: ${names.map((n) => `\`npm run models:download -- ${n}\``).join(' or ')}`
+    : 'get a model with one: `npm run models:download -- <preset>` (see `npm run models:download -- --list`)';
 }

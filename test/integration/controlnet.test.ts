@@ -11,6 +11,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EngineError } from '../../lib/diffusion/errors';
 import { Img2ImgPipeline, type ControlParams, type Img2ImgParams } from '../../lib/diffusion/Img2ImgPipeline';
+import { listPresets } from '../../lib/diffusion/presets';
 import { checkControl, controlActiveAt } from '../../lib/diffusion/renderParams';
 import type { RgbImage } from '../../lib/image';
 import { controlImage } from '../../lib/image/controlImage';
@@ -255,7 +256,10 @@ describe('models without the ControlNet asked for', () => {
       const err = await p.run(input, { ...base, control: { kind: 'scribble' } }).catch((e) => e);
       expect(err).toBeInstanceOf(EngineError);
       expect(err.code).toBe('NO_CONTROLNET');
-      expect(err.message).toMatch(/^tiny-lcm has no scribble ControlNet \(it has no ControlNet\); .*npm run models:download -- /);
+      expect(err.message).toMatch(/^tiny-lcm has no scribble ControlNet \(it has no ControlNet\); get a model with one: .*npm run models:download -- /);
+      // the downloadable presets that have a scribble ControlNet, by their manifest entry
+      const presets = listPresets().filter((q) => q.source === 'hub' && q.controlnet?.kinds.includes('scribble'));
+      for (const q of presets) expect(err.message).toContain(`npm run models:download -- ${q.name}\``);
       expect(err.message.split('\n')).toHaveLength(1);
     } finally {
       await p.dispose();
