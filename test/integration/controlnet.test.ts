@@ -16,7 +16,9 @@ import { checkControl, controlActiveAt } from '../../lib/diffusion/renderParams'
 import type { RgbImage } from '../../lib/image';
 import { controlImage } from '../../lib/image/controlImage';
 import { CONTROL_RESIDUALS, FUSED_KINDS, residualWeights, type TinyControlKind } from '../../models/tiny/controlnet';
+import { generateTinyModel } from '../../models/tiny/generate';
 import { attr, DT, GraphBuilder } from '../../models/tiny/onnx-graph';
+import { tinyVariant } from '../../models/tiny/variants';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const MODELS = join(ROOT, 'models', 'local');
@@ -236,6 +238,36 @@ describe('both layouts compute the same picture', () => {
     } finally {
       await sep.dispose();
       await fused.dispose();
+    }
+  });
+});
+
+describe('float16 exports (the downloadable preset is fp16): both layouts generated with float16 tensors', () => {
+  let tmp: string;
+  beforeAll(async () => {
+    tmp = mkdtempSync(join(tmpdir(), 'lc-controlnet-fp16-'));
+    for (const name of ['tiny-lcm-controlnet', 'tiny-lcm-controlnet-fused']) await generateTinyModel({ ...tinyVariant(name), name: `${name}-fp16`, storage: 'float16' }, tmp);
+  });
+  afterAll(() => {
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it.each(['tiny-lcm-controlnet-fp16', 'tiny-lcm-controlnet-fused-fp16'])('%s: scale 0 = no control, two ControlNets summed, close to the float32 render', async (name) => {
+    const p = await Img2ImgPipeline.load(join(tmp, name), { threads: 2 });
+    const f32 = await Img2ImgPipeline.load(join(MODELS, name.replace('-fp16', '')), { threads: 2 });
+    try {
+      expect(p.info.dtypes.unet).toBe('float16');
+      const plain = await p.run(input, base);
+      const zero = await p.run(input, { ...base, control: [{ kind: 'scribble', scale: 0 }, { kind: 'canny', scale: 0 }] });
+      expect(Buffer.from(zero.image.data).equals(Buffer.from(plain.image.data))).toBe(true);
+      const control = [{ kind: 'scribble' as const, scale: 1.2 }, { kind: 'canny' as const, scale: 0.8, start: 0.5 }];
+      const on = await p.run(input, { ...base, strength: 1, control });
+      const ref = await f32.run(input, { ...base, strength: 1, control });
+      expect(meanAbsDiff(on.image.data, (await p.run(input, { ...base, strength: 1 })).image.data)).toBeGreaterThan(0.5);
+      expect(meanAbsDiff(on.image.data, ref.image.data)).toBeLessThan(0.5);
+    } finally {
+      await p.dispose();
+      await f32.dispose();
     }
   });
 });
