@@ -30,10 +30,12 @@ export function LiveFrameAdvanced({
   const p = frame.props;
   const L = LIVE_FRAME_LIMITS;
   const onGpu = !!engine?.executionProvider && !/cpu/i.test(engine.executionProvider);
-  const model = p.model || engine?.model || '';
+  // a server running several models (MODELS=a,b) reports them as "a, b"; the first is its default
+  const served = (engine?.model ?? '').split(',').map((m) => m.trim()).filter(Boolean);
+  const model = p.model || served[0] || '';
   const suggested = suggestedStepsForModel(model, onGpu);
   const usesGuidance = modelUsesGuidance(model);
-  const models = [...new Set([engine?.model, p.model].filter((m): m is string => !!m))];
+  const models = [...new Set([...served, p.model].filter((m): m is string => !!m))];
   const sizes = outputSizeChoices(p, engine?.sizes, !onGpu).map((s) => ({ ...s, ...sizeChoiceText(s.size, s.warm, !onGpu) }));
 
   return (
@@ -80,8 +82,8 @@ export function LiveFrameAdvanced({
       </Field>
 
       <Field label="Model" htmlFor={ids.model}>
-        <select id={ids.model} value={p.model} onChange={(e) => update({ model: e.target.value })}>
-          <option value="">Server default{engine?.model ? ` (${engine.model})` : ''}</option>
+        <select id={ids.model} data-testid="live-model" value={p.model} onChange={(e) => update({ model: e.target.value })}>
+          <option value="">Server default{served[0] ? ` (${served[0]})` : ''}</option>
           {models.map((m) => (
             <option key={m} value={m}>
               {m}

@@ -5,7 +5,8 @@
 //   shows both, and both pages get the render made after the change;
 // - Refine in A: B sees its progress, and a larger (512²) image lands on the canvas of both,
 //   captioned "refined by Ann";
-// - a frame whose model has no ControlNet says why and how to get one under the shape guide.
+// - a frame whose model has no ControlNet (picked by name: both models are offered) says why and
+//   how to get one under the shape guide.
 // With LC_SCREENSHOTS=<dir> it saves the panel and the refined image there (docs/screenshots).
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -224,12 +225,19 @@ describe('ControlNet and Refine in the browser (issue 13, acceptance 3)', () => 
       const ed = window.editor!;
       const id = 'shape:no-controlnet' as any;
       const b = ed.getShapePageBounds(first as any)!;
-      ed.createShape({ id, type: 'live-frame', x: b.minX, y: b.maxY + 120, props: { model: 'tiny-lcm', prompt: 'a boat' } as any });
+      ed.createShape({ id, type: 'live-frame', x: b.minX, y: b.maxY + 120, props: { prompt: 'a boat' } as any });
       ed.select(id);
       ed.setCamera({ ...ed.getCamera(), z: 1 });
       ed.centerOnPoint(ed.getShapePageBounds(id)!.center);
       return id as string;
     }, frameId);
+    // the server runs both models: each is offered by name, its first the default
+    await panel(a).locator('[data-testid="live-advanced"] summary').click();
+    const model = panel(a).locator('[data-testid="live-model"]');
+    await expect.poll(() => model.locator('option').allTextContents()).toEqual(['Server default (tiny-lcm-controlnet)', 'tiny-lcm-controlnet', 'tiny-lcm']);
+    await model.selectOption('tiny-lcm');
+    await panel(a).locator('[data-testid="live-advanced"] summary').click();
+    expect((await frameProps(a, other)).model).toBe('tiny-lcm');
     await drawInFrame(a, other, [30, 80], 6);
     await expect.poll(() => shownSeq(a, other), { timeout: RENDER_DEADLINE_MS }).toBeGreaterThan(0);
     await selectFrame(a, other);
