@@ -44,7 +44,8 @@ redis.call('HSET', p..'model', fk, model)
 redis.call('INCRBY', p..'pending', bytes - old)
 redis.call('ZADD', p..'expiry', tonumber(ARGV[9]) + tonumber(ARGV[8]), fk)
 requeue(p, fk, model)
-if redis.call('HEXISTS', p..'running', fk) == 0 then redis.call('PUBLISH', ARGV[10], ARGV[11]) end
+-- 'queued' only when the frame turns queued (a replaced waiting snapshot changes nothing people see)
+if old == 0 and redis.call('HEXISTS', p..'running', fk) == 0 then redis.call('PUBLISH', ARGV[10], ARGV[11]) end
 if old > 0 then return 'replaced' end
 return 'accepted'
 `;
