@@ -136,7 +136,12 @@ describe('live frame panel, HUD and history (issue 14: items 5, 7, 8, 9, 10, 11,
     await set({ seed: 4294967295 }); // the longest seed
 
     for (const advanced of [false, true]) {
-      if (advanced) await a.locator('[data-testid="live-advanced"] summary').click();
+      if (advanced) {
+        await a.locator('[data-testid="live-advanced"] summary').click();
+        // measured once its content is laid out (the first measurement is the reference)
+        await a.locator('[data-testid="live-size"]').waitFor({ state: 'visible' });
+        await a.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+      }
       let first: Awaited<ReturnType<typeof measurePanel>> | null = null;
       for (const seedLocked of [true, false]) {
         for (let s = 1; s <= 20; s++) {
@@ -347,7 +352,8 @@ describe('live frame panel, HUD and history (issue 14: items 5, 7, 8, 9, 10, 11,
     // Back to live: the newest render, the position at the end
     await back.click();
     await expect.poll(() => paused.count()).toBe(0);
-    expect(await shownSeq(a)).toBeGreaterThanOrEqual(fromB);
+    // the live picture is put back on the next frame: read it when it is there
+    await expect.poll(() => shownSeq(a), { timeout: 5_000 }).toBeGreaterThanOrEqual(fromB);
     const after = await position(a);
     expect(after.i).toBe(after.n);
 
