@@ -6,7 +6,8 @@
 // Keys (prefix `lc:rq:`): `job:<fk>` the waiting snapshot of frame <fk> (= room/frame), `bytes`,
 // `model` (hashes by fk) its size and model; `running` (fk → "worker token"), `run:<fk>` its
 // payload, `lease:<fk>` (expires unless renewed), `runmodel`, `runbytes`; `queued` (set of fks in
-// line), `rooms:<model>` and `frames:<model>:<room>` (the turn order), `wake:<model>` (a list a
+// line), `rooms:<model>` (rooms by when they were last served: `served:<room>`) and
+// `frames:<model>:<room>` (the turn order), `wake:<model>` (a list a
 // worker blocks on), `pending` (bytes), `expiry` (zset), `last:<fk>` (newest seq accepted),
 // `worker:<id>` (a worker's advertisement, expiring).
 import { randomBytes } from 'node:crypto';

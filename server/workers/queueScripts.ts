@@ -5,7 +5,10 @@
 // The rules they keep, whichever node or worker calls them:
 // - latest wins: per frame at most one job waiting (`job:<fk>`, replaced by a newer snapshot) and
 //   one running (`running` hash, with its payload in `run:<fk>` until it is done);
-// - fair: rooms take turns (`rooms:<model>` list), and inside a room its frames (`frames:<model>:<room>`);
+// - fair: the room served least recently goes first (`rooms:<model>`, a sorted set scored by when
+//   each room was last served, `served:<room>`), and inside a room its frames take turns
+//   (`frames:<model>:<room>`): a room that starts drawing waits for at most the render in progress,
+//   however busy the others are;
 // - a running job holds a lease (`lease:<fk>`, renewed by its worker); one whose lease expired is
 //   put back (the newest snapshot is rendered by another worker) and its worker's late result is
 //   refused (the token no longer matches), so a render is never published twice;
@@ -20,7 +23,7 @@ local function requeue(p, fk, model)
   local room, frame = string.match(fk, '^([^/]+)/(.+)$')
   redis.call('SADD', p..'queued', fk)
   if redis.call('RPUSH', p..'frames:'..model..':'..room, frame) == 1 then
-    redis.call('RPUSH', p..'rooms:'..model, room)
+    redis.call('ZADD', p..'rooms:'..model, tonumber(redis.call('GET', p..'served:'..room) or '0'), room)
   end
   redis.call('LPUSH', p..'wake:'..model, '1')
   redis.call('LTRIM', p..'wake:'..model, 0, 31)
@@ -57,12 +60,17 @@ local p, worker, token, lease, channel = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARG
 for i = 6, #ARGV do
   local model = ARGV[i]
   local rooms = p..'rooms:'..model
-  for _ = 1, redis.call('LLEN', rooms) do
-    local room = redis.call('LPOP', rooms)
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  for _ = 1, redis.call('ZCARD', rooms) do
+    local room = redis.call('ZRANGE', rooms, 0, 0)[1]
     if not room then break end
+    redis.call('ZREM', rooms, room)
     local list = p..'frames:'..model..':'..room
     local frame = redis.call('LPOP', list)
-    if redis.call('LLEN', list) > 0 then redis.call('RPUSH', rooms, room) end
+    -- served now: its next frame waits behind every room served longer ago
+    redis.call('SET', p..'served:'..room, now, 'PX', 3600000)
+    if redis.call('LLEN', list) > 0 then redis.call('ZADD', rooms, now, room) end
     if frame then
       local fk = room..'/'..frame
       redis.call('SREM', p..'queued', fk)
