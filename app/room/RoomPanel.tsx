@@ -2,12 +2,13 @@
 // Top-right panel of a room (tldraw's SharePanel slot): the last problem worth knowing about,
 // a "View only" badge for viewers, connection badge, who is here (with my name/colour editor:
 // Escape or a click outside closes it), and the Share button.
-import { useCallback, useEffect, useRef, useState, type RefObject } from 'react';
+import { useCallback, useRef, useState } from 'react';
 import { viewerLabel } from '../../lib/canvas/presence';
 import type { ConnectionStatus } from '../../lib/canvas/socketProvider';
 import { ParticipantEditor } from './ParticipantEditor';
 import { useRoom } from './RoomContext';
 import { ShareDialog } from './ShareDialog';
+import { useDismiss } from './useDismiss';
 import { useParticipant } from './useParticipant';
 import { useParticipants } from './useParticipants';
 
@@ -127,33 +128,4 @@ export function RoomPanel() {
       {sharing && <ShareDialog onClose={closeShare} anchor={shareButton} />}
     </div>
   );
-}
-
-/** While `open`: Escape (refocusing the button that opened it) or a press outside the pop-up and
- * its button closes it. */
-function useDismiss(
-  open: boolean,
-  onClose: (refocus: boolean) => void,
-  popup: RefObject<HTMLElement | null>,
-  anchor: RefObject<HTMLElement | null>,
-) {
-  useEffect(() => {
-    if (!open) return;
-    const onKey = (e: KeyboardEvent) => {
-      if (e.key !== 'Escape') return;
-      e.stopPropagation();
-      onClose(true);
-    };
-    const onPointer = (e: PointerEvent) => {
-      const t = e.target as Node | null;
-      if (t && (popup.current?.contains(t) || anchor.current?.contains(t))) return;
-      onClose(false);
-    };
-    document.addEventListener('keydown', onKey, true);
-    document.addEventListener('pointerdown', onPointer, true);
-    return () => {
-      document.removeEventListener('keydown', onKey, true);
-      document.removeEventListener('pointerdown', onPointer, true);
-    };
-  }, [open, onClose, popup, anchor]);
 }

@@ -8,6 +8,7 @@ import { useCallback, useEffect, useId, useRef, useState, type ReactNode, type R
 import { fetchRoomLinks, rotateRoomLink, type RoomLinks } from '../../lib/canvas/roomAccess';
 import type { SharedRole } from '../../lib/protocol/access';
 import { useRoom } from './RoomContext';
+import { useDismiss } from './useDismiss';
 
 /** A link path (`/r/<id>#k=…`) as the address people paste. */
 export const absoluteLink = (path: string, origin = window.location.origin) => new URL(path, origin).href;
@@ -35,25 +36,8 @@ export function ShareDialog({ onClose, anchor }: { onClose: (refocus: boolean) =
   const ref = useRef<HTMLDivElement>(null);
   const titleId = useId();
 
-  useEffect(() => {
-    ref.current?.focus();
-    const onKey = (e: KeyboardEvent) => {
-      if (e.key !== 'Escape') return;
-      e.stopPropagation();
-      onClose(true);
-    };
-    const onPointer = (e: PointerEvent) => {
-      const t = e.target as Node | null;
-      if (t && (ref.current?.contains(t) || anchor.current?.contains(t))) return;
-      onClose(false);
-    };
-    document.addEventListener('keydown', onKey, true);
-    document.addEventListener('pointerdown', onPointer, true);
-    return () => {
-      document.removeEventListener('keydown', onKey, true);
-      document.removeEventListener('pointerdown', onPointer, true);
-    };
-  }, [onClose, anchor]);
+  useEffect(() => ref.current?.focus(), []);
+  useDismiss(true, onClose, ref, anchor);
 
   const { role, open } = room.access;
   return (

@@ -30,6 +30,17 @@ local function requeue(p, fk, model)
 end
 `;
 
+/** Forgets the waiting job of frame `fk` (and its bytes in the budget). */
+const DROP_WAITING = `
+local function dropWaiting(p, fk)
+  redis.call('DEL', p..'job:'..fk)
+  redis.call('ZREM', p..'expiry', fk)
+  redis.call('HDEL', p..'model', fk)
+  redis.call('DECRBY', p..'pending', tonumber(redis.call('HGET', p..'bytes', fk) or '0'))
+  redis.call('HDEL', p..'bytes', fk)
+end
+`;
+
 /** ARGV: prefix, fk, model, seq, payload, bytes, maxBytes, ttlMs, now, channel, statusJson.
  * Returns 'accepted' | 'replaced' | 'stale' | 'busy'. */
 export const SUBMIT = `${REQUEUE}
@@ -129,7 +140,7 @@ return n
 /** ARGV: prefix, now, channel. Jobs whose worker stopped renewing go back in line (the newest
  * snapshot, which is the running one unless a newer one waits); waiting jobs past their expiry
  * go. Returns the number of jobs put back. */
-export const REAP = `${REQUEUE}
+export const REAP = `${REQUEUE}${DROP_WAITING}
 local p, now, channel = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local running = redis.call('HGETALL', p..'running')
 local back = 0
@@ -156,28 +167,15 @@ for i = 1, #running, 2 do
     back = back + 1
   end
 end
-for _, fk in ipairs(redis.call('ZRANGEBYSCORE', p..'expiry', '-inf', now)) do
-  redis.call('DEL', p..'job:'..fk)
-  redis.call('ZREM', p..'expiry', fk)
-  redis.call('HDEL', p..'model', fk)
-  redis.call('DECRBY', p..'pending', tonumber(redis.call('HGET', p..'bytes', fk) or '0'))
-  redis.call('HDEL', p..'bytes', fk)
-end
+for _, fk in ipairs(redis.call('ZRANGEBYSCORE', p..'expiry', '-inf', now)) do dropWaiting(p, fk) end
 return back
 `;
 
 /** ARGV: prefix, fk… Forget the waiting jobs of these frames (deleted, or their room closed everywhere). */
-export const DROP = `
+export const DROP = `${DROP_WAITING}
 local p = ARGV[1]
 for i = 2, #ARGV do
-  local fk = ARGV[i]
-  if redis.call('EXISTS', p..'job:'..fk) == 1 then
-    redis.call('DEL', p..'job:'..fk)
-    redis.call('ZREM', p..'expiry', fk)
-    redis.call('HDEL', p..'model', fk)
-    redis.call('DECRBY', p..'pending', tonumber(redis.call('HGET', p..'bytes', fk) or '0'))
-    redis.call('HDEL', p..'bytes', fk)
-  end
+  if redis.call('EXISTS', p..'job:'..ARGV[i]) == 1 then dropWaiting(p, ARGV[i]) end
 end
 return 1
 `;

@@ -2,9 +2,9 @@
 // tests, on a free port with its own DATA_DIR, and waits until /healthz answers.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../../scripts/serviceProcess';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 export const TINY_MODELS_DIR = join(ROOT, 'models', 'local');
@@ -37,17 +37,7 @@ async function stopProcess(proc: ChildProcess, signal: NodeJS.Signals): Promise<
   clearTimeout(t);
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
+export { freePort };
 
 export interface StartOptions {
   dataDir?: string;
