@@ -71,6 +71,7 @@ async function main(): Promise<void> {
     startedAt: Date.now(),
     loadMs: status.loadMs,
     warmupMs: status.warmupMs,
+    ...(status.graphCache && { graphCache: status.graphCache }),
     rendered: 0,
   };
   const models = [model, ANY_MODEL];
@@ -89,8 +90,8 @@ async function main(): Promise<void> {
   await beat();
   const heartbeat = setInterval(() => void beat(), HEARTBEAT_MS);
   const readyMs = Math.round(performance.now() - started);
-  log.info({ model, device, loadMs: status.loadMs, warmupMs: status.warmupMs, readyMs }, `render worker ${id} ready: model ${model}, device ${rc.executionProvider}:${device}, loaded in ${status.loadMs} ms (warm-up ${status.warmupMs} ms)`);
-  process.stderr.write(`Render worker ${id} ready: ${model} on ${rc.executionProvider}:${device} (load ${status.loadMs} ms, warm-up ${status.warmupMs} ms)\n`);
+  log.info({ model, device, loadMs: status.loadMs, warmupMs: status.warmupMs, graphCache: status.graphCache, readyMs }, `render worker ${id} ready: model ${model}, device ${rc.executionProvider}:${device}, loaded in ${status.loadMs} ms (warm-up ${status.warmupMs} ms)`);
+  process.stderr.write(`Render worker ${id} ready: ${model} on ${rc.executionProvider}:${device} (load ${status.loadMs} ms, warm-up ${status.warmupMs} ms, optimised graphs: ${status.graphCache ?? 'n/a'})\n`);
 
   const renderOne = async (job: { fk: string; payload: Buffer }) => {
     holding = job.fk;
