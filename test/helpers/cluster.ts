@@ -2,7 +2,7 @@
 // binaries (scripts/localServices.ts) and web nodes (the real server process) sharing them.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { ROOT, TINY_MODELS_DIR, startServer, type StartOptions, type TestServer } from './server';
+import { ROOT, TINY_MODELS_DIR, startServer, stopProcess, trackProcess, type StartOptions, type TestServer } from './server';
 import { startPostgres, startRedis, type LocalPostgres, type LocalRedis } from './services';
 
 export interface TestCluster {
@@ -58,11 +58,6 @@ export interface TestWorker {
   stop: (signal?: NodeJS.Signals) => Promise<void>;
 }
 
-const workers = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const w of workers) w.kill('SIGKILL');
-});
-
 /** A render worker (npm run worker) on `redisUrl` with a tiny model; resolves once it is ready. */
 export async function startWorker(redisUrl: string, id: string, env: Record<string, string> = {}): Promise<TestWorker> {
   let out = '';
@@ -71,8 +66,7 @@ export async function startWorker(redisUrl: string, id: string, env: Record<stri
     env: { ...process.env, NODE_ENV: 'production', REDIS_URL: redisUrl, WORKER_ID: id, MODELS_DIR: TINY_MODELS_DIR, MODEL: 'tiny-lcm', LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  workers.add(proc);
-  proc.once('exit', () => workers.delete(proc));
+  trackProcess(proc);
   proc.stdout!.on('data', (d) => (out += d));
   proc.stderr!.on('data', (d) => (out += d));
   const deadline = Date.now() + 60_000;
@@ -84,13 +78,5 @@ export async function startWorker(redisUrl: string, id: string, env: Record<stri
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
-    if (proc.exitCode !== null || proc.signalCode !== null) return;
-    const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-    proc.kill(signal);
-    const t = setTimeout(() => proc.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(t);
-  };
-  return { id, proc, output: () => out, stop };
+  return { id, proc, output: () => out, stop: (signal: NodeJS.Signals = 'SIGTERM') => stopProcess(proc, signal) };
 }

@@ -28,7 +28,16 @@ export async function stopAllServers(): Promise<void> {
   await Promise.all([...running].map((proc) => stopProcess(proc, 'SIGTERM')));
 }
 
-async function stopProcess(proc: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+/** Counts a child process (a server, a render worker) among those stopAllServers and the exit
+ * hook stop; forgotten once it exits. */
+export function trackProcess(proc: ChildProcess): void {
+  installExitHook();
+  running.add(proc);
+  proc.once('exit', () => running.delete(proc));
+}
+
+/** SIGTERM (or `signal`), then SIGKILL after 10 s; resolves once it exited. */
+export async function stopProcess(proc: ChildProcess, signal: NodeJS.Signals): Promise<void> {
   if (proc.exitCode !== null || proc.signalCode !== null) return;
   const exited = new Promise<void>((r) => proc.once('exit', () => r()));
   proc.kill(signal);
@@ -80,9 +89,7 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  installExitHook();
-  running.add(proc);
-  proc.once('exit', () => running.delete(proc));
+  trackProcess(proc);
   proc.stdout!.on('data', (d) => (out += d));
   proc.stderr!.on('data', (d) => (out += d));
   const url = `http://127.0.0.1:${port}`;
