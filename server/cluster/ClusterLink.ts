@@ -39,7 +39,6 @@ export class ClusterLink {
   private up = false;
   private wasDown = false;
   private latencyMs: number | null = null;
-  private rooms: RoomManager | null = null;
 
   private constructor(
     private readonly url: string,
@@ -97,7 +96,6 @@ export class ClusterLink {
 
   /** Tell clients joining while the link is down that changes do not reach other nodes yet. */
   attach(rooms: RoomManager): void {
-    this.rooms = rooms;
     rooms.on('client-joined', (_room, socket) => {
       if (!this.up) socket.emit(EV.serverStatus, degradedStatus);
     });
@@ -164,7 +162,6 @@ export class ClusterLink {
     this.up = true;
     this.log.info('Redis is back: catching rooms up from the store');
     void (async () => {
-      for (const room of this.relay.rooms()) this.sub.subscribe(`lc:room:${room.id}`).catch(() => {});
       await this.relay.resync();
       this.io.local.emit(EV.serverStatus, { sync: 'ok', message: 'Live sync with everyone in the room is back.' } satisfies ServerStatus);
     })();

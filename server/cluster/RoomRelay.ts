@@ -94,6 +94,8 @@ export class RoomRelay implements RoomReplication {
 
   /** After the link to Redis came back: what was published meanwhile is lost. */
   async resync(): Promise<void> {
+    // a room whose subscription failed while Redis was away (open() only logs it) listens now
+    for (const roomId of this.entries.keys()) this.sub.subscribe(roomRelayChannel(roomId)).catch(() => {});
     const rooms = this.rooms();
     for (const room of rooms) {
       await this.catchUp(room);

@@ -51,6 +51,8 @@ export interface EngineRenderOutput {
   params: RenderParams;
   /** the pipeline's timings (JPEG encode included) plus testDelayMs; see inferenceMs() */
   timings: EngineTimings;
+  /** the model that rendered it, when several are loaded (ModelEngines) */
+  model?: string;
 }
 
 /** An engine failure with the code the worker gave it (e.g. INVALID_IMAGE for undecodable input). */

@@ -65,7 +65,7 @@ export class ModelEngines implements RenderEngine {
     return `this server does not run model '${(wanted ?? '').trim()}' (it runs ${this.models.join(', ')}); pick one of those, or start it with MODELS=${[...this.models, (wanted ?? '').trim()].join(',')}`;
   }
 
-  async render(image: Uint8Array | RgbImage, params: RenderParams, culprit = '', wanted?: string): Promise<EngineRenderOutput & { model: string }> {
+  async render(image: Uint8Array | RgbImage, params: RenderParams, culprit = '', wanted?: string): Promise<EngineRenderOutput> {
     const model = this.pick(wanted);
     if (model === null) throw new EngineRenderError(this.refusal(wanted)!, 'NO_SUCH_MODEL');
     const host = this.hosts.get(model)!;

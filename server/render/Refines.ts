@@ -21,7 +21,7 @@ import type { Broadcaster, RenderQueue } from './renderState';
 
 const MAX_WAITING = 8;
 
-type Render = (rgb: RgbImage, params: RenderParams, culprit: string, wanted?: string) => Promise<EngineRenderOutput & { model?: string }>;
+type Render = (rgb: RgbImage, params: RenderParams, culprit: string, wanted?: string) => Promise<EngineRenderOutput>;
 
 interface Waiting {
   roomId: string;

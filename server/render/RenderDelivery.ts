@@ -48,7 +48,7 @@ export class RenderDelivery {
       height: out.height,
       seed: out.params.seed,
       // several models here (ModelEngines): the output names the one that rendered
-      model: by?.model ?? ('model' in out && typeof out.model === 'string' ? out.model : undefined) ?? this.engine.status.model ?? '',
+      model: by?.model ?? out.model ?? this.engine.status.model ?? '',
       ...(by && { worker: by.worker }),
       timings: { queueMs: Math.round(timing.queueMs), inferenceMs: Math.round(inferenceMs(out.timings)), totalMs: renderedAt - job.receivedAt },
       renderedAt,

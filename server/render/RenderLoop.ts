@@ -34,6 +34,8 @@ export interface RenderLoopOptions {
   /** cluster mode with render workers: accepted snapshots go there (RemoteRenders.dispatch), and
    * `engine` is the workers' status (WorkerPool) */
   dispatch?: (job: SnapshotJob) => void;
+  /** with `dispatch`: a frame was deleted, its waiting snapshot there is not wanted any more */
+  forget?: (roomId: string, frameId: string) => void;
 }
 
 export class RenderLoop {
@@ -105,7 +107,9 @@ export class RenderLoop {
     const records = getRecordsMap(doc);
     records.observe((event) => {
       for (const [key, change] of event.changes.keys) {
-        if (change.action === 'delete' && !records.has(key)) this.queue.removeFrame(roomId, key);
+        if (change.action !== 'delete' || records.has(key) || !this.queue.peek(roomId, key)) continue;
+        this.queue.removeFrame(roomId, key);
+        this.opts.forget?.(roomId, key);
       }
     });
   }

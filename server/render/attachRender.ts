@@ -37,7 +37,7 @@ export async function attachRender(server: LivecanvasServer): Promise<RenderLoop
       socket: (socketId, event, payload) => io.to(socketId).emit(event, payload),
       all: (event, payload) => io.local.emit(event, payload),
     },
-    ...(remote && { dispatch: (job: SnapshotJob) => remote.dispatch(job) }),
+    ...(remote && { dispatch: (job: SnapshotJob) => remote.dispatch(job), forget: (roomId: string, frameId: string) => remote.forget(roomId, frameId) }),
   });
   if (remote) {
     await remote.start(loop);

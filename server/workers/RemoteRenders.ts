@@ -7,7 +7,7 @@ import { EngineRenderError } from '../engine/EngineHost';
 import type { Logger } from '../logger';
 import type { RenderLoop } from '../render/RenderLoop';
 import type { SnapshotJob } from '../render/renderState';
-import { decodeFrame, splitFrameKey, type JobHeader, type QueueMessage } from './jobCodec';
+import { decodeFrame, frameKey, splitFrameKey, type JobHeader, type QueueMessage } from './jobCodec';
 import type { WorkerPool } from './WorkerPool';
 import { RESULTS_CHANNEL, type WorkQueue } from './WorkQueue';
 
@@ -65,9 +65,9 @@ export class RemoteRenders {
     );
   }
 
-  /** Drop waiting snapshots of frames nobody here wants any more (a deleted frame). */
-  forget(roomId: string, frameIds: string[]): void {
-    void this.queue.drop(frameIds.map((f) => `${roomId}/${f}`)).catch(() => {});
+  /** A deleted frame: its waiting snapshot is not rendered for nobody. */
+  forget(roomId: string, frameId: string): void {
+    void this.queue.drop([frameKey(roomId, frameId)]).catch(() => {});
   }
 
   private onMessage(raw: Buffer): void {

@@ -208,6 +208,27 @@ describe('render workers: faults, models, fairness', () => {
   }, 90_000);
 });
 
+describe('render workers: deleted frames', () => {
+  it('a frame deleted while its next snapshot waits: that snapshot is dropped from the queue, never rendered', async () => {
+    await Promise.all(workers.splice(0).map((w) => w.stop()));
+    const [A] = cluster.nodes;
+    await worker('slow', { ENGINE_TEST_DELAY_MS: '1500' });
+    const a = await participant(A!.url, await createRoom(A!.url));
+    const frameId = await liveFrame(a.peer);
+    const records = await workerRecords();
+    const first = Date.now();
+    snapshot(a.peer, frameId, first, await sketchJpeg(128, 1));
+    await until(() => a.states.some((st) => st.state === 'rendering'), 5_000, 'the first snapshot rendering');
+    snapshot(a.peer, frameId, first + 1, await sketchJpeg(128, 2)); // waits behind it
+    await new Promise((r) => setTimeout(r, 200));
+    a.peer.records.delete(frameId);
+    await a.peer.acked();
+    await until(() => records.some((r) => r.seq === first), 10_000, 'the first render published');
+    await new Promise((r) => setTimeout(r, 2_500)); // time enough for a second render
+    expect(records.filter((r) => r.fk.endsWith(frameId)).map((r) => r.seq)).toEqual([first]);
+  }, 60_000);
+});
+
 /** Every result the workers publish (their own records: who rendered which seq, from when to when). */
 async function workerRecords() {
   const sub = new Redis(cluster.redis.url);
