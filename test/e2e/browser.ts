@@ -2,7 +2,7 @@
 // browser), helpers to open room pages and reach the tldraw editor the page exposes as
 // `window.editor`, and a recorder of every request a page makes.
 import { existsSync } from 'node:fs';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page, type Locator } from 'playwright-core';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const CHROMIUM_ARGS = [
@@ -119,4 +119,13 @@ export async function createSharedRoom(baseUrl: string): Promise<{ roomId: strin
   const res = await fetch(`${baseUrl}/api/rooms`, { method: 'POST' });
   if (res.status !== 201) throw new Error(`POST /api/rooms answered ${res.status}: ${await res.text()}`);
   return (await res.json()) as { roomId: string; links: { owner: string; editor: string; viewer: string } };
+}
+
+/** Opens or closes the live frame panel's Advanced section in `scope` (a page or the panel) and
+ * waits until its content is there or gone. Clicking the summary blindly would close a section left
+ * open (its state is kept in localStorage), and reading right after the click races the render. */
+export async function setAdvanced(scope: Page | Locator, open: boolean): Promise<void> {
+  const details = scope.locator('[data-testid="live-advanced"]');
+  if (((await details.getAttribute('open')) !== null) !== open) await details.locator('summary').click();
+  await scope.locator('[data-testid="live-advanced-body"]').waitFor({ state: open ? 'visible' : 'detached' });
 }

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type TestServer } from '../helpers/server';
-import { createSharedRoom, launchBrowser, openRoom, waitInPage, type RoomPage } from './browser';
+import { createSharedRoom, launchBrowser, openRoom, setAdvanced, waitInPage, type RoomPage } from './browser';
 
 const RENDER_DEADLINE_MS = 30_000;
 const VIEWPORT = { width: 1280, height: 800 };
@@ -143,7 +143,7 @@ describe('ControlNet and Refine in the browser (issue 13, acceptance 3)', () => 
     expect(await inFrame(a, 'live-state').getAttribute('title')).toMatch(/^rendered by tiny-lcm-controlnet · 256×256 · seed \d+$/);
 
     // the timing in Advanced: a two-handle range
-    await panel(a).locator('[data-testid="live-advanced"] summary').click();
+    await setAdvanced(panel(a), true);
     const timing = panel(a).locator('[data-testid="live-control-timing"]');
     await timing.locator('input[data-handle="end"]').focus();
     for (let i = 0; i < 4; i++) await a.keyboard.press('ArrowLeft'); // end 1 → 0.8
@@ -169,7 +169,7 @@ describe('ControlNet and Refine in the browser (issue 13, acceptance 3)', () => 
     expect(m.bottom).toBeLessThanOrEqual(VIEWPORT.height);
     expect(m.oneLine).toBe(true);
     if (SCREENSHOTS) await a.screenshot({ path: join(SCREENSHOTS, 'controlnet-panel.png') });
-    await panel(a).locator('[data-testid="live-advanced"] summary').click();
+    await setAdvanced(panel(a), false);
     await expect.poll(async () => (await frameProps(B.page)).controlEnd, { timeout: 5000 }).toBeCloseTo(0.8, 5);
   });
 
@@ -232,11 +232,11 @@ describe('ControlNet and Refine in the browser (issue 13, acceptance 3)', () => 
       return id as string;
     }, frameId);
     // the server runs both models: each is offered by name, its first the default
-    await panel(a).locator('[data-testid="live-advanced"] summary').click();
+    await setAdvanced(panel(a), true);
     const model = panel(a).locator('[data-testid="live-model"]');
     await expect.poll(() => model.locator('option').allTextContents()).toEqual(['Server default (tiny-lcm-controlnet)', 'tiny-lcm-controlnet', 'tiny-lcm']);
     await model.selectOption('tiny-lcm');
-    await panel(a).locator('[data-testid="live-advanced"] summary').click();
+    await setAdvanced(panel(a), false);
     expect((await frameProps(a, other)).model).toBe('tiny-lcm');
     await drawInFrame(a, other, [30, 80], 6);
     await expect.poll(() => shownSeq(a, other), { timeout: RENDER_DEADLINE_MS }).toBeGreaterThan(0);

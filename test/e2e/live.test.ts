@@ -4,7 +4,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { linkFetch } from '../helpers/roomHttp';
 import { startServer, type TestServer } from '../helpers/server';
-import { createSharedRoom, launchBrowser, openRoom, waitInPage, type RoomPage } from './browser';
+import { createSharedRoom, launchBrowser, openRoom, setAdvanced, waitInPage, type RoomPage } from './browser';
 
 const OUTPUT_SIZE = 256; // the live frame's default outputSize
 const RENDER_DEADLINE_MS = 30_000;
@@ -122,14 +122,14 @@ describe('live frame across two browsers', () => {
     }
     // every size the engine accepts is offered (in the panel's Advanced section); the warmed-up one
     // says it is ready, the others how they compare on this CPU, with the multiplier as details
-    await a.locator('[data-testid="live-advanced"] summary').click();
+    await setAdvanced(a, true);
     const sizes = await a.locator('[data-testid="live-size"] option').allTextContents();
     expect(sizes).toHaveLength(15);
     expect(sizes[0]).toBe('128² · faster');
     expect(sizes).toContain('256² · ready');
     expect(sizes.at(-1)).toBe('1024² · very slow');
     expect(await a.locator('[data-testid="live-size"] option').last().getAttribute('title')).toMatch(/^about 16× the time of 256²/);
-    await a.locator('[data-testid="live-advanced"] summary').click();
+    await setAdvanced(a, false);
 
     const prompt = 'a castle on a hill, watercolor';
     await a.locator('[data-testid="live-prompt"]').click();
