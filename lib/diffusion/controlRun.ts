@@ -9,7 +9,7 @@
 // onnxruntime returns.
 import * as ort from 'onnxruntime-node';
 import type { RgbImage } from '../image';
-import { controlImage } from '../image/controlImage';
+import { controlMask } from '../image/controlImage';
 import type { ControlNets } from './ControlNets';
 import type { ScaleType } from './controlNetContract';
 import { float16ToFloat32, float32ToFloat16 } from './fp16';
@@ -89,7 +89,7 @@ export class ControlRun {
     const { sources } = this.buf;
     const source = sources.get(kind);
     if (holds && source && sameBytes(source, rgb.data)) return;
-    planesInto(controlImage(kind, rgb).data, out, offset, this.buf.width * this.buf.height);
+    maskPlanesInto(controlMask(kind, rgb), out, offset, this.buf.width * this.buf.height);
     if (source?.length === rgb.data.length) source.set(rgb.data);
     else sources.set(kind, rgb.data.slice());
   }
@@ -170,57 +170,23 @@ const floatArray = (type: FloatType, n: number) => (type === 'float16' ? new Uin
 const UNIT = Float32Array.from({ length: 256 }, (_, v) => v / 255);
 const UNIT_HALF = float32ToFloat16(UNIT);
 
-/** Interleaved RGB bytes → planes in 0..1 (float32, or float16 bits), at `offset`. */
-function planesInto(rgb: Uint8Array, out: Float32Array | Uint16Array, offset: number, pixels: number): void {
-  if (out instanceof Float32Array) planes32(rgb, out, offset, pixels);
-  else planes16(rgb, out, offset, pixels);
-}
-
-function planes32(rgb: Uint8Array, out: Float32Array, offset: number, pixels: number): void {
-  if (LITTLE_ENDIAN && rgb.byteOffset % 4 === 0 && pixels % 4 === 0) return planes32Words(rgb, out, offset, pixels);
-  const g = offset + pixels;
-  const b = g + pixels;
-  for (let p = 0, j = 0; p < pixels; p++, j += 3) {
-    out[offset + p] = UNIT[rgb[j]];
-    out[g + p] = UNIT[rgb[j + 1]];
-    out[b + p] = UNIT[rgb[j + 2]];
+/** A control mask (one byte a pixel, its three channels equal) → three equal planes in 0..1
+ * (float32, or float16 bits) at `offset`: the first plane is cleared and written where the mask is
+ * set, stepping over four unset pixels at once, then copied twice (memcpy). ~0.3 ms at 512²,
+ * against ~1.4 ms for expanding to RGB bytes and converting three planes. */
+function maskPlanesInto(mask: Uint8Array, out: Float32Array | Uint16Array, offset: number, pixels: number): void {
+  const unit = out instanceof Float32Array ? UNIT : UNIT_HALF;
+  out.fill(0, offset, offset + pixels);
+  const words = mask.byteOffset % 4 === 0 ? new Uint32Array(mask.buffer, mask.byteOffset, pixels >> 2) : undefined;
+  for (let p = 0; p < pixels; p++) {
+    if ((p & 3) === 0 && words !== undefined && p + 4 <= pixels && words[p >> 2] === 0) {
+      p += 3;
+      continue;
+    }
+    if (mask[p]) out[offset + p] = unit[mask[p]];
   }
-}
-
-const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
-
-/** planes32 reading 4 pixels (three 32-bit words) at a time: ~0.4 ms instead of ~0.65 ms at 512². */
-function planes32Words(rgb: Uint8Array, out: Float32Array, r: number, pixels: number): void {
-  const w = new Uint32Array(rgb.buffer, rgb.byteOffset, (3 * pixels) >> 2);
-  const g = r + pixels;
-  const b = g + pixels;
-  for (let p = 0, k = 0; p < pixels; p += 4, k += 3) {
-    const x = w[k];
-    const y = w[k + 1];
-    const z = w[k + 2];
-    out[r + p] = UNIT[x & 255];
-    out[g + p] = UNIT[(x >>> 8) & 255];
-    out[b + p] = UNIT[(x >>> 16) & 255];
-    out[r + p + 1] = UNIT[x >>> 24];
-    out[g + p + 1] = UNIT[y & 255];
-    out[b + p + 1] = UNIT[(y >>> 8) & 255];
-    out[r + p + 2] = UNIT[(y >>> 16) & 255];
-    out[g + p + 2] = UNIT[y >>> 24];
-    out[b + p + 2] = UNIT[z & 255];
-    out[r + p + 3] = UNIT[(z >>> 8) & 255];
-    out[g + p + 3] = UNIT[(z >>> 16) & 255];
-    out[b + p + 3] = UNIT[z >>> 24];
-  }
-}
-
-function planes16(rgb: Uint8Array, out: Uint16Array, offset: number, pixels: number): void {
-  const g = offset + pixels;
-  const b = g + pixels;
-  for (let p = 0, j = 0; p < pixels; p++, j += 3) {
-    out[offset + p] = UNIT_HALF[rgb[j]];
-    out[g + p] = UNIT_HALF[rgb[j + 1]];
-    out[b + p] = UNIT_HALF[rgb[j + 2]];
-  }
+  out.copyWithin(offset + pixels, offset, offset + pixels);
+  out.copyWithin(offset + 2 * pixels, offset, offset + pixels);
 }
 
 /** conditioning_scale / controlnet_scales in the dtype the export declares. */

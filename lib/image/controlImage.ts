@@ -16,12 +16,17 @@ export { cannyMask } from './canny';
 
 export type ControlKind = 'scribble' | 'canny';
 
-/** White-on-black control image of `rgb` for `kind`, same size, RGB bytes 0 or 255 (the engine
- * scales them to 0..1 for `controlnet_cond`). */
+/** The control image of `rgb` for `kind` as one byte per pixel, 0 or 255 (its three channels are
+ * equal, so the engine writes one 0..1 plane and copies it to the other two). */
+export function controlMask(kind: ControlKind, rgb: RgbImage): Uint8Array {
+  return kind === 'scribble' ? scribbleMask(rgb) : cannyMask(rgb);
+}
+
+/** White-on-black control image of `rgb` for `kind`, same size, RGB bytes 0 or 255 (what
+ * `controlnet_cond` holds, scaled to 0..1; for the CLI, tests and pictures). */
 export function controlImage(kind: ControlKind, rgb: RgbImage): RgbImage {
   assertRgb(rgb);
-  const mask = kind === 'scribble' ? scribbleMask(rgb) : cannyMask(rgb);
-  return maskToRgb(mask, rgb.width, rgb.height);
+  return maskToRgb(controlMask(kind, rgb), rgb.width, rgb.height);
 }
 
 /** One byte per pixel (0 or 255) → packed RGB with the three channels equal. */
@@ -70,42 +75,99 @@ export function scribbleMask(rgb: RgbImage): Uint8Array {
 }
 
 /** Keeps the mask's pixels within `keep` px (chessboard distance) of a background pixel, in
- * place, and returns it. Two-pass distance transform (forward over the four neighbours already
- * visited, then backward over the other four); outside the image is not background, so a fill cut
- * by the frame gets no line along the frame. */
+ * place, and returns it; outside the image is not background, so a fill cut by the frame gets no
+ * line along the frame. A pixel goes when the (2·keep+1)² square around it holds no background:
+ * an erosion by that square, done as two 1-D erosions.
+ *   rows:    along each run of set pixels, the pixels at least `keep` from both of its ends (a run
+ *            touching the image's side has no end there) are `deep`: kept as spans, not pixels
+ *   columns: a pixel goes when its column is deep from keep rows above it to keep rows below
+ *            (rows outside the image count as deep); per column, where its current deep run began
+ *            and the last row it was deep
+ * Only set pixels are visited (background four at a time), so a sketch of strokes costs ~0.3 ms
+ * at 512² and one with large fills ~0.7 ms (a two-pass distance transform took ~1.2 ms). */
 export function outlineFills(mask: Uint8Array, width: number, height: number, keep: number): Uint8Array {
-  const FAR = 0xffff;
-  const dist = new Uint16Array(mask.length);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0, i = y * width; x < width; x++, i++) {
-      if (!mask[i]) continue; // background: 0
-      let m = x > 0 ? dist[i - 1] : FAR;
-      if (y > 0) {
-        m = Math.min(m, dist[i - width], x > 0 ? dist[i - width - 1] : FAR, x < width - 1 ? dist[i - width + 1] : FAR);
-      }
-      dist[i] = m === FAR ? FAR : m + 1;
+  const spans = deepSpans(mask, width, height, keep);
+  if (spans.length === 0) return mask;
+  const span = 2 * keep + 1;
+  // rows −keep … −1, above the image, are deep in every column
+  const runStart = new Int32Array(width).fill(-keep);
+  const lastDeep = new Int32Array(width).fill(-1);
+  for (let s = 0; s < spans.length; s += 3) {
+    const [y, from, to] = [spans[s], spans[s + 1], spans[s + 2]];
+    for (let x = from; x <= to; x++) {
+      if (lastDeep[x] !== y - 1) runStart[x] = y;
+      lastDeep[x] = y;
+      if (y - runStart[x] + 1 >= span) mask[(y - keep) * width + x] = 0;
     }
   }
-  for (let y = height - 1; y >= 0; y--) {
-    for (let x = width - 1, i = y * width + x; x >= 0; x--, i--) {
-      if (!mask[i]) continue;
-      let m = x < width - 1 ? dist[i + 1] : FAR;
-      if (y < height - 1) {
-        m = Math.min(m, dist[i + width], x > 0 ? dist[i + width - 1] : FAR, x < width - 1 ? dist[i + width + 1] : FAR);
-      }
-      if (m !== FAR && m + 1 < dist[i]) dist[i] = m + 1;
-      if (dist[i] > keep) mask[i] = 0;
-    }
+  // rows below the image are deep too: the last keep rows' pixels may still go
+  for (let x = 0; x < width; x++) {
+    if (lastDeep[x] !== height - 1) continue;
+    const run = height - runStart[x];
+    for (let k = 1; k <= keep; k++) if (run + k >= span) mask[(height - 1 + k - keep) * width + x] = 0;
   }
   return mask;
 }
 
-/** The page (background) colour of a drawing: see scribbleMask. Two passes: a histogram of the
- * quantised colours, then the mean of the pixels in the chosen cell. */
+/** The row half of outlineFills: per run of set pixels, the span of pixels at least `keep` from
+ * both of its ends, as (row, first x, last x) triples in row order. */
+function deepSpans(mask: Uint8Array, width: number, height: number, keep: number): number[] {
+  const words = wordsOf(mask);
+  const spans: number[] = [];
+  for (let y = 0; y < height; y++) {
+    const row = y * width;
+    for (let x = 0; x < width; ) {
+      const i = row + x;
+      if ((i & 3) === 0 && x + 4 <= width && words !== undefined && words[i >> 2] === 0) {
+        x += 4;
+        continue;
+      }
+      if (!mask[i]) {
+        x++;
+        continue;
+      }
+      let end = x + 1; // the run is [x, end)
+      while (end < width && mask[row + end]) end++;
+      const from = x === 0 ? 0 : x + keep;
+      const to = end === width ? width - 1 : end - 1 - keep;
+      if (from <= to) spans.push(y, from, to);
+      x = end;
+    }
+  }
+  return spans;
+}
+
+/** The mask as 32-bit words (four pixels each, the tail left out) when it is 4-byte aligned, so
+ * loops can step over four background pixels at once. */
+function wordsOf(mask: Uint8Array): Uint32Array | undefined {
+  return mask.byteOffset % 4 === 0 ? new Uint32Array(mask.buffer, mask.byteOffset, mask.length >> 2) : undefined;
+}
+
+const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+
+/** The page (background) colour of a drawing: see scribbleMask. One pass counts the quantised
+ * colours and sums each cell's pixels; the chosen cell's mean is the page. It reads every other
+ * pixel of every other row: the page is by far the commonest colour, and a quarter of the pixels
+ * finds it as surely as all of them (~0.4 ms instead of ~2 ms at 512²). */
 export function pageColour(rgb: RgbImage): [number, number, number] {
   const count = new Uint32Array(4096);
+  // per cell, the sum of its pixels' channels (a 512² page sums to ~17 M a channel: no overflow)
+  const sums = new Float64Array(3 * 4096);
   const d = rgb.data;
-  for (let j = 0; j < d.length; j += 3) count[((d[j] >> 4) << 8) | ((d[j + 1] >> 4) << 4) | (d[j + 2] >> 4)]++;
+  const { width, height } = rgb;
+  const rowBytes = 3 * width;
+  for (let y = 0; y < height; y += 2) {
+    for (let j = y * rowBytes, end = j + rowBytes; j < end; j += 6) {
+      const r = d[j];
+      const g = d[j + 1];
+      const b = d[j + 2];
+      const c = ((r >> 4) << 8) | ((g >> 4) << 4) | (b >> 4);
+      count[c]++;
+      sums[3 * c] += r;
+      sums[3 * c + 1] += g;
+      sums[3 * c + 2] += b;
+    }
+  }
   let most = 0;
   for (let c = 0; c < 4096; c++) if (count[c] > most) most = count[c];
   let page = 0;
@@ -116,28 +178,37 @@ export function pageColour(rgb: RgbImage): [number, number, number] {
     const lum = 0.299 * ((c >> 8) * 16 + 8) + 0.587 * (((c >> 4) & 15) * 16 + 8) + 0.114 * ((c & 15) * 16 + 8);
     if (lum > pageLum) [page, pageLum] = [c, lum];
   }
-  let [r, g, b] = [0, 0, 0];
-  for (let j = 0; j < d.length; j += 3) {
-    if ((((d[j] >> 4) << 8) | ((d[j + 1] >> 4) << 4) | (d[j + 2] >> 4)) !== page) continue;
-    r += d[j];
-    g += d[j + 1];
-    b += d[j + 2];
-  }
   const n = count[page];
-  return [Math.round(r / n), Math.round(g / n), Math.round(b / n)];
+  return [Math.round(sums[3 * page] / n), Math.round(sums[3 * page + 1] / n), Math.round(sums[3 * page + 2] / n)];
 }
 
-/** 255 where the largest channel difference to `page` exceeds `margin`, else 0. */
+/** 255 where the largest channel difference to `page` exceeds `margin`, else 0. A lookup table
+ * (per channel, 255 where that channel alone is far enough) makes the test three loads and two
+ * ORs a pixel; four pixels are read as three 32-bit words, and four pixels of exactly the page
+ * colour (most of a drawing) are passed over at once: ~0.4 ms at 512² instead of ~1.1. */
 export function strokeMask(rgb: RgbImage, page: readonly [number, number, number], margin: number): Uint8Array {
-  const [pr, pg, pb] = page;
+  const far = new Uint8Array(768);
+  for (let c = 0; c < 3; c++) for (let v = 0; v < 256; v++) far[256 * c + v] = Math.abs(v - page[c]) > margin ? 255 : 0;
   const d = rgb.data;
-  const mask = new Uint8Array(rgb.width * rgb.height);
-  for (let i = 0, j = 0; i < mask.length; i++, j += 3) {
-    const dr = Math.abs(d[j] - pr);
-    const dg = Math.abs(d[j + 1] - pg);
-    const db = Math.abs(d[j + 2] - pb);
-    if (dr > margin || dg > margin || db > margin) mask[i] = 255;
+  const n = rgb.width * rgb.height;
+  const mask = new Uint8Array(n);
+  let i = 0;
+  if (LITTLE_ENDIAN && d.byteOffset % 4 === 0) {
+    const words = new Uint32Array(d.buffer, d.byteOffset, (3 * n) >> 2);
+    const pageWords = new Uint32Array(Uint8Array.from({ length: 12 }, (_, k) => page[k % 3]).buffer);
+    const [p0, p1, p2] = pageWords;
+    for (let k = 0; i + 4 <= n; i += 4, k += 3) {
+      const x = words[k];
+      const y = words[k + 1];
+      const z = words[k + 2];
+      if (x === p0 && y === p1 && z === p2) continue;
+      mask[i] = far[x & 255] | far[256 + ((x >>> 8) & 255)] | far[512 + ((x >>> 16) & 255)];
+      mask[i + 1] = far[x >>> 24] | far[256 + (y & 255)] | far[512 + ((y >>> 8) & 255)];
+      mask[i + 2] = far[(y >>> 16) & 255] | far[256 + (y >>> 24)] | far[512 + (z & 255)];
+      mask[i + 3] = far[(z >>> 8) & 255] | far[256 + ((z >>> 16) & 255)] | far[512 + (z >>> 24)];
+    }
   }
+  for (let j = 3 * i; i < n; i++, j += 3) mask[i] = far[d[j]] | far[256 + d[j + 1]] | far[512 + d[j + 2]];
   return mask;
 }
 
@@ -147,10 +218,14 @@ export function strokeMask(rgb: RgbImage, page: readonly [number, number, number
 export function meanStrokeWidth(mask: Uint8Array, width: number, height: number): number {
   let area = 0;
   let border = 0;
+  const words = wordsOf(mask);
   for (let y = 0; y < height; y++) {
-    const row = y * width;
-    for (let x = 0; x < width; x++) {
-      const i = row + x;
+    for (let x = 0, i = y * width; x < width; x++, i++) {
+      if ((i & 3) === 0 && x + 4 <= width && words !== undefined && words[i >> 2] === 0) {
+        x += 3;
+        i += 3;
+        continue;
+      }
       if (!mask[i]) continue;
       area++;
       // outside the image counts as background

@@ -3,7 +3,7 @@
 // border and nowhere else (canny); blank pages give nothing.
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { cannyMask, controlImage, pageColour, scribbleMask, type ControlKind } from '../../lib/image/controlImage';
+import { cannyMask, controlImage, outlineFills, pageColour, scribbleMask, strokeMask, type ControlKind } from '../../lib/image/controlImage';
 import type { RgbImage } from '../../lib/image/rgb';
 
 async function draw(width: number, height: number, body: string, page = 'white'): Promise<RgbImage> {
@@ -109,6 +109,42 @@ describe('scribble control image', () => {
     expect(at(mask, 512, 200, 175)).toBe(0); // the fill's middle
     for (const y of [100, 103, 105, 175, 244, 249]) expect(at(mask, 512, 150, y)).toBe(y < 106 || y >= 244 ? 255 : 0);
     for (let x = 355; x < 377; x++) expect(at(mask, 512, x, 200)).toBe(x >= 360 && x < 372 ? 255 : 0);
+  });
+
+  it('outlineFills keeps exactly the pixels with background within keep px (brute force on random masks)', () => {
+    let seed = 7;
+    const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
+    for (let t = 0; t < 400; t++) {
+      const [w, h, keep] = [1 + Math.floor(rnd() * 30), 1 + Math.floor(rnd() * 30), 1 + Math.floor(rnd() * 5)];
+      const mask = new Uint8Array(w * h);
+      for (let r = Math.floor(rnd() * 5); r > 0; r--) {
+        const [x0, y0, rw, rh] = [rnd() * w, rnd() * h, rnd() * w, rnd() * h].map(Math.floor);
+        for (let y = y0; y < Math.min(h, y0 + rh); y++) for (let x = x0; x < Math.min(w, x0 + rw); x++) mask[y * w + x] = 255;
+      }
+      for (let i = 0; i < mask.length; i++) if (rnd() < 0.02) mask[i] ^= 255;
+      // a set pixel stays when its (2·keep+1)² square (clipped to the image) holds a background pixel
+      const want = mask.map((v, i) => {
+        if (!v) return 0;
+        const [x, y] = [i % w, Math.floor(i / w)];
+        for (let yy = Math.max(0, y - keep); yy <= Math.min(h - 1, y + keep); yy++)
+          for (let xx = Math.max(0, x - keep); xx <= Math.min(w - 1, x + keep); xx++) if (!mask[yy * w + xx]) return 255;
+        return 0;
+      });
+      expect(Array.from(outlineFills(mask.slice(), w, h, keep)), `${w}×${h} keep ${keep}`).toEqual(Array.from(want));
+    }
+  });
+
+  it('strokeMask: the same pixels whatever the alignment and size of the buffer (word and byte paths)', async () => {
+    const img = await draw(37, 23, `<path d="M2 20 L35 3" stroke="#c33" stroke-width="3"/><circle cx="12" cy="10" r="5" fill="#ff0"/>`);
+    const page: [number, number, number] = [255, 255, 255];
+    const aligned = strokeMask(img, page, 40);
+    const shifted = new Uint8Array(img.data.length + 1).subarray(1);
+    shifted.set(img.data);
+    expect(Array.from(strokeMask({ ...img, data: shifted }, page, 40))).toEqual(Array.from(aligned));
+    const byHand = Array.from({ length: 37 * 23 }, (_, i) =>
+      [0, 1, 2].some((c) => Math.abs(img.data[3 * i + c] - 255) > 40) ? 255 : 0,
+    );
+    expect(Array.from(aligned)).toEqual(byHand);
   });
 
   it('a 1-px line at 128² is widened to ~3 px; a 4-px stroke at 512² keeps its width', async () => {
