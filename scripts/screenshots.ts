@@ -1,7 +1,7 @@
 // Regenerates the README's pictures, all at 1280×800, from real chromium pages with real mouse and
 // keyboard input: two people in a room, a live frame (a dress sketch and its prompt) in each view,
-// the settings panel with its Advanced section open, the history paused, the Share dialog, and the
-// name asked on a first join.
+// the settings panel with its Advanced section open, the history paused, the Share dialog, the
+// name asked on a first join, and two pins beside the side view.
 //   docs/screenshot.png                      two people: strokes, Bob's cursor, the people pop-up
 //   docs/screenshot-live.png                 side view: the render beside the frame, the HUD
 //   docs/screenshots/live-frame.png          frame view: the render behind the strokes
@@ -11,6 +11,9 @@
 //   docs/screenshots/history-paused.png      paused while Bob renders: "n newer", Back to live
 //   docs/screenshots/share-dialog.png        the owner's Share dialog
 //   docs/screenshots/name-prompt.png         the name asked of someone following a link
+//   docs/screenshots/after-item6.png         side view with two pins clear of its render, captioned
+//   (docs/screenshots/before-item6.png, the same steps at 685846a^ with the first pin covering the
+//   side render, is not made here: that code is gone)
 // Run: npx tsx scripts/screenshots.ts   (a script, not a test, so CI never rewrites the PNGs)
 // The server runs the tiny random-weight test model, so the renders are coloured noise.
 import { mkdirSync } from 'node:fs';
@@ -233,6 +236,62 @@ async function main() {
     });
     await C.page.getByTestId('name-prompt').waitFor();
     await shot(C.page, join(SHOTS, 'name-prompt.png'));
+
+    // item 6: pins land clear of the side view's render and of each other, with a caption. The
+    // steps of before-item6.png: the first pin is made in Frame view, then the view goes to Side,
+    // Shuffle, a handbag is drawn, and a second pin. Strength 0.10 keeps the sketch legible in the renders, so
+    // the side render (with the handbag) is told apart from the first pin (without it).
+    await a.evaluate((id) => void window.editor!.select(id as any), frameId);
+    await panel.waitFor();
+    await panel.locator('[data-testid="live-strength"] input').focus();
+    await a.keyboard.press('Home');
+    await a.keyboard.press('ArrowRight');
+    await a.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+    seq = await shownSeq(a, frameId);
+    await waitForNewRender(a, frameId, seq, 'a render at strength 0.10');
+    const pins = (n: number) =>
+      waitInPage(
+        a,
+        new Function(
+          `const shapes = window.editor.getCurrentPageShapes();
+           return shapes.filter((s) => s.type === 'image').length === ${n}
+             && shapes.filter((s) => s.type === 'text' && s.meta.livePinCaption).length === ${n};`,
+        ) as () => boolean,
+        15_000,
+        `pin ${n} and its caption`,
+      );
+    seq = await shownSeq(a, frameId);
+    await hud('live-pin').click();
+    await pins(1);
+    await waitForNewRender(a, frameId, seq, 'the render after pin 1 (Pin picks a new seed)');
+    await panel.locator('button', { hasText: 'Side' }).click();
+    await a.locator(`[data-live-frame-id="${frameId}"] img.lc-live-frame__render--side`).waitFor();
+    seq = await shownSeq(a, frameId);
+    await panel.locator('button', { hasText: 'Shuffle' }).click();
+    await waitForNewRender(a, frameId, seq, 'the side render after Shuffle');
+    await a.waitForTimeout(400); // the camera's reveal settles before strokes are placed
+    const frameScreen = await a.evaluate((id) => {
+      const ed = window.editor!;
+      const b = ed.getShapePageBounds(id as any)!;
+      const tl = ed.pageToScreen({ x: b.minX, y: b.minY });
+      return { x: tl.x, y: tl.y, side: b.w * ed.getZoomLevel() };
+    }, frameId);
+    const inFrame = (pts: Pt[]) => pts.map(([x, y]) => [frameScreen.x + (x * frameScreen.side) / 340, frameScreen.y + (y * frameScreen.side) / 340] as Pt);
+    seq = await shownSeq(a, frameId);
+    await a.evaluate(() => (document.activeElement as HTMLElement | null)?.blur()); // keys to the canvas, not the Shuffle button
+    await a.keyboard.press('d');
+    await drawStroke(a, inFrame([[262, 210], [322, 210], [328, 282], [256, 282], [262, 210]]));
+    await drawStroke(a, inFrame([[272, 210], [276, 180], [292, 170], [308, 180], [312, 210]]));
+    await a.keyboard.press('Escape');
+    await a.keyboard.press('v');
+    await waitForNewRender(a, frameId, seq, 'the side render with the handbag');
+    await a.evaluate((id) => void window.editor!.select(id as any), frameId);
+    await hud('live-pin').click();
+    await pins(2);
+    await a.waitForTimeout(400); // the camera's reveal of pin 2
+    await a.evaluate((id) => void window.editor!.select(id as any), frameId);
+    await pointAt(b, { x: framePage.x + framePage.w * 1.6, y: framePage.y + framePage.h * 0.85 }); // Bob points at the side render
+    await shot(a, join(SHOTS, 'after-item6.png'));
 
     const errors = [...A.errors, ...B.errors, ...C.errors];
     if (errors.length) console.warn(`page errors:\n${errors.join('\n')}`);
