@@ -13,6 +13,8 @@ import { createInterface } from 'node:readline';
 import { Command, InvalidArgumentError } from 'commander';
 // @ts-expect-error plain .mjs helper shared with npm start and the tests
 import { ensureBuild } from './ensure-build.mjs';
+// @ts-expect-error plain .mjs module without type declarations
+import { ALLOCATOR_ENV } from './allocatorEnv.mjs';
 import { ensureTinyModels, isTinyModel } from '../models/tiny/ensure';
 import { freePort, startPostgres, startRedis, type LocalPostgres, type LocalRedis } from './localServices';
 
@@ -106,6 +108,7 @@ function startProcess(id: string, script: string, env: Record<string, string>, p
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {
+      ...ALLOCATOR_ENV, // as `npm start` runs a node (scripts/start.mjs)
       ...process.env,
       NODE_ENV: process.env.NODE_ENV || 'production',
       NEXT_TELEMETRY_DISABLED: process.env.NEXT_TELEMETRY_DISABLED || '1',

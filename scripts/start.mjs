@@ -1,6 +1,7 @@
 // `npm start`: build if needed, then run the one production server process.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { ALLOCATOR_ENV } from './allocatorEnv.mjs';
 import { ensureBuild } from './ensure-build.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -11,7 +12,7 @@ const child = spawn(process.execPath, ['--import', 'tsx', 'server/index.ts', ...
   cwd: root,
   // 'ipc': the server reports when it starts shutting down (see below).
   stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
-  env: { NODE_ENV: 'production', NEXT_TELEMETRY_DISABLED: '1', ...process.env },
+  env: { NODE_ENV: 'production', NEXT_TELEMETRY_DISABLED: '1', ...ALLOCATOR_ENV, ...process.env },
 });
 
 // Ctrl-C in a terminal sends SIGINT to the whole process group, so the server usually has it

@@ -146,7 +146,7 @@ const EnvSchema = z.object({
   ENGINE_GRAPH_CACHE: boolFlag.default(true), // 0 = no optimised-graph cache; read in the engine worker (lib/diffusion/optimizedGraphCache.ts)
   RENDER_JPEG_QUALITY: intFrom(30, 100).default(85),
   RENDER_KEEP_CLOSED_ROOM_S: intFrom(0).default(600),
-  RENDER_PENDING_MB: z.coerce.number().positive().default(48),
+  RENDER_PENDING_MB: z.coerce.number().positive().default(24),
   RENDER_HISTORY_MB: z.coerce.number().positive().default(64),
   SNAPSHOT_RATE_PER_SECOND: z.coerce.number().positive().default(SNAPSHOT_RATE_LIMIT.perSecond),
   SNAPSHOT_RATE_BURST: intFrom(1).default(SNAPSHOT_RATE_LIMIT.burst),
@@ -187,8 +187,9 @@ export interface RenderConfig {
   /** RENDER_KEEP_CLOSED_ROOM_S: how long the renders of a room nobody is in are kept; default 600 */
   keepClosedRoomMs: number;
   /** RENDER_PENDING_MB: decoded snapshots that may wait for the engine at once, all rooms
-   * together; default 48 (16 waiting 1024² frames or ~250 at 256²: a CPU renders about one a
-   * second, a GPU drains them fast; more only holds memory an attacker chose) */
+   * together; default 24 (8 waiting 1024² frames, 32 at 512², ~125 at 256²: a CPU renders about
+   * one a second, a GPU drains them fast; more only holds memory an attacker chose — 48 let the
+   * render-history attack grow RSS past 100 MB) */
   pendingBytes: number;
   /** RENDER_HISTORY_MB: JPEG bytes of kept renders (histories of every frame of every room, open or
    * recently closed) — past it the least recently used renders go first; default 64 */

@@ -4,6 +4,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+// @ts-expect-error plain .mjs module without type declarations
+import { ALLOCATOR_ENV } from '../../scripts/allocatorEnv.mjs';
 import { freePort } from '../../scripts/serviceProcess';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
@@ -74,6 +76,7 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
   const proc = spawn(process.execPath, ['--import', 'tsx', 'server/index.ts'], {
     cwd: ROOT,
     env: {
+      ...ALLOCATOR_ENV, // as `npm start` runs it (scripts/start.mjs)
       ...process.env,
       NODE_ENV: 'production',
       PORT: String(port),
