@@ -73,7 +73,9 @@ export async function startBenchServer(model: string, modelsDir: string): Promis
     server = await startServer({
       dataDir,
       model,
-      env: { MODELS_DIR: modelsDir, LOG_LEVEL: 'warn', ENGINE_WARMUP_SIZES: '256,1024' },
+      // the per-address socket and byte limits as shipped ('' = the default; the test helper
+      // raises them for suites that open many sockets from one address)
+      env: { MODELS_DIR: modelsDir, LOG_LEVEL: 'warn', ENGINE_WARMUP_SIZES: '256,1024', MAX_SOCKETS_PER_ADDRESS: '', ADDRESS_BYTES_PER_SECOND: '', ADDRESS_BYTES_BURST: '' },
     });
   } catch (e) {
     rmSync(dataDir, { recursive: true, force: true });

@@ -4,24 +4,14 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import {
-  BYTE_RATE_LIMIT,
-  MAX_RENDER_SIDE,
-  MAX_ROOM_BYTES,
-  MAX_VIOLATIONS,
-  MIN_RENDER_SIDE,
-  RATE_LIMIT,
-  RENDER_SIDE_MULTIPLE,
-  SNAPSHOT_RATE_LIMIT,
-  VIOLATION_WINDOW_MS,
-} from '../lib/protocol/limits';
-import { HSTS_MAX_AGE_S, UPLOAD_LIMITS } from '../lib/protocol/limits';
-import { MAX_SOCKET_BUFFER_BYTES, OUTGOING_BYTE_RATE_LIMIT } from '../lib/protocol/limits';
+import { ADDRESS_LIMITS, BYTE_RATE_LIMIT, HSTS_MAX_AGE_S, MAX_RENDER_SIDE, MAX_ROOM_BYTES, MAX_SOCKET_BUFFER_BYTES, MAX_VIOLATIONS } from '../lib/protocol/limits';
+import { MIN_RENDER_SIDE, OUTGOING_BYTE_RATE_LIMIT, RATE_LIMIT, RENDER_SIDE_MULTIPLE, SNAPSHOT_RATE_LIMIT, UPLOAD_LIMITS, VIOLATION_WINDOW_MS } from '../lib/protocol/limits';
 import { MAX_ROOM_UPLOAD_BYTES } from '../lib/protocol/uploads';
 import { normalizeOrigin } from './http/origins';
 import { CLUSTER_ENV, clusterConfig, clusterProblem, type ClusterConfig } from './cluster/clusterConfig';
 
 export type { ClusterConfig };
+export type AddressLimits = { sockets: number; bytes: { perSecond: number; burst: number } };
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -87,6 +77,10 @@ const EnvSchema = z.object({
   RATE_BURST: intFrom(1).default(RATE_LIMIT.burst),
   RATE_BYTES_PER_SECOND: intFrom(1024).default(BYTE_RATE_LIMIT.perSecond),
   RATE_BYTES_BURST: intFrom(1024).default(BYTE_RATE_LIMIT.burst),
+  /** per client address, all its sockets together: connections at once, and incoming bytes */
+  MAX_SOCKETS_PER_ADDRESS: intFrom(1).default(ADDRESS_LIMITS.sockets),
+  ADDRESS_BYTES_PER_SECOND: intFrom(1024).default(ADDRESS_LIMITS.bytes.perSecond),
+  ADDRESS_BYTES_BURST: intFrom(1024).default(ADDRESS_LIMITS.bytes.burst),
   /** largest encoded document a room may grow to */
   MAX_ROOM_BYTES: intFrom(1024).default(MAX_ROOM_BYTES),
   /** Socket.IO heartbeat: a peer that vanished (network loss, frozen process) is dropped — and
@@ -265,6 +259,8 @@ export interface ServerConfig {
   rateLimit: { perSecond: number; burst: number };
   /** the same over the bytes of incoming events */
   byteRateLimit: { perSecond: number; burst: number };
+  /** MAX_SOCKETS_PER_ADDRESS, ADDRESS_BYTES_*: per client address, over all its sockets (server/socket/AddressBudgets.ts) */
+  addressLimits: AddressLimits;
   maxRoomBytes: number;
   ping: { intervalMs: number; timeoutMs: number };
   violations: { max: number; windowMs: number };
@@ -357,6 +353,7 @@ export function loadConfig(
     sqliteSync: e.SQLITE_SYNC,
     rateLimit: { perSecond: e.RATE_PER_SECOND, burst: e.RATE_BURST },
     byteRateLimit: { perSecond: e.RATE_BYTES_PER_SECOND, burst: e.RATE_BYTES_BURST },
+    addressLimits: { sockets: e.MAX_SOCKETS_PER_ADDRESS, bytes: { perSecond: e.ADDRESS_BYTES_PER_SECOND, burst: e.ADDRESS_BYTES_BURST } },
     maxRoomBytes: e.MAX_ROOM_BYTES,
     ping: { intervalMs: e.PING_INTERVAL_MS, timeoutMs: e.PING_TIMEOUT_MS },
     violations: { max: e.MAX_VIOLATIONS, windowMs: e.VIOLATION_WINDOW_MS },

@@ -10,6 +10,7 @@ import { MAX_SNAPSHOT_BYTES, MAX_YJS_MESSAGE_BYTES } from '../lib/protocol/limit
 import { ConfigError, loadConfig, type ServerConfig } from './config';
 import { HealthRegistry } from './http/health';
 import { socketOriginCheck } from './http/origins';
+import { AddressBudgets } from './socket/AddressBudgets';
 import { HttpRoutes, createRequestHandler, type NextHandler } from './http/requestHandler';
 import { securityHeaders } from './http/securityHeaders';
 import { createLogger, type Logger } from './logger';
@@ -65,6 +66,8 @@ export async function createLivecanvasServer(config: ServerConfig, logger = crea
   // present at that moment so that /socket.io/ requests never reach them.
   let onRequest: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) => res.writeHead(503).end();
   const httpServer = createServer((req, res) => onRequest(req, res));
+  const addresses = new AddressBudgets(config.addressLimits, config.http.trustProxy);
+  const originCheck = socketOriginCheck(config.http, logger);
   const io = new SocketServer(httpServer, {
     maxHttpBufferSize: MAX_SOCKET_MESSAGE_BYTES,
     // A client that vanished without closing its connection (network loss, frozen tab) is
@@ -73,9 +76,15 @@ export async function createLivecanvasServer(config: ServerConfig, logger = crea
     pingTimeout: config.ping.timeoutMs,
     // Next.js handles its own upgrades (HMR in dev); don't let engine.io close them.
     destroyUpgrade: !config.web,
-    // Pages of other origins may not connect (their browsers send Origin; scripts send none).
-    allowRequest: socketOriginCheck(config.http, logger),
+    // Pages of other origins may not connect (their browsers send Origin; scripts send none),
+    // nor an address that holds MAX_SOCKETS_PER_ADDRESS connections already.
+    allowRequest: (req, callback) =>
+      originCheck(req, (err, ok) => {
+        const refused = ok ? addresses.allowHandshake(req) : err;
+        callback(refused, refused === null);
+      }),
   });
+  io.engine.on('connection', (raw: Parameters<AddressBudgets['track']>[0]) => addresses.track(raw));
   // nosniff, Referrer-Policy, HSTS and the page CSP (with its nonce) on every response, Socket.IO's too.
   httpServer.prependListener('request', securityHeaders({ dev: config.dev, hstsMaxAgeS: config.http.hstsMaxAgeS }));
   // cluster mode: the Socket.IO Redis adapter, the document relay, heartbeats
@@ -107,6 +116,7 @@ export async function createLivecanvasServer(config: ServerConfig, logger = crea
     violations: config.violations,
     outgoing: config.outgoing,
     access,
+    addresses,
   });
   const health = new HealthRegistry(config.root, () => ({ rooms: rooms.size, clients: io.of('/').sockets.size }));
   const routes = new HttpRoutes();

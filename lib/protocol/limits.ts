@@ -40,6 +40,15 @@ export const BYTE_RATE_LIMIT = {
   burst: 8 * 1024 * 1024,
 };
 
+/** Per client address, over all its connections (the per-socket budgets above multiply with the
+ * number of sockets, and one script can open hundreds): at most `sockets` connections at once (a
+ * person has a few tabs; a house or office behind one NAT, a few dozen), and one byte budget over
+ * what they all send — four sockets' worth, so one person drawing in several tabs never meets it. */
+export const ADDRESS_LIMITS = {
+  sockets: 32,
+  bytes: { perSecond: 4 * BYTE_RATE_LIMIT.perSecond, burst: 4 * BYTE_RATE_LIMIT.burst },
+};
+
 /** After this many rejected messages within VIOLATION_WINDOW_MS the socket is disconnected. */
 export const MAX_VIOLATIONS = 20;
 export const VIOLATION_WINDOW_MS = 10_000;

@@ -17,7 +17,9 @@ import { refuseOtherNames, refuseViewerWrites, type Grant } from './grants';
 import { ForeignClientError } from '../rooms/yjsWriters';
 import { ClientError, clientErrorFromZod } from './ClientError';
 import { OutboundGuard } from './OutboundGuard';
-import { TokenBucket, ViolationWindow, payloadBytes } from './SocketGuard';
+import type { AddressBudgets } from './AddressBudgets';
+import { IncomingBudget } from './IncomingBudget';
+import { ViolationWindow, payloadBytes } from './SocketGuard';
 
 /** One socket may be in this many rooms at once; each loaded room costs memory. */
 export const MAX_ROOMS_PER_SOCKET = 8;
@@ -48,14 +50,15 @@ export interface SocketGatewayOptions {
   outgoing?: { rate: { perSecond: number; burst: number }; maxBufferBytes: number };
   /** decides each join's role from the handshake's link token */
   access: AccessControl;
+  /** per client address, over all its sockets (MAX_SOCKETS_PER_ADDRESS, ADDRESS_BYTES_*) */
+  addresses?: AddressBudgets;
 }
 
 
 type Ack = (response: unknown) => void;
 
 interface Guard {
-  bucket: TokenBucket;
-  bytes: TokenBucket;
+  incoming: IncomingBudget;
   violations: ViolationWindow;
   /** `${roomId}/${clientID}/${code}` of dropped awareness entries already reported */
   awarenessReported: Set<string>;
@@ -144,10 +147,12 @@ export class SocketGateway {
   }
 
   private onConnection(socket: Socket): void {
-    const { rateLimit, violations } = this.opts;
+    const { rateLimit, violations, addresses } = this.opts;
     const guard: Guard = {
-      bucket: new TokenBucket(rateLimit.perSecond, rateLimit.burst),
-      bytes: new TokenBucket(this.opts.byteRateLimit.perSecond, this.opts.byteRateLimit.burst),
+      incoming: new IncomingBudget(
+        { events: rateLimit, bytes: this.opts.byteRateLimit },
+        addresses && { budgets: addresses, address: addresses.addressOf(socket.request) },
+      ),
       violations: new ViolationWindow(violations.max, violations.windowMs),
       awarenessReported: new Set(),
     };
@@ -159,16 +164,9 @@ export class SocketGateway {
       const event = String(packet[0]).slice(0, 64);
       const ack = typeof packet[packet.length - 1] === 'function' ? (packet[packet.length - 1] as Ack) : undefined;
       const size = payloadBytes(packet.slice(1));
-      let limited: string | null = null;
-      let violation = true;
-      if (!guard.bucket.take()) {
-        const { perSecond, burst } = this.opts.rateLimit;
-        limited = `${event}: too many messages (limit ${perSecond}/s, burst ${burst}); slow down`;
-      } else if (!guard.bytes.take(size)) {
-        const { perSecond, burst } = this.opts.byteRateLimit;
-        limited = `${event}: too much data (${kib(size)} now; limit ${kib(perSecond)}/s, burst ${kib(burst)}); retry in ${guard.bytes.waitMs(size)} ms`;
-        violation = !this.streams.has(packet[0]);
-      }
+      const refused = guard.incoming.take(event, size);
+      const limited = refused?.message ?? null;
+      const violation = !refused?.bytes || !this.streams.has(packet[0]);
       if (limited !== null) {
         if (packet[0] === EV.yAwareness) {
           // Presence is a stream of latest values: dropping some costs nothing, and an honest
@@ -387,7 +385,6 @@ function clientErrorOf(e: unknown): never {
   throw e;
 }
 
-const kib = (n: number) => (n >= 1048576 ? `${(n / 1048576).toFixed(1)} MB` : `${Math.ceil(n / 1024)} KB`);
 
 function roomIdOf(raw: unknown): string | undefined {
   const id = raw && typeof raw === 'object' ? (raw as { roomId?: unknown }).roomId : undefined;

@@ -86,8 +86,12 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
       MODEL: opts.model ?? '',
       LC_WEB: opts.web ? '1' : '0',
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
-      // tests create many rooms from one address (createRoom)
+      // tests and benches create many rooms and open many sockets from one address; the tests of
+      // these limits (and bench:abuse) set them back
       ROOMS_PER_HOUR: '100000',
+      MAX_SOCKETS_PER_ADDRESS: '100000',
+      ADDRESS_BYTES_PER_SECOND: String(1 << 30),
+      ADDRESS_BYTES_BURST: String(1 << 30),
       ...opts.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

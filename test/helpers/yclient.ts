@@ -31,6 +31,9 @@ export interface PeerOptions {
   token?: string;
   /** which of createRoom's links to join with (default editor) */
   role?: Role;
+  /** connect from this local address (e.g. 127.0.0.2: all of 127/8 is loopback on Linux), so
+   * per-address limits see another client */
+  localAddress?: string;
 }
 
 export interface AckResult {
@@ -69,7 +72,13 @@ export async function connectPeer(url: string, roomId: string, opts: PeerOptions
   const awareness = new Awareness(doc);
   if (opts.user) awareness.setLocalStateField('user', opts.user);
   const token = opts.token ?? roomTokens.get(roomId)?.[opts.role ?? 'editor'];
-  const socket = io(url, { transports: opts.transports ?? ['websocket'], forceNew: true, reconnection: false, ...(token && { auth: { token } }) });
+  const socket = io(url, {
+    transports: opts.transports ?? ['websocket'],
+    forceNew: true,
+    reconnection: false,
+    ...(token && { auth: { token } }),
+    ...(opts.localAddress && { localAddress: opts.localAddress }),
+  } as Parameters<typeof io>[1]);
   const errors: ErrorEvent[] = [];
   const nacks: AckResult[] = [];
   let joined = false;
