@@ -2,6 +2,8 @@
 // shape placed on the canvas keeps working after the history has moved on or the server restarted.
 // Lives in the room database (RoomStore.sql) in its own `render_assets` table.
 import { randomBytes } from 'node:crypto';
+import { ClientError } from '../socket/ClientError';
+import type { RoomStore } from '../store/RoomStore';
 import type { SqlDatabase } from '../store/sql/SqlDatabase';
 
 export interface PinnedAsset {
@@ -17,10 +19,13 @@ export interface PinnedAsset {
 }
 
 export class PinnedRenders {
-  private constructor(private readonly db: SqlDatabase) {}
+  private constructor(
+    private readonly db: SqlDatabase,
+    private readonly quota?: Pick<RoomStore, 'quotaRefusal'>,
+  ) {}
 
   /** The table, created if it is not there yet. Seeds go up to 2^32 - 1: 64-bit on PostgreSQL. */
-  static async open(db: SqlDatabase): Promise<PinnedRenders> {
+  static async open(db: SqlDatabase, quota?: Pick<RoomStore, 'quotaRefusal'>): Promise<PinnedRenders> {
     const { bigint, blob } = db.types;
     await db.exec(`
       CREATE TABLE IF NOT EXISTS render_assets (
@@ -38,11 +43,16 @@ export class PinnedRenders {
         UNIQUE (room_id, frame_id, seq)
       );
     `);
-    return new PinnedRenders(db);
+    return new PinnedRenders(db, quota);
   }
 
-  /** Stores a render once; pinning the same render again returns the same asset id. */
+  /** Stores a render once; pinning the same render again returns the same asset id. A new one is
+   * refused (`too-large`, no violation) while the store is over its quota (STORE_MAX_MB). */
   async put(a: Omit<PinnedAsset, 'assetId' | 'createdAt'> & { jpeg: Uint8Array }): Promise<string> {
+    const stored = await this.find(a.roomId, a.frameId, a.seq);
+    if (stored) return stored;
+    const full = this.quota?.quotaRefusal(a.jpeg.byteLength);
+    if (full) throw new ClientError('too-large', `${full}; the render was not pinned`, { violation: false });
     const assetId = randomBytes(12).toString('base64url');
     await this.db.run(
       `INSERT INTO render_assets (room_id, asset_id, frame_id, seq, width, height, seed, model, created_at, data)
@@ -50,12 +60,12 @@ export class PinnedRenders {
        ON CONFLICT (room_id, frame_id, seq) DO NOTHING`,
       [a.roomId, assetId, a.frameId, a.seq, a.width, a.height, a.seed, a.model, Date.now(), a.jpeg],
     );
-    const [stored] = await this.db.query<{ asset_id: string }>('SELECT asset_id FROM render_assets WHERE room_id = $1 AND frame_id = $2 AND seq = $3', [
-      a.roomId,
-      a.frameId,
-      a.seq,
-    ]);
-    return stored!.asset_id;
+    return (await this.find(a.roomId, a.frameId, a.seq))!;
+  }
+
+  private async find(roomId: string, frameId: string, seq: number): Promise<string | undefined> {
+    const [row] = await this.db.query<{ asset_id: string }>('SELECT asset_id FROM render_assets WHERE room_id = $1 AND frame_id = $2 AND seq = $3', [roomId, frameId, seq]);
+    return row?.asset_id;
   }
 
   async meta(roomId: string, assetId: string): Promise<PinnedAsset | undefined> {

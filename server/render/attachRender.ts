@@ -24,7 +24,7 @@ export async function attachRender(server: LivecanvasServer): Promise<RenderLoop
   // cluster mode: render worker processes (npm run worker) fed through Redis; else an engine here
   const remote = config.cluster.renderWorkers && server.redisConnection ? remoteRenders(server, log) : null;
   const engine = remote ? null : localEngine(server, log);
-  const pins = await PinnedRenders.open(store.sql);
+  const pins = await PinnedRenders.open(store.sql, store);
   const loop = new RenderLoop(remote?.pool ?? engine!, pins, log, {
     concurrency: rc.concurrency,
     snapshotRate: rc.snapshotRate,

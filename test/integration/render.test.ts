@@ -22,7 +22,7 @@ import {
 } from '../../lib/protocol';
 import { startServer, type TestServer } from '../helpers/server';
 import { roomFetch } from '../helpers/roomHttp';
-import { connectPeer, createRoom, randomRoomId, roomToken, withTimeout, type Peer } from '../helpers/yclient';
+import { connectPeer, createRoom, drawShape, randomRoomId, roomToken, withTimeout, type Peer } from '../helpers/yclient';
 import { sketchJpeg } from '../helpers/images';
 
 // ───────────── helpers ─────────────
@@ -695,3 +695,48 @@ describe('live render loop without a model', () => {
   });
 });
 
+
+// Issue 9, finding 6: pins are stored in the database, so they count against STORE_MAX_MB like
+// document updates and uploads (before, a pin was written past the quota).
+describe('pins and the store quota (STORE_MAX_MB)', () => {
+  let small: TestServer;
+
+  beforeAll(async () => {
+    small = await startServer({ model: 'tiny-lcm', env: { STORE_MAX_MB: '1', ENGINE_WARMUP_SIZES: '128', LOG_LEVEL: 'error' } });
+    await waitFor(async () => (await health(small.url)).engine?.state === 'ready', 60_000, 'engine ready');
+  }, 120_000);
+
+  afterAll(async () => {
+    await small?.stop();
+  });
+
+  it('a new pin is refused with too-large past the quota (no violation); a render pinned before still answers with its asset', async () => {
+    const room = await roomId(small.url);
+    const [p] = await joined(room, 1, small.url);
+    const frameId = await p.createLiveFrame({ outputSize: 128 });
+    for (const seq of [1, 2]) {
+      p.snapshot(frameId, seq, await sketchJpeg(128, seq));
+      await waitFor(() => p.rendersOf(frameId).some((r) => r.seq === seq), 10_000, `render ${seq}`);
+    }
+    const first = await p.socket.emitWithAck(EV.pin, { roomId: room, frameId, seq: 1 });
+    expect(first).toMatchObject({ ok: true });
+    // fill the store: long strokes until the server refuses an update
+    for (let i = 0; p.peer.nacks.length === 0 && i < 2000; ) {
+      p.peer.doc.transact(() => {
+        for (let k = 0; k < 20; k++, i++) {
+          const shape = drawShape(i, 1500);
+          p.peer.records.set(shape.id as string, shape);
+        }
+      });
+      await p.peer.acked();
+    }
+    expect(p.peer.nacks[0]?.error?.code).toBe('too-large');
+    const refused = await p.socket.emitWithAck(EV.pin, { roomId: room, frameId, seq: 2 });
+    expect(refused).toMatchObject({ ok: false, error: { code: 'too-large' } });
+    expect(refused.error.message).toMatch(/STORE_MAX_MB.*the render was not pinned/);
+    const again = await p.socket.emitWithAck(EV.pin, { roomId: room, frameId, seq: 1 });
+    expect(again).toMatchObject({ ok: true, assetId: first.assetId });
+    expect(p.socket.connected).toBe(true);
+    p.close();
+  });
+});
