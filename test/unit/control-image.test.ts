@@ -3,6 +3,7 @@
 // border and nowhere else (canny); blank pages give nothing.
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
+import { busyRegion, CALM_MARGIN, CANNY_HIGH, CANNY_LOW, CANNY_MIN_HIGH, CANNY_SIGMA, cannyWorkspace, gaussianTaps } from '../../lib/image/canny';
 import { cannyMask, controlImage, outlineFills, pageColour, scribbleMask, strokeMask, type ControlKind } from '../../lib/image/controlImage';
 import type { RgbImage } from '../../lib/image/rgb';
 
@@ -207,6 +208,119 @@ describe('canny control image', () => {
     // a 15-level step is below the floor (~20 levels); a 30-level one is above it
     expect(count(cannyMask(await draw(128, 128, `<rect x="32" y="32" width="64" height="64" fill="#f0f0f0"/>`)))).toBe(0);
     expect(count(cannyMask(await draw(128, 128, `<rect x="32" y="32" width="64" height="64" fill="#e1e1e1"/>`)))).toBeGreaterThan(200);
+  });
+});
+
+describe('canny: flat areas skipped, same edges', () => {
+  /** Canny as defined, every stage on every pixel with clamped reads, no tiles, no words: what
+   * cannyMask must equal bit for bit. */
+  function plainCanny({ data, width, height }: RgbImage): Uint8Array {
+    const n = width * height;
+    const k = gaussianTaps(CANNY_SIGMA);
+    const cx = (x: number) => Math.min(width - 1, Math.max(0, x));
+    const cy = (y: number) => Math.min(height - 1, Math.max(0, y));
+    const lum = Array.from({ length: n }, (_, i) => (77 * data[3 * i] + 150 * data[3 * i + 1] + 29 * data[3 * i + 2] + 128) >> 8);
+    const rows = lum.map((_, i) => [-4, -3, -2, -1, 0, 1, 2, 3, 4].reduce((s, d) => s + k[Math.abs(d)] * lum[i - (i % width) + cx((i % width) + d)], 0));
+    const blurred = rows.map((_, i) => {
+      const [x, y] = [i % width, Math.floor(i / width)];
+      return ([-4, -3, -2, -1, 0, 1, 2, 3, 4].reduce((s, d) => s + k[Math.abs(d)] * rows[cy(y + d) * width + x], 0) + 128) >> 8;
+    });
+    const gradient = (i: number) => {
+      const [x, y] = [i % width, Math.floor(i / width)];
+      const b = (dx: number, dy: number) => blurred[cy(y + dy) * width + cx(x + dx)];
+      return [b(1, -1) + 2 * b(1, 0) + b(1, 1) - b(-1, -1) - 2 * b(-1, 0) - b(-1, 1), b(-1, 1) + 2 * b(0, 1) + b(1, 1) - b(-1, -1) - 2 * b(0, -1) - b(1, -1)];
+    };
+    const exact = lum.map((_, i) => Math.hypot(...gradient(i)) / 2048); // the largest sets the thresholds unrounded
+    const magnitude = Float32Array.from(exact);
+    const max = Math.max(...exact);
+    const [low, high] = [Math.max(CANNY_LOW * max, CANNY_MIN_HIGH / 2), Math.max(CANNY_HIGH * max, CANNY_MIN_HIGH)];
+    const ridge = lum.map((_, i) => {
+      const [x, y] = [i % width, Math.floor(i / width)];
+      if (x === 0 || y === 0 || x === width - 1 || y === height - 1 || magnitude[i] < low) return false;
+      const [gx, gy] = gradient(i);
+      const angle = Math.abs(gy) <= Math.abs(gx) * (Math.SQRT2 - 1) ? 0 : Math.abs(gy) >= Math.abs(gx) * (Math.SQRT2 + 1) ? 2 : 1;
+      const step = angle === 0 ? 1 : angle === 2 ? width : gx > 0 === gy > 0 ? width + 1 : width - 1;
+      return magnitude[i] > magnitude[i - step] && magnitude[i] >= magnitude[i + step];
+    });
+    const out = new Uint8Array(n);
+    const todo = lum.flatMap((_, i) => (ridge[i] && magnitude[i] >= high ? [i] : []));
+    todo.forEach((i) => (out[i] = 255));
+    while (todo.length) {
+      const p = todo.pop()!;
+      for (const q of [p - width - 1, p - width, p - width + 1, p - 1, p + 1, p + width - 1, p + width, p + width + 1]) {
+        if (ridge[q] && !out[q]) todo.push(q), (out[q] = 255);
+      }
+    }
+    return out;
+  }
+
+  /** A page with a flat grey fill, strokes, and a patch of noise (flat, busy and in-between). */
+  async function mixed(width: number, height: number): Promise<RgbImage> {
+    const img = await draw(width, height, `<rect x="${width * 0.1}" y="${height * 0.15}" width="${width * 0.45}" height="${height * 0.5}" fill="#8a8a8a"/>
+      <circle cx="${width * 0.7}" cy="${height * 0.6}" r="${height * 0.25}" fill="none" stroke="#203080" stroke-width="3"/>
+      <path d="M 2 ${height - 4} L ${width - 3} 3" stroke="black" stroke-width="2"/>`);
+    let seed = 5;
+    for (let y = Math.floor(height * 0.75); y < height; y++) {
+      for (let x = 0; x < Math.floor(width * 0.3); x++) for (let c = 0; c < 3; c++) img.data[3 * (y * width + x) + c] = (seed = (seed * 1103515245 + 12345) >>> 0) >>> 24;
+    }
+    return img;
+  }
+
+  const jpegOf = async (img: RgbImage): Promise<RgbImage> => {
+    const jpeg = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } }).jpeg({ quality: 85 }).toBuffer();
+    const { data, info } = await sharp(jpeg).raw().toBuffer({ resolveWithObject: true });
+    return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height };
+  };
+
+  it.each([
+    [160, 120],
+    [203, 97],
+  ])('a sketch of %i×%i (drawn, JPEG-coded, 1-byte-offset buffer) gives the edges of plain Canny', async (w, h) => {
+    const drawn = await mixed(w, h);
+    for (const img of [drawn, await jpegOf(drawn)]) {
+      const want = plainCanny(img);
+      expect(count(want)).toBeGreaterThan(100);
+      expect(Array.from(cannyMask(img))).toEqual(Array.from(want));
+      const shifted = new Uint8Array(img.data.length + 1).subarray(1);
+      shifted.set(img.data);
+      expect(Array.from(cannyMask({ ...img, data: shifted }))).toEqual(Array.from(want));
+    }
+  });
+
+  it('small and odd images of flat blocks and noise give the edges of plain Canny', () => {
+    let seed = 11;
+    const rnd = (n: number) => Math.floor(((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32) * n);
+    for (let t = 0; t < 150; t++) {
+      const [w, h] = t < 6 ? [[1, 1], [2, 3], [5, 5], [9, 9], [37, 23], [4, 40]][t] : [1 + rnd(48), 1 + rnd(48)];
+      const data = new Uint8Array(3 * w * h).fill(255);
+      for (let r = rnd(6); r > 0; r--) {
+        const [x0, y0, rw, rh, v] = [rnd(w), rnd(h), 1 + rnd(w), 1 + rnd(h), rnd(256)];
+        for (let y = y0; y < Math.min(h, y0 + rh); y++) data.fill(v, 3 * (y * w + x0), 3 * (y * w + Math.min(w, x0 + rw)));
+      }
+      for (let k = rnd(3) * rnd(20); k > 0; k--) data[rnd(data.length)] = rnd(256);
+      const img = { data, width: w, height: h };
+      expect(Array.from(cannyMask(img)), `#${t} ${w}×${h}`).toEqual(Array.from(plainCanny(img)));
+    }
+  });
+
+  it('the busy region: none on a blank page, a small part of a sketch, the whole of noise', async () => {
+    const busyShare = (img: RgbImage) => {
+      const ws = cannyWorkspace(img.width, img.height);
+      for (let i = 0; i < ws.lum.length; i++) ws.lum[i] = (77 * img.data[3 * i] + 150 * img.data[3 * i + 1] + 29 * img.data[3 * i + 2] + 128) >> 8;
+      const { rects, count } = busyRegion(ws.lum, img.width, img.height, CALM_MARGIN, ws);
+      let area = 0;
+      for (let r = 0; r < 4 * count; r += 4) area += (rects[r + 1] - rects[r]) * (rects[r + 3] - rects[r + 2]);
+      return area / (img.width * img.height);
+    };
+    expect(busyShare(await draw(256, 256, ''))).toBe(0);
+    const sketch = await draw(256, 256, `<circle cx="128" cy="128" r="80" fill="#c04040" stroke="black" stroke-width="5"/>`);
+    expect(busyShare(sketch)).toBeGreaterThan(0.05);
+    expect(busyShare(sketch)).toBeLessThan(0.3);
+    expect(busyShare(noisyPage(64, 64, [128, 128, 128], 20))).toBe(1);
+    // a busy frame, then a blank one of the same size: the kept workspace holds nothing over
+    expect(count(cannyMask(noisyPage(256, 256, [128, 128, 128], 100)))).toBeGreaterThan(0);
+    expect(count(cannyMask(await draw(256, 256, '')))).toBe(0);
+    expect(Array.from(cannyMask(sketch))).toEqual(Array.from(plainCanny(sketch)));
   });
 });
 
