@@ -107,7 +107,7 @@ export class ControlNets {
     const key = `${width}x${height}`;
     let b = this.bySize.get(key);
     if (b) this.bySize.delete(key);
-    b ??= { width, height, latentWidth, latentHeight, cond: new Map(), sources: new Map() };
+    b ??= { width, height, latentWidth, latentHeight, cond: new Map(), sources: new Map(), masks: new Map() };
     this.bySize.set(key, b);
     if (this.bySize.size > MAX_SIZES) this.bySize.delete(this.bySize.keys().next().value!);
     return b;
