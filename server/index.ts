@@ -66,7 +66,7 @@ export async function createLivecanvasServer(config: ServerConfig, logger = crea
   // present at that moment so that /socket.io/ requests never reach them.
   let onRequest: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) => res.writeHead(503).end();
   const httpServer = createServer((req, res) => onRequest(req, res));
-  const addresses = new AddressBudgets(config.addressLimits, config.http.trustProxy);
+  const addresses = new AddressBudgets(config.addressLimits, config.http.trustProxy, logger.child({ module: 'addresses' }));
   const originCheck = socketOriginCheck(config.http, logger);
   const io = new SocketServer(httpServer, {
     maxHttpBufferSize: MAX_SOCKET_MESSAGE_BYTES,

@@ -11,6 +11,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { AddressLimits } from '../config';
 import { clientAddress } from '../http/clientAddress';
+import type { Logger } from '../logger';
 import { TokenBucket } from './SocketGuard';
 
 const RESERVATION_MS = 10_000;
@@ -20,6 +21,8 @@ interface AddressState {
   /** times of handshakes allowed but not yet connected */
   reserved: number[];
   bytes: TokenBucket;
+  /** a refusal was logged (once per address while it is known: an attacker retries forever) */
+  refusalLogged?: boolean;
 }
 
 /** The part of an engine.io socket this needs. */
@@ -30,10 +33,12 @@ interface EngineSocket {
 
 export class AddressBudgets {
   private readonly byAddress = new Map<string, AddressState>();
+  private proxyWarned = false;
 
   constructor(
     readonly limits: AddressLimits,
     private readonly trustProxy: boolean,
+    private readonly log?: Pick<Logger, 'warn'>,
     private readonly now: () => number = () => performance.now(),
   ) {}
 
@@ -44,10 +49,21 @@ export class AddressBudgets {
   /** engine.io `allowRequest` (after the origin check): a handshake from an address that already
    * holds its connections is refused (403 with this message). */
   allowHandshake(req: IncomingMessage): string | null {
-    const state = this.state(this.addressOf(req));
+    const address = this.addressOf(req);
+    if (!this.trustProxy && !this.proxyWarned && req.headers['x-forwarded-for'] !== undefined) {
+      // Behind a reverse proxy every client has the proxy's address: 32 people in all could connect.
+      this.proxyWarned = true;
+      this.log?.warn(
+        { address },
+        'connections arrive with X-Forwarded-For but TRUST_PROXY is off: everyone behind that proxy counts as one client address for MAX_SOCKETS_PER_ADDRESS, ADDRESS_BYTES_* and ROOMS_PER_HOUR; set TRUST_PROXY=1 if the proxy is yours',
+      );
+    }
+    const state = this.state(address);
     const t = this.now();
     while (state.reserved.length > 0 && state.reserved[0]! <= t - RESERVATION_MS) state.reserved.shift();
     if (state.sockets + state.reserved.length >= this.limits.sockets) {
+      if (!state.refusalLogged) this.log?.warn({ address, limit: this.limits.sockets }, 'refusing connections: the address holds MAX_SOCKETS_PER_ADDRESS connections');
+      state.refusalLogged = true;
       return `too many connections from your address (limit ${this.limits.sockets}, MAX_SOCKETS_PER_ADDRESS); close other tabs and try again`;
     }
     state.reserved.push(t);
