@@ -3,7 +3,6 @@
 // controlnet_scales, unet/controlnet.json). The tiny ControlNets' residuals are a known function of
 // the control image, so the feeds each UNet step receives are checked number by number.
 import type * as ort from 'onnxruntime-node';
-import { spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +18,7 @@ import { CONTROL_RESIDUALS, FUSED_KINDS, residualWeights, type TinyControlKind }
 import { generateTinyModel } from '../../models/tiny/generate';
 import { attr, DT, GraphBuilder } from '../../models/tiny/onnx-graph';
 import { tinyVariant } from '../../models/tiny/variants';
+import { runScript } from '../helpers/cli';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const MODELS = join(ROOT, 'models', 'local');
@@ -389,17 +389,7 @@ describe('a ControlNet folder that does not fit the UNet is refused at load, in 
 });
 
 describe('npm run img2img --control', () => {
-  function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'lib/diffusion/cli.ts', ...args], { cwd: ROOT, env: { ...process.env, MODELS_DIR: MODELS } });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => (stdout += d));
-      child.stderr.on('data', (d) => (stderr += d));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-    });
-  }
+  const cli = (args: string[]) => runScript('lib/diffusion/cli.ts', args, { MODELS_DIR: MODELS });
   let tmp: string;
   let png: string;
   beforeAll(async () => {

@@ -1,7 +1,6 @@
 // `npm run models:download -- --list` as a person runs it (node --import tsx models/download-cli.ts):
 // the installed column for a real download from a mock hub and what can happen to it afterwards,
 // and the kind and controlnet columns, which must say what the engine finds in the folder.
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +10,7 @@ import { kindLabel, listPresets, ManifestSchema, type Manifest } from '../../lib
 import { CONTROL_KINDS } from '../../lib/diffusion/renderParams';
 import { downloadPreset, STAMP_FILE } from '../../models/download';
 import { MockHub } from '../helpers/mock-hub';
+import { runScript } from '../helpers/cli';
 
 const root = join(import.meta.dirname, '..', '..');
 /** the tiny models test/global-setup.ts generates */
@@ -30,16 +30,7 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-function runList(args: string[]) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'models/download-cli.ts', '--list', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const runList = (args: string[]) => runScript('models/download-cli.ts', ['--list', ...args]);
 
 /** The --list table as {preset: {column: cell}}; columns are separated by two or more spaces. */
 async function listTable(args: string[]) {

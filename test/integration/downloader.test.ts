@@ -1,6 +1,5 @@
 // The preset downloader end to end against a local mock of the hub serving a generated tiny model:
 // what lands on disk, what went over the wire, and what a person is told when it goes wrong.
-import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +10,7 @@ import { ManifestSchema, type Manifest } from '../../lib/diffusion/presets';
 import { generateTinyModel } from '../../models/tiny/generate';
 import { tinyVariant } from '../../models/tiny/variants';
 import { MockHub, type MockHubOptions } from '../helpers/mock-hub';
+import { runScript } from '../helpers/cli';
 
 const root = join(import.meta.dirname, '..', '..');
 /** the tiny models test/global-setup.ts generates */
@@ -80,20 +80,8 @@ function expectIdentical(dir: string, hub: MockHub) {
   }
 }
 
-function runCli(args: string[], env: Record<string, string>) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'models/download-cli.ts', ...args], {
-      cwd: root,
-      env: { ...process.env, HF_TOKEN: '', HF_ENDPOINT: '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'], // no TTY: plain progress lines, no licence prompt
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+/** models/download-cli.ts with no Hugging Face token or endpoint of the user's own */
+const runCli = (args: string[], env: Record<string, string>) => runScript('models/download-cli.ts', args, { HF_TOKEN: '', HF_ENDPOINT: '', ...env });
 
 describe('downloading a preset from the hub', () => {
   it('downloads every file byte-identical through the CDN redirect and moves the folder into place', async () => {

@@ -2,37 +2,18 @@
 // output file of the requested size, a new live frame's settings when none are given, each fact of
 // the model line once, byte-identical for the same seed, different for another seed, and one error
 // line + non-zero exit for bad input or a missing required option.
-import { spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_OUTPUT_SIZE, DEFAULT_STEPS, defaultLiveFrameProps } from '../../lib/canvas/liveFrame';
+import { runScript } from '../helpers/cli';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const MODELS = join(ROOT, 'models', 'local');
 
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'lib/diffusion/cli.ts', ...args], {
-      cwd: ROOT,
-      env: { ...process.env, MODELS_DIR: MODELS, ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const cli = (args: string[], env: Record<string, string> = {}) => runScript('lib/diffusion/cli.ts', args, { MODELS_DIR: MODELS, ...env });
 
 let tmp: string;
 let inputPng: string;
