@@ -10,6 +10,7 @@
 import * as ort from 'onnxruntime-node';
 import type { RgbImage } from '../image';
 import { controlMask } from '../image/controlImage';
+import { wordsOf } from '../image/words';
 import type { ControlNets } from './ControlNets';
 import type { ScaleType } from './controlNetContract';
 import { float16ToFloat32, float32ToFloat16 } from './fp16';
@@ -185,7 +186,7 @@ const UNIT_HALF = float32ToFloat16(UNIT);
 function maskPlanesInto(mask: Uint8Array, out: Float32Array | Uint16Array, offset: number, pixels: number): void {
   const unit = out instanceof Float32Array ? UNIT : UNIT_HALF;
   out.fill(0, offset, offset + pixels);
-  const words = mask.byteOffset % 4 === 0 ? new Uint32Array(mask.buffer, mask.byteOffset, pixels >> 2) : undefined;
+  const words = wordsOf(mask, pixels);
   for (let p = 0; p < pixels; p++) {
     if ((p & 3) === 0 && words !== undefined && p + 4 <= pixels && words[p >> 2] === 0) {
       p += 3;
@@ -204,11 +205,10 @@ function changedPlanesInto(mask: Uint8Array, last: Uint8Array, out: Float32Array
   const unit = out instanceof Float32Array ? UNIT : UNIT_HALF;
   const g = offset + pixels;
   const b = g + pixels;
-  const aligned = mask.byteOffset % 4 === 0 && last.byteOffset % 4 === 0;
-  const words = aligned ? new Uint32Array(mask.buffer, mask.byteOffset, pixels >> 2) : undefined;
-  const lastWords = aligned ? new Uint32Array(last.buffer, last.byteOffset, pixels >> 2) : undefined;
+  const words = wordsOf(mask, pixels);
+  const lastWords = wordsOf(last, pixels);
   for (let p = 0; p < pixels; p++) {
-    if ((p & 3) === 0 && words !== undefined && p + 4 <= pixels && words[p >> 2] === lastWords![p >> 2]) {
+    if ((p & 3) === 0 && words !== undefined && lastWords !== undefined && p + 4 <= pixels && words[p >> 2] === lastWords[p >> 2]) {
       p += 3;
       continue;
     }

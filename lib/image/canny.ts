@@ -20,6 +20,7 @@
 // bench/control-image.ts's sketch ~7.5 → ~1.55 ms, JPEG-coded ~7.7 → ~2.1 ms.
 import { busyRegion, tilePlanes, wholeImage, type BusyPlanes, type Region } from './flatTiles';
 import { assertRgb, type RgbImage } from './rgb';
+import { LITTLE_ENDIAN } from './words';
 
 export { busyRegion, wholeImage, type Region } from './flatTiles';
 
@@ -80,7 +81,6 @@ export function cannyWorkspace(width: number, height: number): CannyWorkspace {
   };
 }
 
-const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
 const luma = (r: number, g: number, b: number) => (77 * r + 150 * g + 29 * b + 128) >> 8;
 
 /** Rec. 601 luma in 8 bits, rounded, one byte per pixel (weights 77/150/29 of 256). Four pixels

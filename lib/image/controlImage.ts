@@ -11,6 +11,7 @@
 // prints their time at 256² and 512².
 import { cannyMask } from './canny';
 import { assertRgb, type RgbImage } from './rgb';
+import { LITTLE_ENDIAN, wordsOf } from './words';
 
 export { cannyMask } from './canny';
 
@@ -137,13 +138,6 @@ function deepSpans(mask: Uint8Array, width: number, height: number, keep: number
   return spans;
 }
 
-/** The mask as 32-bit words (four pixels each, the tail left out) when it is 4-byte aligned, so
- * loops can step over four background pixels at once. */
-function wordsOf(mask: Uint8Array): Uint32Array | undefined {
-  return mask.byteOffset % 4 === 0 ? new Uint32Array(mask.buffer, mask.byteOffset, mask.length >> 2) : undefined;
-}
-
-const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
 
 /** The page (background) colour of a drawing: see scribbleMask. One pass counts the quantised
  * colours and sums each cell's pixels; the chosen cell's mean is the page. It reads every other

@@ -6,6 +6,7 @@
 //   byte(x)    = clamp(roundHalfEven(f32(f32(x·127.5) + 127.5)), 0, 255), NaN → 0
 // They write into caller-supplied buffers (no allocation).
 import { assertRgb, type RgbImage } from './rgb';
+import { LITTLE_ENDIAN } from './words';
 
 /** byte → [-1, 1] as defined above (scalar reference). */
 export function unitOfByte(b: number): number {
@@ -23,7 +24,6 @@ export function byteOfUnit(x: number): number {
 // byte → [-1, 1] once per byte value: a table load beats the arithmetic in the hot loop, and
 // copying the float's bits as integers skips two float32 ⇄ float64 conversions per value
 const BYTE_TO_UNIT_BITS = new Uint32Array(new Float32Array(256).map((_, i) => unitOfByte(i)).buffer);
-const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
 
 /** The word-at-a-time paths need a little-endian host, 4-byte alignment and a pixel count
  * divisible by 4 (always true for the engine's multiple-of-64 sizes). */
