@@ -54,13 +54,14 @@ export class PinnedRenders {
     const full = this.quota?.quotaRefusal(a.jpeg.byteLength);
     if (full) throw new ClientError('too-large', `${full}; the render was not pinned`, { violation: false });
     const assetId = randomBytes(12).toString('base64url');
-    await this.db.run(
+    const inserted = await this.db.run(
       `INSERT INTO render_assets (room_id, asset_id, frame_id, seq, width, height, seed, model, created_at, data)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
        ON CONFLICT (room_id, frame_id, seq) DO NOTHING`,
       [a.roomId, assetId, a.frameId, a.seq, a.width, a.height, a.seed, a.model, Date.now(), a.jpeg],
     );
-    return (await this.find(a.roomId, a.frameId, a.seq))!;
+    // 0 rows: a concurrent pin of the same render stored it first
+    return inserted === 1 ? assetId : (await this.find(a.roomId, a.frameId, a.seq))!;
   }
 
   private async find(roomId: string, frameId: string, seq: number): Promise<string | undefined> {

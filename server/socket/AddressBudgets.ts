@@ -91,7 +91,7 @@ export class AddressBudgets {
     return this.state(address).bytes.waitMs(n);
   }
 
-  /** connections open now (for tests and /healthz) */
+  /** connections open now (for tests) */
   connections(address: string): number {
     return this.byAddress.get(address)?.sockets ?? 0;
   }
