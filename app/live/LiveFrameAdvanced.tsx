@@ -14,7 +14,7 @@ import type { LiveFrameShape } from '../../lib/canvas/liveFrameSchema';
 import { sizeChoiceText } from './hudText';
 import { ShapeTimingField } from './LiveFrameControl';
 import type { LiveEngineStatus } from './liveRenders';
-import { Field, frameUpdater } from './panelField';
+import { Field, SettingSlider, frameUpdater } from './panelField';
 
 export function LiveFrameAdvanced({
   editor,
@@ -47,16 +47,14 @@ export function LiveFrameAdvanced({
         hint={suggested !== p.steps ? `this model suggests ${suggested} here` : 'more: cleaner, but slower'}
         details={`more steps: cleaner but slower; ${model || 'this model'} suggests ${suggested} on ${onGpu ? 'a GPU' : 'a CPU'}`}
       >
-        <input
+        <SettingSlider
           id={ids.steps}
-          type="range"
           min={L.steps.min}
           max={L.steps.max}
           step={1}
           value={p.steps}
-          onPointerDown={beginEdit}
-          onKeyDown={beginEdit}
-          onChange={(e) => update({ steps: Number(e.target.value) }, false)}
+          onGrab={beginEdit}
+          onValue={(v) => update({ steps: v }, false)}
         />
       </Field>
 
@@ -67,17 +65,15 @@ export function LiveFrameAdvanced({
         hint={usesGuidance ? 'how strongly the prompt steers' : 'not used by this model'}
         details="classifier-free guidance scale (LCM models only)"
       >
-        <input
+        <SettingSlider
           id={ids.guidance}
-          type="range"
           min={L.guidance.min}
           max={L.guidance.max}
           step={0.5}
           value={p.guidance}
           disabled={!usesGuidance}
-          onPointerDown={beginEdit}
-          onKeyDown={beginEdit}
-          onChange={(e) => update({ guidance: Number(e.target.value) }, false)}
+          onGrab={beginEdit}
+          onValue={(v) => update({ guidance: v }, false)}
         />
       </Field>
 

@@ -18,7 +18,7 @@ import {
   timingValue,
 } from './controlText';
 import type { FrameRenders } from './liveRenders';
-import { Field, frameUpdater } from './panelField';
+import { Field, SettingSlider, frameUpdater } from './panelField';
 
 /** The smallest part of the render the guide can be limited to. */
 const MIN_WINDOW = 0.05;
@@ -74,18 +74,16 @@ export function ShapeGuideFields({ editor, frame, status }: { editor: Editor; fr
         details={HOLD_DETAILS}
         testId="live-control-scale"
       >
-        <input
+        <SettingSlider
           id={ids.scale}
-          type="range"
           min={S.min}
           max={S.max}
           step={0.05}
           value={p.controlScale}
           disabled={p.control === 'none'}
           title={HOLD_DETAILS}
-          onPointerDown={beginEdit}
-          onKeyDown={beginEdit}
-          onChange={(e) => update({ controlScale: Number(e.target.value) }, false)}
+          onGrab={beginEdit}
+          onValue={(v) => update({ controlScale: v }, false)}
         />
       </Field>
     </>
@@ -113,9 +111,8 @@ export function ShapeTimingField({ editor, frame }: { editor: Editor; frame: Liv
       testId="live-control-timing"
     >
       <div className="lc-panel__dual" style={{ ['--lo' as string]: `${lo}%`, ['--hi' as string]: `${hi}%` }}>
-        <input
+        <SettingSlider
           id={ids.start}
-          type="range"
           aria-label="Guide starts at"
           data-handle="start"
           min={0}
@@ -124,12 +121,10 @@ export function ShapeTimingField({ editor, frame }: { editor: Editor; frame: Liv
           value={p.controlStart}
           disabled={off}
           title={`starts at ${Math.round(lo)}% of the render (early = composition)`}
-          onPointerDown={beginEdit}
-          onKeyDown={beginEdit}
-          onChange={(e) => setStart(Number(e.target.value))}
+          onGrab={beginEdit}
+          onValue={setStart}
         />
-        <input
-          type="range"
+        <SettingSlider
           aria-label="Guide ends at"
           data-handle="end"
           min={0}
@@ -138,9 +133,8 @@ export function ShapeTimingField({ editor, frame }: { editor: Editor; frame: Liv
           value={p.controlEnd}
           disabled={off}
           title={`ends at ${Math.round(hi)}% of the render (late = details)`}
-          onPointerDown={beginEdit}
-          onKeyDown={beginEdit}
-          onChange={(e) => setEnd(Number(e.target.value))}
+          onGrab={beginEdit}
+          onValue={setEnd}
         />
       </div>
     </Field>

@@ -22,7 +22,7 @@ import { isLiveFrame } from '../../lib/canvas/liveFrameContent';
 import { LiveFrameAdvanced } from './LiveFrameAdvanced';
 import { ShapeGuideFields } from './LiveFrameControl';
 import { getLiveSession } from './liveSession';
-import { Field, frameUpdater } from './panelField';
+import { Field, SettingSlider, frameUpdater } from './panelField';
 import { clearAreaCenter, revealBeside } from './reveal';
 
 const ADVANCED_KEY = 'livecanvas:live-advanced';
@@ -135,17 +135,15 @@ export function LiveFramePanel() {
             details={STRENGTH_DETAILS}
             testId="live-strength"
           >
-            <input
+            <SettingSlider
               id={ids.strength}
-              type="range"
               min={0.05}
               max={1}
               step={0.05}
               value={p.strength}
               title={STRENGTH_DETAILS}
-              onPointerDown={beginEdit}
-              onKeyDown={beginEdit}
-              onChange={(e) => update({ strength: Number(e.target.value) }, false)}
+              onGrab={beginEdit}
+              onValue={(v) => update({ strength: v }, false)}
             />
           </Field>
 

@@ -2,7 +2,7 @@
 // Pieces shared by the live frame's settings panel and its Advanced section: a labelled field
 // whose label and hint keep to one line (long ones end in "…" and say the rest in a tooltip), so
 // nothing under them moves when a value changes, and the frame's props update.
-import type { ReactNode } from 'react';
+import type { InputHTMLAttributes, ReactNode } from 'react';
 import type { Editor } from 'tldraw';
 import { LIVE_FRAME_TYPE, type LiveFrameProps } from '../../lib/canvas/liveFrame';
 import type { LiveFrameShape } from '../../lib/canvas/liveFrameSchema';
@@ -40,6 +40,20 @@ export function Field({
       )}
     </div>
   );
+}
+
+/** A frame setting's slider. Grabbing it (pointer or key) calls `onGrab`, which starts the undo
+ * step the whole drag then shares (frameUpdater's beginEdit); every move reports the number. */
+export function SettingSlider({
+  value,
+  onValue,
+  onGrab,
+  ...input
+}: { value: number; onValue: (v: number) => void; onGrab: () => void } & Omit<
+  InputHTMLAttributes<HTMLInputElement>,
+  'type' | 'value' | 'onChange' | 'onPointerDown' | 'onKeyDown'
+>) {
+  return <input {...input} type="range" value={value} onPointerDown={onGrab} onKeyDown={onGrab} onChange={(e) => onValue(Number(e.target.value))} />;
 }
 
 /** Updates of one frame's settings. `mark` starts a new undo step; continuous edits (slider
