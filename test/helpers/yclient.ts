@@ -7,6 +7,7 @@
 // vanish without closing anything (SIGSTOP = a frozen machine or a dead network):
 //   node --import tsx test/helpers/yclient.ts <url> <roomId> <name>
 // It prints `ready <awareness clientID>` once joined and synced.
+import { randomBytes } from 'node:crypto';
 import { realpathSync } from 'node:fs';
 import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
@@ -14,6 +15,7 @@ import { io, type Socket } from 'socket.io-client';
 import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate } from 'y-protocols/awareness';
 import * as syncProtocol from 'y-protocols/sync';
 import * as Y from 'yjs';
+import { liveFrameRecord, type LiveFrameProps } from '../../lib/canvas/liveFrame';
 import { EV, type ErrorEvent, type UserInfo } from '../../lib/protocol/events';
 import { float32ToFloat16 } from '../../lib/diffusion/fp16';
 import { CreatedRoom, ROOMS_PATH, tokenFromHash, type Role } from '../../lib/protocol/access';
@@ -298,4 +300,12 @@ if (process.argv[1] && import.meta.filename === realpathSync(process.argv[1])) {
       process.exit(1);
     },
   );
+}
+
+/** Adds a live frame (128², output 128², prompt "a cat" unless `props` say otherwise) to the peer's
+ * room and waits for the server's ack; returns its id. */
+export async function addLiveFrame(peer: Peer, props: Partial<LiveFrameProps> = {}, id = `shape:live-${randomBytes(3).toString('hex')}`): Promise<string> {
+  peer.records.set(id, liveFrameRecord(id, { w: 128, h: 128, prompt: 'a cat', outputSize: 128, ...props }));
+  await peer.acked();
+  return id;
 }

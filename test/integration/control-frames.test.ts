@@ -1,12 +1,11 @@
 // ControlNet through a live frame (issue 13): a frame's control props reach the engine; a frame
 // asking for control on a model without ControlNets gets a clear status instead of a render.
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { liveFrameRecord, type LiveFrameProps } from '../../lib/canvas/liveFrame';
+import type { LiveFrameProps } from '../../lib/canvas/liveFrame';
 import { EV, type EngineStatus, type FrameStatus, type RenderResult } from '../../lib/protocol';
 import { sketchJpeg } from '../helpers/images';
 import { startServer, type TestServer } from '../helpers/server';
-import { connectPeer, createRoom, until, type Peer } from '../helpers/yclient';
+import { addLiveFrame, connectPeer, createRoom, until, type Peer } from '../helpers/yclient';
 
 let server: TestServer;
 const peers: Peer[] = [];
@@ -21,12 +20,7 @@ afterAll(async () => {
   await server?.stop();
 });
 
-async function frame(peer: Peer, props: Partial<LiveFrameProps>): Promise<string> {
-  const id = `shape:live-${randomBytes(3).toString('hex')}`;
-  peer.records.set(id, liveFrameRecord(id, { w: 128, h: 128, prompt: 'a house', outputSize: 128, steps: 2, seedLocked: true, seed: 7, ...props }));
-  await peer.acked();
-  return id;
-}
+const frame = (peer: Peer, props: Partial<LiveFrameProps>) => addLiveFrame(peer, { prompt: 'a house', steps: 2, seedLocked: true, seed: 7, ...props });
 
 describe('live frames with ControlNet', () => {
   it('scribble control changes the render; scale 0 renders like no control; no ControlNet means a clear status', async () => {

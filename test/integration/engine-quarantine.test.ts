@@ -2,19 +2,14 @@
 // room. A frame whose renders crash the engine worker (ENGINE_TEST_CRASH_PROMPT ends the worker
 // thread the way a native onnxruntime crash would) is quarantined; another room keeps rendering.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { liveFrameRecord } from '../../lib/canvas/liveFrame';
 import { EV, type EngineStatus, type FrameStatus, type RenderResult, type SnapshotAck } from '../../lib/protocol';
 import { startServer, type TestServer } from '../helpers/server';
-import { connectPeer, createRoom, until, type Peer } from '../helpers/yclient';
+import { addLiveFrame, connectPeer, createRoom, until, type Peer } from '../helpers/yclient';
 import { sketchJpeg } from '../helpers/images';
 
 const CRASH = 'this prompt crashes the engine';
 
-async function frame(peer: Peer, id: string, prompt: string): Promise<string> {
-  peer.records.set(id, liveFrameRecord(id, { w: 128, h: 128, outputSize: 128, prompt }));
-  await peer.acked();
-  return id;
-}
+const frame = (peer: Peer, id: string, prompt: string) => addLiveFrame(peer, { prompt }, id);
 
 const snapshot = (peer: Peer, frameId: string, seq: number, image: Buffer): Promise<SnapshotAck> =>
   peer.socket.timeout(10_000).emitWithAck(EV.snapshot, { roomId: peer.roomId, frameId, seq, hash: `h${seq}`, mime: 'image/jpeg', image });

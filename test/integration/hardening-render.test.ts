@@ -1,20 +1,14 @@
 // Hardening of the render path (issue "Hardening", findings 5 and 6): what one client can make the
 // render loop hold or refuse for everybody. Against the real server with the tiny LCM model.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { liveFrameRecord } from '../../lib/canvas/liveFrame';
 import { EV, FrameRenderList, MAX_RENDER_FRAMES_PER_ROOM, type RenderResult, type SnapshotAck } from '../../lib/protocol';
 import { startServer, type TestServer } from '../helpers/server';
 import { roomFetch } from '../helpers/roomHttp';
-import { connectPeer, createRoom, until, type Peer } from '../helpers/yclient';
+import { addLiveFrame, connectPeer, createRoom, until, type Peer } from '../helpers/yclient';
 import { sketchJpeg } from '../helpers/images';
 
 let frames = 0;
-async function addFrame(peer: Peer): Promise<string> {
-  const id = `shape:hard${++frames}`;
-  peer.records.set(id, liveFrameRecord(id, { w: 128, h: 128, outputSize: 128, prompt: 'a cat' }));
-  await peer.acked();
-  return id;
-}
+const addFrame = (peer: Peer) => addLiveFrame(peer, {}, `shape:hard${++frames}`);
 
 function snapshot(peer: Peer, frameId: string, seq: number, image: Buffer): Promise<SnapshotAck> {
   return peer.socket

@@ -1,13 +1,11 @@
 // Several models on one machine (issue 12): MODELS=tiny-lcm,tiny-turbo loads both; each frame
 // renders with the model it names; a frame naming a model that is not loaded says so and does not
 // render with another one.
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { liveFrameRecord, type LiveFrameProps } from '../../lib/canvas/liveFrame';
 import { EV, type EngineStatus, type FrameStatus, type RenderResult } from '../../lib/protocol';
 import { sketchJpeg } from '../helpers/images';
 import { startServer, type TestServer } from '../helpers/server';
-import { connectPeer, createRoom, until, type Peer } from '../helpers/yclient';
+import { addLiveFrame, connectPeer, createRoom, until, type Peer } from '../helpers/yclient';
 
 let server: TestServer;
 const peers: Peer[] = [];
@@ -25,12 +23,7 @@ afterAll(async () => {
   await server?.stop();
 });
 
-async function frame(peer: Peer, props: Partial<LiveFrameProps>): Promise<string> {
-  const id = `shape:live-${randomBytes(3).toString('hex')}`;
-  peer.records.set(id, liveFrameRecord(id, { w: 128, h: 128, prompt: 'a cat', outputSize: 128, ...props } as Partial<LiveFrameProps>));
-  await peer.acked();
-  return id;
-}
+const frame = addLiveFrame;
 
 describe('MODELS=tiny-lcm,tiny-turbo on one machine', () => {
   it('renders each frame with the model it names, and refuses a model that is not loaded with a clear status', async () => {

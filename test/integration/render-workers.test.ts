@@ -1,14 +1,12 @@
 // Cluster mode, part 2 (issue 12): renders made by render worker processes fed through Redis.
 // Two web nodes, real workers with the tiny models, socket clients on both nodes.
-import { randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
 import type { Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { liveFrameRecord, type LiveFrameProps } from '../../lib/canvas/liveFrame';
 import { EV, type FrameStatus, type RenderResult } from '../../lib/protocol';
 import { startCluster, startWorker, type TestCluster, type TestWorker } from '../helpers/cluster';
 import { sketchJpeg } from '../helpers/images';
-import { connectPeer, createRoom, until, type Peer } from '../helpers/yclient';
+import { addLiveFrame, connectPeer, createRoom, until, type Peer } from '../helpers/yclient';
 import { decodeFrame, type QueueMessage } from '../../server/workers/jobCodec';
 import { RESULTS_CHANNEL } from '../../server/workers/WorkQueue';
 
@@ -54,12 +52,7 @@ async function participant(url: string, roomId: string) {
   return { peer, ...inbox(peer.socket) };
 }
 
-async function liveFrame(peer: Peer, props: Partial<LiveFrameProps> = {}): Promise<string> {
-  const id = `shape:live-${randomBytes(3).toString('hex')}`;
-  peer.records.set(id, liveFrameRecord(id, { w: 128, h: 128, prompt: 'a cat', outputSize: 128, ...props } as Partial<LiveFrameProps>));
-  await peer.acked();
-  return id;
-}
+const liveFrame = addLiveFrame;
 
 function snapshot(peer: Peer, frameId: string, seq: number, image: Buffer) {
   peer.socket.emit(EV.snapshot, { roomId: peer.roomId, frameId, seq, hash: `h${seq}`, mime: 'image/jpeg', image, sentAt: Date.now() });
